@@ -1,0 +1,245 @@
+//! The two text formats: Prometheus 0.0.4 and OpenMetrics 1.0 (checklist C and D).
+
+use super::escape::{escape_help, escape_label_value};
+use super::float::{write_go_float, write_openmetrics_float, write_u64};
+use super::{Encode, FamilyHeader, HistogramValue, SummaryValue};
+use crate::metric::MetricType;
+
+/// Writes one exposition in either text format into a `String`.
+pub(crate) struct TextEncoder<'o> {
+    out: &'o mut String,
+    openmetrics: bool,
+    const_labels: &'o str,
+    created_samples: bool,
+    /// The current family's sample base name (with prefix; for info without `_info`).
+    name: String,
+    scratch: String,
+}
+
+impl<'o> TextEncoder<'o> {
+    pub(crate) fn new(
+        out: &'o mut String,
+        openmetrics: bool,
+        const_labels: &'o str,
+        created_samples: bool,
+    ) -> Self {
+        Self {
+            out,
+            openmetrics,
+            const_labels,
+            created_samples: created_samples && openmetrics,
+            name: String::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Ends the exposition (`# EOF` for OpenMetrics).
+    pub(crate) fn finish(self) {
+        if self.openmetrics {
+            self.out.push_str("# EOF\n");
+        }
+    }
+
+    fn float(&mut self, v: f64) {
+        if self.openmetrics {
+            write_openmetrics_float(self.out, v);
+        } else {
+            write_go_float(self.out, v);
+        }
+    }
+
+    fn float_label(&mut self, v: f64) {
+        self.scratch.clear();
+        if self.openmetrics {
+            write_openmetrics_float(&mut self.scratch, v);
+        } else {
+            write_go_float(&mut self.scratch, v);
+        }
+    }
+
+    /// `name<suffix>{const,labels,extra="scratch"} ` — the value follows.
+    fn start_sample(&mut self, suffix: &str, labels: &str, extra: Option<&str>) {
+        self.out.push_str(&self.name);
+        self.out.push_str(suffix);
+        let parts = [self.const_labels, labels];
+        let mut first = true;
+        let any = parts.iter().any(|p| !p.is_empty()) || extra.is_some();
+        if any {
+            self.out.push('{');
+            for p in parts.iter().filter(|p| !p.is_empty()) {
+                if !first {
+                    self.out.push(',');
+                }
+                self.out.push_str(p);
+                first = false;
+            }
+            if let Some(extra) = extra {
+                if !first {
+                    self.out.push(',');
+                }
+                self.out.push_str(extra);
+                self.out.push_str("=\"");
+                self.out.push_str(&self.scratch);
+                self.out.push('"');
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+    }
+
+    fn float_sample(&mut self, suffix: &str, labels: &str, v: f64) {
+        self.start_sample(suffix, labels, None);
+        self.float(v);
+        self.out.push('\n');
+    }
+
+    fn uint_sample(&mut self, suffix: &str, labels: &str, extra: Option<&str>, v: u64) {
+        self.start_sample(suffix, labels, extra);
+        write_u64(self.out, v);
+        self.out.push('\n');
+    }
+
+    fn created(&mut self, labels: &str, created: Option<f64>) {
+        if let (true, Some(ts)) = (self.created_samples, created) {
+            self.float_sample("_created", labels, ts);
+        }
+    }
+
+    fn buckets(&mut self, labels: &str, v: &HistogramValue<'_>) {
+        for (bound, count) in v.bounds.iter().zip(v.cumulative) {
+            self.float_label(*bound);
+            self.uint_sample("_bucket", labels, Some("le"), *count);
+        }
+        self.scratch.clear();
+        self.scratch.push_str("+Inf");
+        self.uint_sample("_bucket", labels, Some("le"), v.count);
+    }
+
+    fn header_line(&mut self, kind: &str, sample_suffix: &str) {
+        self.out.push_str("# ");
+        self.out.push_str(kind);
+        self.out.push(' ');
+        self.out.push_str(&self.name);
+        self.out.push_str(sample_suffix);
+    }
+}
+
+impl Encode for TextEncoder<'_> {
+    fn family(&mut self, h: &FamilyHeader<'_>) {
+        self.name.clear();
+        self.name.push_str(h.name);
+        if self.openmetrics {
+            let kind = match h.metric_type {
+                MetricType::Counter => "counter",
+                MetricType::Gauge => "gauge",
+                MetricType::Histogram => "histogram",
+                MetricType::GaugeHistogram => "gaugehistogram",
+                MetricType::Summary => "summary",
+                MetricType::Info => "info",
+                MetricType::StateSet => "stateset",
+                MetricType::Unknown => "unknown",
+            };
+            self.header_line("TYPE", "");
+            self.out.push(' ');
+            self.out.push_str(kind);
+            self.out.push('\n');
+            if let Some(unit) = h.unit.filter(|u| !u.is_empty()) {
+                self.header_line("UNIT", "");
+                self.out.push(' ');
+                self.out.push_str(unit);
+                self.out.push('\n');
+            }
+            if !h.help.is_empty() {
+                self.header_line("HELP", "");
+                self.out.push(' ');
+                escape_help(self.out, h.help, true);
+                self.out.push('\n');
+            }
+        } else {
+            // In 0.0.4 the family is named after its samples: counters carry `_total`, info `_info`.
+            let (suffix, kind) = match h.metric_type {
+                MetricType::Counter => ("_total", "counter"),
+                MetricType::Gauge | MetricType::StateSet => ("", "gauge"),
+                MetricType::Info => ("_info", "gauge"),
+                MetricType::Histogram | MetricType::GaugeHistogram => ("", "histogram"),
+                MetricType::Summary => ("", "summary"),
+                MetricType::Unknown => ("", "untyped"),
+            };
+            self.header_line("HELP", suffix);
+            self.out.push(' ');
+            escape_help(self.out, h.help, false);
+            self.out.push('\n');
+            self.header_line("TYPE", suffix);
+            self.out.push(' ');
+            self.out.push_str(kind);
+            self.out.push('\n');
+        }
+    }
+
+    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>) {
+        self.float_sample("_total", labels, value);
+        self.created(labels, created);
+    }
+
+    fn gauge(&mut self, labels: &str, value: f64) {
+        self.float_sample("", labels, value);
+    }
+
+    fn unknown(&mut self, labels: &str, value: f64) {
+        self.float_sample("", labels, value);
+    }
+
+    fn histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
+        self.buckets(labels, v);
+        if self.openmetrics {
+            self.uint_sample("_count", labels, None, v.count);
+            self.float_sample("_sum", labels, v.sum);
+            self.created(labels, v.created);
+        } else {
+            self.float_sample("_sum", labels, v.sum);
+            self.uint_sample("_count", labels, None, v.count);
+        }
+    }
+
+    fn gauge_histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
+        self.buckets(labels, v);
+        if self.openmetrics {
+            self.uint_sample("_gcount", labels, None, v.count);
+            self.float_sample("_gsum", labels, v.sum);
+        } else {
+            self.float_sample("_sum", labels, v.sum);
+            self.uint_sample("_count", labels, None, v.count);
+        }
+    }
+
+    fn summary(&mut self, labels: &str, v: &SummaryValue<'_>) {
+        for (q, value) in v.quantiles {
+            self.float_label(*q);
+            self.start_sample("", labels, Some("quantile"));
+            self.float(*value);
+            self.out.push('\n');
+        }
+        if self.openmetrics {
+            self.uint_sample("_count", labels, None, v.count);
+            self.float_sample("_sum", labels, v.sum);
+            self.created(labels, v.created);
+        } else {
+            self.float_sample("_sum", labels, v.sum);
+            self.uint_sample("_count", labels, None, v.count);
+        }
+    }
+
+    fn info(&mut self, labels: &str) {
+        self.uint_sample("_info", labels, None, 1);
+    }
+
+    fn stateset(&mut self, labels: &str, states: &[(String, bool)]) {
+        // The state label is named like the family (without any prefix folded in twice).
+        let label_name = self.name.clone();
+        for (state, on) in states {
+            self.scratch.clear();
+            escape_label_value(&mut self.scratch, state);
+            self.uint_sample("", labels, Some(&label_name), u64::from(*on));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Error values returned by the core. Nothing a user passes in makes the library panic.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when creating, registering or updating metrics.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metric name is empty or contains characters outside `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    InvalidMetricName(String),
+    /// A label name is empty or contains characters outside `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]*")]
+    InvalidLabelName(String),
+    /// A label name is reserved: it starts with `__`, or it is `le`/`quantile` on the type that uses it.
+    #[error("label name {name:?} is reserved{context}")]
+    ReservedLabelName {
+        /// The offending label name.
+        name: String,
+        /// Why it is reserved, e.g. " for histograms".
+        context: &'static str,
+    },
+    /// The same label name appears twice in one label set.
+    #[error("label name {0:?} appears more than once")]
+    DuplicateLabelName(String),
+    /// A label-value list did not match the label names fixed at creation.
+    #[error("expected {expected} label values, got {got}")]
+    LabelCount {
+        /// How many labels the family was created with.
+        expected: usize,
+        /// How many values were passed.
+        got: usize,
+    },
+    /// A label was addressed by a name the family does not have.
+    #[error("unknown label name {0:?}")]
+    UnknownLabelName(String),
+    /// A counter was asked to go down, or to add NaN.
+    #[error("counter increments must be non-negative and not NaN, got {0}")]
+    InvalidIncrement(f64),
+    /// Histogram bucket bounds are not strictly increasing, or one is NaN.
+    #[error("histogram buckets must be strictly increasing finite numbers: {0}")]
+    InvalidBuckets(String),
+    /// Summary quantile objectives are outside [0, 1] or the error is outside [0, 1).
+    #[error("invalid summary objective: {0}")]
+    InvalidObjective(String),
+    /// A family or sample name is already taken in this registry.
+    #[error("metric {name:?} clashes with already registered {existing:?}")]
+    AlreadyRegistered {
+        /// The name that was being registered.
+        name: String,
+        /// The registered family whose sample names overlap.
+        existing: String,
+    },
+    /// `unregister` was called for a collector that is not registered.
+    #[error("collector is not registered")]
+    NotRegistered,
+    /// A unit does not fit the metric name (the name must end in `_<unit>`).
+    #[error("metric name {name:?} must end with its unit {unit:?}")]
+    UnitMismatch {
+        /// The metric name.
+        name: String,
+        /// The unit that was given.
+        unit: String,
+    },
+    /// A StateSet was given an unknown state.
+    #[error("unknown state {0:?}")]
+    UnknownState(String),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

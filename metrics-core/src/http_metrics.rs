@@ -1,0 +1,827 @@
+//! The HTTP server instrumentation shared by the tower and actix-web adapters: metric names,
+//! label policy, method/route/status normalisation and the in-flight drop guard live here
+//! once, so every adapter exposes the same series (one dashboard serves them all).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+use crate::error::{Error, Result};
+use crate::family::{Family, Series};
+use crate::metric::{Buckets, Gauge, Histogram, Metric, MetricType};
+use crate::name::check_label_names;
+use crate::registry::{Collector, Descriptor};
+use crate::{Registry, exponential_buckets};
+
+/// Route label value for requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+/// Method label value for methods outside the known list.
+pub const OTHER_METHOD: &str = "_OTHER";
+/// Status label value for requests dropped before a response existed (client went away,
+/// future cancelled), as nginx logs it.
+pub const CLIENT_CLOSED_STATUS: u16 = 499;
+
+/// The HTTP methods kept by name (OpenTelemetry's list); anything else becomes `_OTHER`.
+pub const KNOWN_METHODS: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
+
+/// Which metric names and label names to expose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    /// `http_requests_total`, `http_request_duration_seconds`, `http_requests_in_flight`
+    /// with labels `method`, `route`, `status`.
+    #[default]
+    Prometheus,
+    /// OpenTelemetry semantic conventions as Prometheus names:
+    /// `http_server_request_duration_seconds`, `http_server_active_requests` with labels
+    /// `http_request_method`, `http_route`, `http_response_status_code`.
+    OpenTelemetry,
+    /// Both sets at once, for a migration; the series share their storage.
+    Both,
+}
+
+/// Where a request's duration ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DurationEnd {
+    /// When the response body has been sent completely or dropped (streaming included).
+    #[default]
+    Body,
+    /// When the response head is ready.
+    Head,
+}
+
+/// Case-sensitive header lookup, so the core does not depend on one framework's header map.
+pub trait HeaderLookup {
+    /// The first value of header `name` (lowercase), if present and valid UTF-8.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl HeaderLookup for http::HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What an adapter knows about a request when it starts.
+pub struct RequestInfo<'a> {
+    /// The method as sent.
+    pub method: &'a str,
+    /// The matched route template (`/users/{id}`), or `None` when nothing matched.
+    pub route: Option<&'a str>,
+    /// The raw path, used only for exclusions and derived labels, never as a label itself.
+    pub path: &'a str,
+    /// Request headers.
+    pub headers: &'a dyn HeaderLookup,
+}
+
+impl fmt::Debug for RequestInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestInfo")
+            .field("method", &self.method)
+            .field("route", &self.route)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+type LabelFn = Arc<dyn Fn(&RequestInfo<'_>) -> String + Send + Sync>;
+
+/// Configures [`HttpMetrics`]; see [`HttpMetrics::builder`].
+pub struct HttpMetricsBuilder {
+    registry: Registry,
+    buckets: Buckets,
+    naming: Naming,
+    extra_methods: Vec<String>,
+    status_classes: bool,
+    body_sizes: Option<Buckets>,
+    duration_end: DurationEnd,
+    excluded_paths: Vec<String>,
+    const_labels: Vec<(String, String)>,
+    derived_labels: Vec<(String, LabelFn)>,
+    max_series: usize,
+}
+
+impl fmt::Debug for HttpMetricsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpMetricsBuilder")
+            .field("naming", &self.naming)
+            .field("buckets", &self.buckets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default cap on request series, a last line of defence when derived labels misbehave.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+impl HttpMetricsBuilder {
+    /// Duration buckets (default: the Prometheus defaults).
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// Metric naming preset.
+    pub fn naming(mut self, naming: Naming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// Methods kept by name in addition to [`KNOWN_METHODS`] (e.g. WebDAV's `PROPFIND`).
+    pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
+        self.extra_methods
+            .extend(methods.iter().map(|m| m.as_ref().to_owned()));
+        self
+    }
+
+    /// Groups status codes into classes (`2xx`, `4xx`, …) instead of exact codes.
+    pub fn status_classes(mut self, on: bool) -> Self {
+        self.status_classes = on;
+        self
+    }
+
+    /// Adds request and response body size histograms (bytes; default buckets 64 B … 16 MiB).
+    pub fn body_sizes(mut self, on: bool) -> Self {
+        self.body_sizes = on.then(|| {
+            exponential_buckets(64.0, 4.0, 10)
+                .and_then(Buckets::new)
+                .unwrap_or_default()
+        });
+        self
+    }
+
+    /// Where the duration ends (default: end of body).
+    pub fn duration_end(mut self, end: DurationEnd) -> Self {
+        self.duration_end = end;
+        self
+    }
+
+    /// Paths that are not instrumented at all (exact match on the raw path).
+    pub fn exclude_path(mut self, path: &str) -> Self {
+        self.excluded_paths.push(path.to_owned());
+        self
+    }
+
+    /// A constant label on every HTTP series.
+    pub fn const_label(mut self, name: &str, value: &str) -> Self {
+        self.const_labels.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A label computed from each request. Keep its values few: the series cap folds
+    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series.
+    pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
+    where
+        F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
+    {
+        self.derived_labels.push((name.to_owned(), Arc::new(f)));
+        self
+    }
+
+    /// Cap on request series (default [`DEFAULT_MAX_SERIES`]).
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max;
+        self
+    }
+
+    /// Validates the configuration and registers the metrics in the registry.
+    pub fn build(self) -> Result<HttpMetrics> {
+        let derived_names: Vec<&str> = self
+            .derived_labels
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let const_names: Vec<&str> = self.const_labels.iter().map(|(n, _)| n.as_str()).collect();
+        let mut all: Vec<&str> = vec!["method", "route", "status"];
+        all.extend(&derived_names);
+        all.extend(&const_names);
+        all.extend([
+            "http_request_method",
+            "http_route",
+            "http_response_status_code",
+        ]);
+        check_label_names(&all)?;
+        if self.max_series == 0 {
+            return Err(Error::InvalidConfig("max_series must be at least 1".into()));
+        }
+        let mut request_labels = vec!["method", "route", "status"];
+        request_labels.extend(&derived_names);
+        let options = Arc::new(RequestSeriesOptions {
+            duration: self.buckets.clone(),
+            sizes: self.body_sizes.clone(),
+        });
+        let requests = Family::<RequestSeries>::builder_with_options("http_requests", "", options)
+            .labels(&request_labels)
+            .max_series(self.max_series)
+            .build()?;
+        let in_flight = Family::<Gauge>::builder("http_requests_in_flight", "")
+            .labels(&["method", "route"])
+            .max_series(self.max_series)
+            .build()?;
+        let mut const_rendered = String::new();
+        let const_values: Vec<&str> = self.const_labels.iter().map(|(_, v)| v.as_str()).collect();
+        crate::encoding::render_labels(&mut const_rendered, &const_names, &const_values);
+        let inner = Arc::new(Inner {
+            naming: self.naming,
+            extra_methods: self
+                .extra_methods
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            status_classes: self.status_classes,
+            sizes: self.body_sizes.is_some(),
+            duration_end: self.duration_end,
+            excluded_paths: self.excluded_paths,
+            derived_labels: self.derived_labels,
+            const_rendered,
+            requests,
+            in_flight,
+        });
+        let metrics = HttpMetrics { inner };
+        self.registry
+            .register(HttpCollector(Arc::clone(&metrics.inner)))?;
+        Ok(metrics)
+    }
+}
+
+struct Inner {
+    naming: Naming,
+    extra_methods: Box<[Box<str>]>,
+    status_classes: bool,
+    sizes: bool,
+    duration_end: DurationEnd,
+    excluded_paths: Vec<String>,
+    derived_labels: Vec<(String, LabelFn)>,
+    const_rendered: String,
+    requests: Family<RequestSeries>,
+    in_flight: Family<Gauge>,
+}
+
+/// Request counts, durations and (optionally) sizes of HTTP servers, ready for any adapter.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/users/{id}"), path: "/users/7", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker); // end of body
+///
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
+/// assert!(text.contains(r#"http_requests_in_flight{method="GET",route="/users/{id}"} 0"#));
+/// ```
+#[derive(Clone)]
+pub struct HttpMetrics {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpMetrics")
+            .field("naming", &self.inner.naming)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpMetrics {
+    /// Starts configuring HTTP metrics that will be registered in `registry`.
+    pub fn builder(registry: &Registry) -> HttpMetricsBuilder {
+        HttpMetricsBuilder {
+            registry: registry.clone(),
+            buckets: Buckets::default(),
+            naming: Naming::default(),
+            extra_methods: Vec::new(),
+            status_classes: false,
+            body_sizes: None,
+            duration_end: DurationEnd::default(),
+            excluded_paths: Vec::new(),
+            const_labels: Vec::new(),
+            derived_labels: Vec::new(),
+            max_series: DEFAULT_MAX_SERIES,
+        }
+    }
+
+    /// Whether requests to `path` are left uninstrumented.
+    pub fn is_excluded(&self, path: &str) -> bool {
+        self.inner.excluded_paths.iter().any(|p| p == path)
+    }
+
+    /// The method label for a method as sent: known methods keep their (uppercase) name,
+    /// anything else is `_OTHER`.
+    ///
+    /// ```
+    /// let m = promenade_core::http_metrics::HttpMetrics::builder(&promenade_core::Registry::new())
+    ///     .extra_methods(&["PROPFIND"]).build().unwrap();
+    /// assert_eq!(m.method_label("GET"), "GET");
+    /// assert_eq!(m.method_label("PROPFIND"), "PROPFIND");
+    /// assert_eq!(m.method_label("get"), "_OTHER");
+    /// assert_eq!(m.method_label("BREW"), "_OTHER");
+    /// ```
+    pub fn method_label<'a>(&'a self, method: &str) -> &'a str {
+        if let Some(m) = KNOWN_METHODS.iter().find(|m| **m == method) {
+            return m;
+        }
+        self.inner
+            .extra_methods
+            .iter()
+            .find(|m| &***m == method)
+            .map_or(OTHER_METHOD, |m| m)
+    }
+
+    /// Starts tracking a request: increments in-flight now; everything else is recorded when
+    /// the tracker is dropped (after [`RequestTracker::response_head`], or as `499` without it).
+    pub fn start(&self, info: &RequestInfo<'_>) -> RequestTracker {
+        let method = self.method_label(info.method);
+        let route = info.route.unwrap_or(UNMATCHED_ROUTE);
+        // A wrong label count is impossible here (fixed by construction); fall back to a
+        // detached gauge rather than panic.
+        let in_flight = self.inner.in_flight.series(&[method, route]).ok();
+        if let Some(g) = &in_flight {
+            g.inc();
+        }
+        let derived = self
+            .inner
+            .derived_labels
+            .iter()
+            .map(|(_, f)| f(info))
+            .collect();
+        RequestTracker {
+            inner: Arc::clone(&self.inner),
+            in_flight,
+            derived,
+            start: Instant::now(),
+            status: None,
+            head_seconds: None,
+            request_bytes: 0,
+            response_bytes: 0,
+        }
+    }
+}
+
+/// One request in progress. Dropping it records the request exactly once and decrements
+/// in-flight, on every path: normal end, error, panic unwinding, cancellation.
+pub struct RequestTracker {
+    inner: Arc<Inner>,
+    in_flight: Option<Series<Gauge>>,
+    derived: Vec<String>,
+    start: Instant,
+    status: Option<u16>,
+    head_seconds: Option<f64>,
+    request_bytes: u64,
+    response_bytes: u64,
+}
+
+impl fmt::Debug for RequestTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestTracker")
+            .field("status", &self.status)
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestTracker {
+    /// The response head is ready with `status`.
+    pub fn response_head(&mut self, status: u16) {
+        self.status = Some(status);
+        if self.inner.duration_end == DurationEnd::Head {
+            self.head_seconds = Some(self.start.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Counts request body bytes read.
+    pub fn add_request_bytes(&mut self, n: u64) {
+        self.request_bytes = self.request_bytes.saturating_add(n);
+    }
+
+    /// Counts response body bytes sent.
+    pub fn add_response_bytes(&mut self, n: u64) {
+        self.response_bytes = self.response_bytes.saturating_add(n);
+    }
+
+    /// The status recorded so far.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Records the request now (the same as dropping the tracker).
+    pub fn finish(self) {}
+}
+
+impl Drop for RequestTracker {
+    fn drop(&mut self) {
+        let seconds = self
+            .head_seconds
+            .unwrap_or_else(|| self.start.elapsed().as_secs_f64());
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        in_flight.dec();
+        let method = in_flight.label_value(0);
+        let route = in_flight.label_value(1);
+        let mut code_buf = [0u8; 5];
+        let status = status_label(
+            self.status.unwrap_or(CLIENT_CLOSED_STATUS),
+            self.inner.status_classes,
+            &mut code_buf,
+        );
+        let series = if self.derived.is_empty() {
+            self.inner.requests.get(&[&*method, &*route, status])
+        } else {
+            let mut values: Vec<&str> = vec![&method, &route, status];
+            values.extend(self.derived.iter().map(String::as_str));
+            self.inner.requests.get(&values)
+        };
+        if let Ok(series) = series {
+            series.duration.observe(seconds);
+            if let Some((req, resp)) = &series.sizes {
+                req.observe(self.request_bytes as f64);
+                resp.observe(self.response_bytes as f64);
+            }
+        }
+    }
+}
+
+/// `"200"`, or `"2xx"` with classes; no allocation.
+fn status_label(code: u16, classes: bool, buf: &mut [u8; 5]) -> &str {
+    if classes {
+        return match code / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            5 => "5xx",
+            _ => "other",
+        };
+    }
+    let mut n = code;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The storage behind one (method, route, status, derived…) series: the duration histogram
+/// (whose count is also `http_requests_total`) and the optional size histograms.
+struct RequestSeries {
+    duration: Histogram,
+    sizes: Option<(Histogram, Histogram)>,
+}
+
+struct RequestSeriesOptions {
+    duration: Buckets,
+    sizes: Option<Buckets>,
+}
+
+impl Metric for RequestSeries {
+    type Options = Arc<RequestSeriesOptions>;
+    const TYPE: MetricType = MetricType::Histogram;
+
+    fn build(o: &Self::Options) -> Self {
+        Self {
+            duration: Histogram::new(o.duration.clone()),
+            sizes: o
+                .sizes
+                .as_ref()
+                .map(|b| (Histogram::new(b.clone()), Histogram::new(b.clone()))),
+        }
+    }
+
+    fn reset(&self) {
+        self.duration.reset();
+        if let Some((a, b)) = &self.sizes {
+            a.reset();
+            b.reset();
+        }
+    }
+
+    fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        self.duration.encode(labels, enc);
+    }
+}
+
+struct HttpCollector(Arc<Inner>);
+
+#[derive(Clone, Copy)]
+enum View {
+    Prometheus,
+    OpenTelemetry,
+}
+
+const OTEL_NAMES: [&str; 3] = [
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+];
+
+impl HttpCollector {
+    fn views(&self) -> &'static [View] {
+        match self.0.naming {
+            Naming::Prometheus => &[View::Prometheus],
+            Naming::OpenTelemetry => &[View::OpenTelemetry],
+            Naming::Both => &[View::Prometheus, View::OpenTelemetry],
+        }
+    }
+
+    fn families(
+        &self,
+        view: View,
+    ) -> Vec<(
+        &'static str,
+        &'static str,
+        MetricType,
+        Option<&'static str>,
+        Part,
+    )> {
+        let mut v = match view {
+            View::Prometheus => vec![
+                (
+                    "http_requests",
+                    "Total number of HTTP requests completed.",
+                    MetricType::Counter,
+                    None,
+                    Part::Count,
+                ),
+                (
+                    "http_request_duration_seconds",
+                    "Duration of HTTP requests in seconds.",
+                    MetricType::Histogram,
+                    Some("seconds"),
+                    Part::Duration,
+                ),
+                (
+                    "http_requests_in_flight",
+                    "Number of HTTP requests currently being served.",
+                    MetricType::Gauge,
+                    None,
+                    Part::InFlight,
+                ),
+            ],
+            View::OpenTelemetry => vec![
+                (
+                    "http_server_request_duration_seconds",
+                    "Duration of HTTP server requests.",
+                    MetricType::Histogram,
+                    Some("seconds"),
+                    Part::Duration,
+                ),
+                (
+                    "http_server_active_requests",
+                    "Number of active HTTP server requests.",
+                    MetricType::Gauge,
+                    None,
+                    Part::InFlight,
+                ),
+            ],
+        };
+        if self.0.sizes {
+            match view {
+                View::Prometheus => {
+                    v.push((
+                        "http_request_size_bytes",
+                        "Size of HTTP request bodies in bytes.",
+                        MetricType::Histogram,
+                        Some("bytes"),
+                        Part::RequestSize,
+                    ));
+                    v.push((
+                        "http_response_size_bytes",
+                        "Size of HTTP response bodies in bytes.",
+                        MetricType::Histogram,
+                        Some("bytes"),
+                        Part::ResponseSize,
+                    ));
+                }
+                View::OpenTelemetry => {
+                    v.push((
+                        "http_server_request_body_size_bytes",
+                        "Size of HTTP server request bodies.",
+                        MetricType::Histogram,
+                        Some("bytes"),
+                        Part::RequestSize,
+                    ));
+                    v.push((
+                        "http_server_response_body_size_bytes",
+                        "Size of HTTP server response bodies.",
+                        MetricType::Histogram,
+                        Some("bytes"),
+                        Part::ResponseSize,
+                    ));
+                }
+            }
+        }
+        v
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Count,
+    Duration,
+    InFlight,
+    RequestSize,
+    ResponseSize,
+}
+
+/// Writes `const,labels` into `out`, renaming the first label names for the OpenTelemetry view.
+fn view_labels(out: &mut String, const_rendered: &str, rendered: &str, view: View) {
+    out.clear();
+    out.push_str(const_rendered);
+    if !const_rendered.is_empty() && !rendered.is_empty() {
+        out.push(',');
+    }
+    match view {
+        View::Prometheus => out.push_str(rendered),
+        View::OpenTelemetry => {
+            let mut rest = rendered;
+            let mut i = 0;
+            while let Some(eq) = rest.find("=\"") {
+                let name = &rest[..eq];
+                out.push_str(OTEL_NAMES.get(i).copied().unwrap_or(name));
+                // Copy `="value"` up to the unescaped closing quote.
+                let bytes = rest.as_bytes();
+                let mut j = eq + 2;
+                while j < bytes.len() && bytes[j] != b'"' {
+                    j += if bytes[j] == b'\\' { 2 } else { 1 };
+                }
+                let end = (j + 1).min(rest.len());
+                out.push_str(&rest[eq..end]);
+                rest = rest[end..].strip_prefix(',').map_or("", |r| {
+                    out.push(',');
+                    r
+                });
+                i += 1;
+            }
+        }
+    }
+}
+
+impl Collector for HttpCollector {
+    fn descriptors(&self) -> Vec<Descriptor> {
+        let derived: Vec<&str> = self
+            .0
+            .derived_labels
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut out = Vec::new();
+        for view in self.views() {
+            let base: &[&str] = match view {
+                View::Prometheus => &["method", "route", "status"],
+                View::OpenTelemetry => &OTEL_NAMES,
+            };
+            for (name, help, ty, unit, part) in self.families(*view) {
+                let mut labels: Vec<&str> = if part == Part::InFlight {
+                    base[..2].to_vec()
+                } else {
+                    base.to_vec()
+                };
+                if part != Part::InFlight {
+                    labels.extend(&derived);
+                }
+                let mut d = Descriptor::new(name, help, ty, &labels);
+                d.unit = unit.map(str::to_owned);
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    fn collect(&self, enc: &mut MetricEncoder<'_>) {
+        let inner = &self.0;
+        let mut scratch = String::new();
+        for view in self.views() {
+            for (name, help, ty, unit, part) in self.families(*view) {
+                enc.family(&FamilyHeader {
+                    name,
+                    help,
+                    unit,
+                    metric_type: ty,
+                });
+                if part == Part::InFlight {
+                    inner.in_flight.for_each_series(|rendered, gauge| {
+                        view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
+                        gauge.encode(&LabelSet::pre_rendered(&scratch), enc);
+                    });
+                    continue;
+                }
+                inner.requests.for_each_series(|rendered, series| {
+                    view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
+                    let labels = LabelSet::pre_rendered(&scratch);
+                    match part {
+                        Part::Count => {
+                            let s = series.duration.snapshot_count();
+                            enc.counter(&labels, s as f64, None);
+                        }
+                        Part::Duration => series.duration.encode(&labels, enc),
+                        Part::RequestSize => {
+                            if let Some((req, _)) = &series.sizes {
+                                req.encode(&labels, enc);
+                            }
+                        }
+                        Part::ResponseSize => {
+                            if let Some((_, resp)) = &series.sizes {
+                                resp.encode(&labels, enc);
+                            }
+                        }
+                        Part::InFlight => {}
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The label value at `index` of a rendered label string, unescaped (borrowed when no escape).
+pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str> {
+    let mut rest = rendered;
+    for i in 0.. {
+        let Some(eq) = rest.find("=\"") else {
+            return Cow::Borrowed("");
+        };
+        let bytes = rest.as_bytes();
+        let start = eq + 2;
+        let mut j = start;
+        let mut escaped = false;
+        while j < bytes.len() && bytes[j] != b'"' {
+            if bytes[j] == b'\\' {
+                escaped = true;
+                j += 2;
+            } else {
+                j += 1;
+            }
+        }
+        let raw = &rest[start..j.min(rest.len())];
+        if i == index {
+            if !escaped {
+                return Cow::Borrowed(raw);
+            }
+            let mut out = String::with_capacity(raw.len());
+            let mut chars = raw.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some(other) => out.push(other),
+                        None => {}
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            return Cow::Owned(out);
+        }
+        rest = rest.get(j + 2..).unwrap_or("");
+    }
+    Cow::Borrowed("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels() {
+        let mut b = [0u8; 5];
+        assert_eq!(status_label(200, false, &mut b), "200");
+        assert_eq!(status_label(7, false, &mut b), "7");
+        assert_eq!(status_label(65535, false, &mut b), "65535");
+        assert_eq!(status_label(404, true, &mut b), "4xx");
+    }
+
+    #[test]
+    fn rendered_values_round_trip() {
+        let mut r = String::new();
+        crate::encoding::render_labels(&mut r, &["a", "b", "c"], &["x", "q\"uo\\te\n", ""]);
+        assert_eq!(rendered_label_value(&r, 0), "x");
+        assert_eq!(rendered_label_value(&r, 1), "q\"uo\\te\n");
+        assert_eq!(rendered_label_value(&r, 2), "");
+    }
+
+    #[test]
+    fn otel_view_renames() {
+        let mut out = String::new();
+        view_labels(
+            &mut out,
+            "env=\"p\"",
+            r#"method="GET",route="/a\"b",status="200",tenant="t""#,
+            View::OpenTelemetry,
+        );
+        assert_eq!(
+            out,
+            r#"env="p",http_request_method="GET",http_route="/a\"b",http_response_status_code="200",tenant="t""#
+        );
+    }
+}

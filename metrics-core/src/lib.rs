@@ -1,0 +1,51 @@
+//! # promenade-core
+//!
+//! The shared metrics core of Promenade: Prometheus metric types, families with labels, a
+//! registry, the Prometheus text 0.0.4 and OpenMetrics 1.0 exposition formats with content
+//! negotiation, a framework-neutral `/metrics` response builder and the HTTP instrumentation
+//! logic that the tower, actix-web and tonic adapters share.
+//!
+//! ```
+//! use promenade_core::{Buckets, Format, Registry};
+//!
+//! let registry = Registry::new();
+//! let requests = registry.counter_family("http_requests_total", "HTTP requests.", &["method", "status"]).unwrap();
+//! let latency = registry.histogram("work_seconds", "Work duration.", Buckets::default()).unwrap();
+//!
+//! requests.get(&["GET", "200"]).unwrap().inc();
+//! latency.observe(0.12);
+//!
+//! let text = registry.encode_to_string(Format::Text).unwrap();
+//! assert!(text.contains(r#"http_requests_total{method="GET",status="200"} 1"#));
+//! assert!(text.contains(r#"work_seconds_bucket{le="0.25"} 1"#));
+//! ```
+//!
+//! Design notes:
+//! - Counters take one `fetch_add` for whole-number increments; histograms spread writers over
+//!   per-core stripes with the Go client's hot/cold scheme, so a scrape always sees
+//!   `+Inf == _count` and never a decreasing bucket.
+//! - Family lookup of an existing series takes no lock and allocates nothing.
+//! - Every invalid input is an [`Error`] value; nothing a caller passes in panics.
+
+#![forbid(unsafe_code)]
+
+pub mod encoding;
+mod error;
+mod family;
+pub mod http_metrics;
+mod metric;
+pub mod name;
+mod registry;
+pub mod scrape;
+
+pub use encoding::Format;
+pub use error::{Error, Result};
+pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series};
+pub use metric::{
+    Buckets, Counter, DEFAULT_BUCKETS, Gauge, GaugeHistogram, GaugeHistogramSnapshot, Histogram,
+    HistogramSnapshot, InflightGuard, Info, Metric, MetricType, Observe, StateSet, States, Summary,
+    SummarySnapshot, Timer, Unknown, exponential_buckets, linear_buckets,
+};
+pub use registry::{
+    Collector, CollectorId, Descriptor, Registry, RegistryBuilder, default_registry,
+};

@@ -1,0 +1,414 @@
+//! Histogram with classic buckets, and the striped hot/cold cell layout shared with Summary.
+
+// Negated comparisons are deliberate here: they are how NaN fails a check or lands in +Inf.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::encoding::{HistogramValue, LabelSet, MetricEncoder};
+use crate::error::{Error, Result};
+use crate::metric::counter::add_f64;
+use crate::metric::{Metric, MetricType, Observe, Timer, created_now, unix_now_seconds};
+
+/// The default buckets, the same as every other Prometheus client library.
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// `count` bucket bounds starting at `start`, each `width` apart. `+Inf` is implicit and not included.
+///
+/// ```
+/// assert_eq!(promenade_core::linear_buckets(1.0, 2.0, 3).unwrap(), vec![1.0, 3.0, 5.0]);
+/// assert!(promenade_core::linear_buckets(1.0, 0.0, 3).is_err());
+/// ```
+pub fn linear_buckets(start: f64, width: f64, count: usize) -> Result<Vec<f64>> {
+    if count == 0 || !(width > 0.0) || !start.is_finite() || !width.is_finite() {
+        return Err(Error::InvalidBuckets(format!(
+            "linear buckets need count >= 1 and a finite width > 0 (start {start}, width {width}, count {count})"
+        )));
+    }
+    Ok((0..count).map(|i| start + width * i as f64).collect())
+}
+
+/// `count` bucket bounds starting at `start`, each `factor` times the one before. `+Inf` is implicit.
+///
+/// ```
+/// assert_eq!(promenade_core::exponential_buckets(1.0, 2.0, 4).unwrap(), vec![1.0, 2.0, 4.0, 8.0]);
+/// assert!(promenade_core::exponential_buckets(0.0, 2.0, 4).is_err());
+/// ```
+pub fn exponential_buckets(start: f64, factor: f64, count: usize) -> Result<Vec<f64>> {
+    if count == 0 || !(start > 0.0) || !(factor > 1.0) || !start.is_finite() || !factor.is_finite()
+    {
+        return Err(Error::InvalidBuckets(format!(
+            "exponential buckets need count >= 1, start > 0 and factor > 1 (start {start}, factor {factor}, count {count})"
+        )));
+    }
+    Ok((0..count).map(|i| start * factor.powi(i as i32)).collect())
+}
+
+/// Validated, immutable bucket bounds (without the implicit `+Inf`).
+///
+/// ```
+/// let b = promenade_core::Buckets::new(vec![0.1, 1.0, f64::INFINITY]).unwrap();
+/// assert_eq!(b.bounds(), &[0.1, 1.0]); // a trailing +Inf is implicit and dropped
+/// assert!(promenade_core::Buckets::new(vec![1.0, 1.0]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Buckets {
+    bounds: Arc<[f64]>,
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Self {
+            bounds: Arc::from(&DEFAULT_BUCKETS[..]),
+        }
+    }
+}
+
+impl Buckets {
+    /// Checks that bounds strictly increase and are not NaN; a trailing `+Inf` is dropped.
+    ///
+    /// ```
+    /// assert!(promenade_core::Buckets::new(vec![2.0, 1.0]).is_err());
+    /// ```
+    pub fn new(mut bounds: Vec<f64>) -> Result<Self> {
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
+        }
+        for (i, b) in bounds.iter().enumerate() {
+            if b.is_nan() {
+                return Err(Error::InvalidBuckets("a bound is NaN".into()));
+            }
+            if i > 0 && !(bounds[i - 1] < *b) {
+                return Err(Error::InvalidBuckets(format!(
+                    "bound {} at position {i} is not greater than {}",
+                    b,
+                    bounds[i - 1]
+                )));
+            }
+        }
+        Ok(Self {
+            bounds: bounds.into(),
+        })
+    }
+
+    /// The finite upper bounds.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::Buckets::default().bounds().len(), 11);
+    /// ```
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    #[inline]
+    fn index(&self, v: f64) -> usize {
+        let b = &self.bounds[..];
+        // NaN compares false everywhere and lands in +Inf, as in the Go client.
+        if b.len() <= 16 {
+            b.iter().position(|bound| v <= *bound).unwrap_or(b.len())
+        } else {
+            b.partition_point(|bound| !(v <= *bound))
+        }
+    }
+}
+
+/// How many stripes a histogram spreads its writers over (one per core, at most 8), so that
+/// threads on different cores do not fight over one cache line.
+fn stripe_count() -> usize {
+    static STRIPES: OnceLock<usize> = OnceLock::new();
+    *STRIPES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+            .next_power_of_two()
+    })
+}
+
+#[inline]
+fn this_thread_stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SEED: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SEED.with(|s| *s)
+}
+
+const HOT_BIT: u64 = 1 << 63;
+
+/// Count, sum and non-cumulative bucket counts, kept in hot/cold pairs per stripe so that a
+/// scrape reads count, sum and buckets from the same set of observations (the Go client's
+/// scheme, checklist I3), while writers on different cores touch different cache lines.
+///
+/// Layout of one stripe (all `AtomicU64`): `[count_and_hot, shard0.., shard1.., padding]`,
+/// a shard being `[completed_count, sum_bits, bucket_0 .. bucket_{n-1}]`.
+#[derive(Debug)]
+pub(crate) struct HotColdCells {
+    cells: Box<[AtomicU64]>,
+    buckets: usize,
+    stride: usize,
+    stripe_mask: usize,
+    collect_lock: Mutex<()>,
+}
+
+/// A consistent reading of [`HotColdCells`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct CellsReading {
+    pub count: u64,
+    pub sum: f64,
+    /// Non-cumulative counts per finite bucket.
+    pub buckets: Vec<u64>,
+}
+
+impl HotColdCells {
+    pub(crate) fn new(buckets: usize) -> Self {
+        let stripes = stripe_count();
+        let used = 1 + 2 * (2 + buckets);
+        // At least one spare cache line between stripes, rounded to whole cache lines.
+        let stride = (used + 8).div_ceil(8) * 8;
+        let cells = (0..stride * stripes).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            cells,
+            buckets,
+            stride,
+            stripe_mask: stripes - 1,
+            collect_lock: Mutex::new(()),
+        }
+    }
+
+    #[inline]
+    fn shard_len(&self) -> usize {
+        2 + self.buckets
+    }
+
+    /// Records one observation of `v` into bucket `bucket` (`bucket >= buckets` means only `+Inf`).
+    #[inline]
+    pub(crate) fn record(&self, bucket: usize, v: f64) {
+        let stripe = (this_thread_stripe() & self.stripe_mask) * self.stride;
+        let n = self.cells[stripe].fetch_add(1, Ordering::SeqCst);
+        let shard = stripe + 1 + (n >> 63) as usize * self.shard_len();
+        if bucket < self.buckets {
+            self.cells[shard + 2 + bucket].fetch_add(1, Ordering::Relaxed);
+        }
+        add_f64(&self.cells[shard + 1], v);
+        // Completing the count last marks the observation as fully written.
+        self.cells[shard].fetch_add(1, Ordering::Release);
+    }
+
+    /// Reads all stripes consistently into `out` (reusing its allocation).
+    pub(crate) fn read_into(&self, out: &mut CellsReading) {
+        out.count = 0;
+        out.sum = 0.0;
+        out.buckets.clear();
+        out.buckets.resize(self.buckets, 0);
+        let _guard = self.collect_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let shard_len = self.shard_len();
+        for stripe in (0..=self.stripe_mask).map(|s| s * self.stride) {
+            let n = self.cells[stripe].fetch_add(HOT_BIT, Ordering::SeqCst);
+            let started = n & !HOT_BIT;
+            let cold = stripe + 1 + (n >> 63) as usize * shard_len;
+            let hot = stripe + 1 + (((n >> 63) ^ 1) as usize) * shard_len;
+            let mut spins = 0u32;
+            while self.cells[cold].load(Ordering::Acquire) != started {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            let sum = f64::from_bits(self.cells[cold + 1].load(Ordering::Relaxed));
+            out.count += started;
+            out.sum += sum;
+            for (i, total) in out.buckets.iter_mut().enumerate() {
+                *total += self.cells[cold + 2 + i].load(Ordering::Relaxed);
+            }
+            // Fold the cold shard into the new hot one and clear it for the next flip.
+            self.cells[hot].fetch_add(
+                self.cells[cold].swap(0, Ordering::Relaxed),
+                Ordering::Release,
+            );
+            add_f64(
+                &self.cells[hot + 1],
+                f64::from_bits(self.cells[cold + 1].swap(0, Ordering::Relaxed)),
+            );
+            for i in 0..self.buckets {
+                let c = self.cells[cold + 2 + i].swap(0, Ordering::Relaxed);
+                if c != 0 {
+                    self.cells[hot + 2 + i].fetch_add(c, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        let _guard = self.collect_lock.lock().unwrap_or_else(|p| p.into_inner());
+        for stripe in (0..=self.stripe_mask).map(|s| s * self.stride) {
+            // Keep the hot bit, clear the started count and both shards.
+            let n = self.cells[stripe].load(Ordering::SeqCst);
+            self.cells[stripe].store(n & HOT_BIT, Ordering::SeqCst);
+            for cell in &self.cells[stripe + 1..stripe + 1 + 2 * self.shard_len()] {
+                cell.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// A histogram with classic (cumulative, explicit-bound) buckets.
+///
+/// Observing costs a handful of uncontended atomic instructions; each core writes its own
+/// stripe. Every scrape sees count, sum and buckets from the same set of observations.
+///
+/// ```
+/// let h = promenade_core::Histogram::new(promenade_core::Buckets::new(vec![1.0, 2.0]).unwrap());
+/// h.observe(0.5);
+/// h.observe(1.5);
+/// h.observe(9.0);
+/// let s = h.snapshot();
+/// assert_eq!(s.count, 3);
+/// assert_eq!(s.cumulative, vec![1, 2]);
+/// assert_eq!(s.sum, 11.0);
+/// ```
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: Buckets,
+    cells: HotColdCells,
+    created_bits: AtomicU64,
+}
+
+/// A consistent reading of a histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Finite upper bounds.
+    pub bounds: Vec<f64>,
+    /// Cumulative counts per finite bound (the `+Inf` bucket is `count`).
+    pub cumulative: Vec<u64>,
+    /// Number of observations.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new(Buckets::default())
+    }
+}
+
+impl Histogram {
+    /// A histogram with the given buckets.
+    ///
+    /// ```
+    /// let h = promenade_core::Histogram::new(promenade_core::Buckets::default());
+    /// h.observe(0.2);
+    /// ```
+    pub fn new(buckets: Buckets) -> Self {
+        let cells = HotColdCells::new(buckets.bounds().len());
+        Self {
+            buckets,
+            cells,
+            created_bits: created_now(),
+        }
+    }
+
+    /// Records one observation.
+    ///
+    /// ```
+    /// promenade_core::Histogram::default().observe(0.042);
+    /// ```
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.cells.record(self.buckets.index(v), v);
+    }
+
+    /// Starts a timer that observes the elapsed seconds when dropped or stopped.
+    ///
+    /// ```
+    /// let h = promenade_core::Histogram::default();
+    /// let seconds = h.start_timer().stop();
+    /// assert!(seconds >= 0.0);
+    /// assert_eq!(h.snapshot().count, 1);
+    /// ```
+    pub fn start_timer(&self) -> Timer<'_, Self> {
+        Timer::new(self)
+    }
+
+    /// A consistent reading: count, sum and buckets from the same observations.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::Histogram::default().snapshot().count, 0);
+    /// ```
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut reading = CellsReading::default();
+        self.cells.read_into(&mut reading);
+        let mut acc = 0;
+        let cumulative = reading.buckets.iter().map(|c| {
+            acc += c;
+            acc
+        });
+        HistogramSnapshot {
+            bounds: self.buckets.bounds().to_vec(),
+            cumulative: cumulative.collect(),
+            count: reading.count,
+            sum: reading.sum,
+        }
+    }
+
+    /// Only the number of observations (consistent with the other fields of the same read).
+    pub(crate) fn snapshot_count(&self) -> u64 {
+        let mut reading = CellsReading::default();
+        self.cells.read_into(&mut reading);
+        reading.count
+    }
+
+    /// The bucket layout.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::Histogram::default().buckets().bounds()[0], 0.005);
+    /// ```
+    pub fn buckets(&self) -> &Buckets {
+        &self.buckets
+    }
+}
+
+impl Observe for Histogram {
+    fn observe_seconds(&self, seconds: f64) {
+        self.observe(seconds);
+    }
+}
+
+impl Metric for Histogram {
+    type Options = Buckets;
+    const TYPE: MetricType = MetricType::Histogram;
+
+    fn build(buckets: &Buckets) -> Self {
+        Self::new(buckets.clone())
+    }
+
+    fn reset(&self) {
+        self.cells.reset();
+        self.created_bits
+            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
+    }
+
+    fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        let mut reading = enc.take_reading();
+        self.cells.read_into(&mut reading);
+        let mut acc = 0;
+        for c in reading.buckets.iter_mut() {
+            acc += *c;
+            *c = acc;
+        }
+        let value = HistogramValue {
+            bounds: self.buckets.bounds(),
+            cumulative: &reading.buckets,
+            count: reading.count,
+            sum: reading.sum,
+            created: Some(f64::from_bits(self.created_bits.load(Ordering::Relaxed))),
+        };
+        enc.histogram(labels, &value);
+        enc.put_reading(reading);
+    }
+}

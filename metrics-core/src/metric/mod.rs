@@ -1,0 +1,170 @@
+//! The metric types: what a single series holds and how it is updated.
+
+mod counter;
+mod gauge;
+mod gauge_histogram;
+mod histogram;
+mod info;
+mod stateset;
+mod summary;
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+pub use counter::Counter;
+pub use gauge::{Gauge, InflightGuard, Unknown};
+pub use gauge_histogram::{GaugeHistogram, GaugeHistogramSnapshot};
+pub use histogram::{
+    Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, exponential_buckets, linear_buckets,
+};
+pub(crate) use histogram::{CellsReading, HotColdCells};
+pub use info::Info;
+pub use stateset::{StateSet, States};
+pub use summary::{Summary, SummarySnapshot};
+
+use crate::encoding::{LabelSet, MetricEncoder};
+
+/// The metric types of the Prometheus / OpenMetrics data model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// A monotonic total; samples end in `_total`.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Cumulative buckets, `_sum` and `_count`.
+    Histogram,
+    /// Buckets that are gauges (current distribution); `_gcount` and `_gsum` in OpenMetrics.
+    GaugeHistogram,
+    /// `_sum`, `_count` and optional quantiles.
+    Summary,
+    /// Constant metadata as labels; samples end in `_info` with value 1.
+    Info,
+    /// A set of boolean states, one series per state.
+    StateSet,
+    /// A value of unknown type (`untyped` in text 0.0.4).
+    Unknown,
+}
+
+impl MetricType {
+    /// The suffixes this type appends to the family name, used to detect sample-name clashes.
+    ///
+    /// ```
+    /// use promenade_core::MetricType;
+    /// assert_eq!(MetricType::Counter.sample_suffixes(), &["_total", "_created"]);
+    /// ```
+    pub fn sample_suffixes(self) -> &'static [&'static str] {
+        match self {
+            MetricType::Counter => &["_total", "_created"],
+            MetricType::Gauge | MetricType::Unknown | MetricType::StateSet => &[""],
+            MetricType::Histogram => &["_bucket", "_count", "_sum", "_created"],
+            MetricType::GaugeHistogram => &["_bucket", "_gcount", "_gsum", "_count", "_sum"],
+            MetricType::Summary => &["", "_count", "_sum", "_created"],
+            MetricType::Info => &["_info"],
+        }
+    }
+
+    /// The label name the type reserves for itself, if any (`le`, `quantile`).
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::MetricType::Histogram.reserved_label(), Some("le"));
+    /// ```
+    pub fn reserved_label(self) -> Option<&'static str> {
+        match self {
+            MetricType::Histogram | MetricType::GaugeHistogram => Some("le"),
+            MetricType::Summary => Some("quantile"),
+            _ => None,
+        }
+    }
+}
+
+/// A metric type that can live in a [`Family`](crate::Family): built from shared options,
+/// resettable, and able to write itself to an encoder.
+pub trait Metric: Send + Sync + 'static {
+    /// What every series of a family is built from (buckets for histograms, states for state sets).
+    type Options: Clone + Send + Sync + 'static;
+    /// The exposed type.
+    const TYPE: MetricType;
+    /// A new series at its zero value.
+    fn build(options: &Self::Options) -> Self;
+    /// Back to the zero value (used when a removed series is created again).
+    fn reset(&self);
+    /// Writes the series' samples.
+    fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>);
+}
+
+/// Something a [`Timer`] can report elapsed seconds to.
+pub trait Observe {
+    /// Records a duration in seconds.
+    fn observe_seconds(&self, seconds: f64);
+}
+
+/// Measures from its creation until [`Timer::stop`] or drop, and reports seconds.
+///
+/// ```
+/// let h = promenade_core::Histogram::default();
+/// {
+///     let _t = h.start_timer();
+/// }
+/// assert_eq!(h.snapshot().count, 1);
+/// ```
+#[derive(Debug)]
+#[must_use = "a timer observes when it is dropped; bind it to a variable"]
+pub struct Timer<'a, M: Observe> {
+    target: &'a M,
+    start: Instant,
+    done: bool,
+}
+
+impl<'a, M: Observe> Timer<'a, M> {
+    pub(crate) fn new(target: &'a M) -> Self {
+        Self {
+            target,
+            start: Instant::now(),
+            done: false,
+        }
+    }
+
+    /// Stops the timer, records and returns the elapsed seconds.
+    ///
+    /// ```
+    /// let s = promenade_core::Summary::default();
+    /// assert!(s.start_timer().stop() >= 0.0);
+    /// ```
+    pub fn stop(mut self) -> f64 {
+        self.done = true;
+        let seconds = self.start.elapsed().as_secs_f64();
+        self.target.observe_seconds(seconds);
+        seconds
+    }
+
+    /// Drops the timer without recording anything.
+    ///
+    /// ```
+    /// let h = promenade_core::Histogram::default();
+    /// h.start_timer().discard();
+    /// assert_eq!(h.snapshot().count, 0);
+    /// ```
+    pub fn discard(mut self) {
+        self.done = true;
+    }
+}
+
+impl<M: Observe> Drop for Timer<'_, M> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.target
+                .observe_seconds(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Current Unix time in seconds (0 if the clock is before 1970).
+pub(crate) fn unix_now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+pub(crate) fn created_now() -> AtomicU64 {
+    AtomicU64::new(unix_now_seconds().to_bits())
+}

@@ -1,0 +1,112 @@
+//! Summary: count and sum of observations (quantiles are not computed by this type).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
+use crate::metric::{
+    CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now, unix_now_seconds,
+};
+
+/// A summary without quantiles: `_count` and `_sum`, read consistently like a histogram.
+///
+/// ```
+/// let s = promenade_core::Summary::default();
+/// s.observe(1.5);
+/// s.observe(0.5);
+/// assert_eq!(s.snapshot().count, 2);
+/// assert_eq!(s.snapshot().sum, 2.0);
+/// ```
+#[derive(Debug)]
+pub struct Summary {
+    cells: HotColdCells,
+    created_bits: AtomicU64,
+}
+
+/// A consistent reading of a summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummarySnapshot {
+    /// Number of observations.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self {
+            cells: HotColdCells::new(0),
+            created_bits: created_now(),
+        }
+    }
+}
+
+impl Summary {
+    /// Records one observation.
+    ///
+    /// ```
+    /// promenade_core::Summary::default().observe(3.0);
+    /// ```
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.cells.record(0, v);
+    }
+
+    /// Starts a timer that observes elapsed seconds when dropped or stopped.
+    ///
+    /// ```
+    /// let s = promenade_core::Summary::default();
+    /// drop(s.start_timer());
+    /// assert_eq!(s.snapshot().count, 1);
+    /// ```
+    pub fn start_timer(&self) -> Timer<'_, Self> {
+        Timer::new(self)
+    }
+
+    /// A consistent reading of count and sum.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::Summary::default().snapshot().count, 0);
+    /// ```
+    pub fn snapshot(&self) -> SummarySnapshot {
+        let mut r = CellsReading::default();
+        self.cells.read_into(&mut r);
+        SummarySnapshot {
+            count: r.count,
+            sum: r.sum,
+        }
+    }
+}
+
+impl Observe for Summary {
+    fn observe_seconds(&self, seconds: f64) {
+        self.observe(seconds);
+    }
+}
+
+impl Metric for Summary {
+    type Options = ();
+    const TYPE: MetricType = MetricType::Summary;
+
+    fn build(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn reset(&self) {
+        self.cells.reset();
+        self.created_bits
+            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
+    }
+
+    fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        let s = self.snapshot();
+        enc.summary(
+            labels,
+            &SummaryValue {
+                quantiles: &[],
+                count: s.count,
+                sum: s.sum,
+                created: Some(f64::from_bits(self.created_bits.load(Ordering::Relaxed))),
+            },
+        );
+    }
+}

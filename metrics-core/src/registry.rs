@@ -1,0 +1,607 @@
+//! The registry: owns collectors, checks names at registration, encodes on scrape.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::encoding::{
+    Encode, FamilyHeader, Format, LabelSet, MetricEncoder, TextEncoder, render_labels,
+};
+use crate::error::{Error, Result};
+use crate::family::{Family, Series};
+use crate::metric::{
+    Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
+};
+use crate::name::{check_label_names, check_metric_name};
+
+/// What a collector will expose: used at registration to refuse invalid or clashing names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    /// Family name, without registry prefix (counters without `_total`).
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// The type.
+    pub metric_type: MetricType,
+    /// The label names of every series.
+    pub label_names: Vec<String>,
+    /// Unit, if any.
+    pub unit: Option<String>,
+}
+
+impl Descriptor {
+    /// A descriptor without a unit.
+    ///
+    /// ```
+    /// let d = promenade_core::Descriptor::new("queue_depth", "Items.", promenade_core::MetricType::Gauge, &["queue"]);
+    /// assert_eq!(d.label_names, vec!["queue".to_string()]);
+    /// ```
+    pub fn new<S: AsRef<str>>(
+        name: &str,
+        help: &str,
+        metric_type: MetricType,
+        label_names: &[S],
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            metric_type,
+            label_names: label_names.iter().map(|s| s.as_ref().to_owned()).collect(),
+            unit: None,
+        }
+    }
+
+    /// Every sample name this family can produce, plus the family name itself (checklist A6).
+    fn sample_names(&self, full_name: &str) -> Vec<String> {
+        let mut names = vec![full_name.to_owned()];
+        names.extend(
+            self.metric_type
+                .sample_suffixes()
+                .iter()
+                .map(|s| format!("{full_name}{s}")),
+        );
+        names
+    }
+}
+
+/// Something that writes metric families at scrape time. Families implement it; implement it
+/// yourself for values read from elsewhere (see [`MetricEncoder`] for an example).
+pub trait Collector: Send + Sync + 'static {
+    /// The families [`Collector::collect`] writes. Registration checks their names; a collector
+    /// that cannot know them in advance may return an empty list and is then not checked.
+    fn descriptors(&self) -> Vec<Descriptor>;
+    /// Writes the current values.
+    fn collect(&self, encoder: &mut MetricEncoder<'_>);
+}
+
+impl<C: Collector + ?Sized> Collector for Arc<C> {
+    fn descriptors(&self) -> Vec<Descriptor> {
+        (**self).descriptors()
+    }
+    fn collect(&self, encoder: &mut MetricEncoder<'_>) {
+        (**self).collect(encoder)
+    }
+}
+
+/// Identifies a registration, for [`Registry::unregister`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CollectorId(u64);
+
+struct Registered {
+    id: CollectorId,
+    sort_key: String,
+    sample_names: Vec<String>,
+    collector: Arc<dyn Collector>,
+}
+
+struct Inner {
+    prefix: Option<String>,
+    const_labels: Vec<(String, String)>,
+    const_rendered: String,
+    created_samples: bool,
+    next_id: AtomicU64,
+    collectors: RwLock<Vec<Registered>>,
+}
+
+/// A set of collectors exposed together. Cheap to clone (clones share state), `Send + Sync`.
+///
+/// ```
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let jobs = registry.counter("jobs_total", "Jobs processed.").unwrap();
+/// jobs.inc();
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("# TYPE jobs_total counter\njobs_total 1\n"));
+/// assert!(registry.counter("jobs", "Again.").is_err()); // same samples: refused
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("prefix", &self.inner.prefix)
+            .field("const_labels", &self.inner.const_labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures a [`Registry`]; see [`Registry::builder`].
+#[derive(Debug, Default)]
+pub struct RegistryBuilder {
+    prefix: Option<String>,
+    const_labels: Vec<(String, String)>,
+    created_samples: bool,
+}
+
+impl RegistryBuilder {
+    /// Prepends `prefix_` to every family name.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::builder().prefix("myapp").build().unwrap();
+    /// r.gauge("up", "Up.").unwrap();
+    /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("myapp_up 0"));
+    /// ```
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Adds a label to every series of the registry.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::builder().const_label("env", "prod").build().unwrap();
+    /// r.gauge("up", "Up.").unwrap();
+    /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("up{env=\"prod\"} 0"));
+    /// ```
+    pub fn const_label(mut self, name: &str, value: &str) -> Self {
+        self.const_labels.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Writes `_created` samples in OpenMetrics (off by default: they double the series count).
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::builder().created_samples(true).build().unwrap();
+    /// r.counter("c", "C.").unwrap();
+    /// assert!(r.encode_to_string(promenade_core::Format::OpenMetrics).unwrap().contains("c_created "));
+    /// ```
+    pub fn created_samples(mut self, on: bool) -> Self {
+        self.created_samples = on;
+        self
+    }
+
+    /// Validates the prefix and constant labels.
+    ///
+    /// ```
+    /// assert!(promenade_core::Registry::builder().prefix("1x").build().is_err());
+    /// assert!(promenade_core::Registry::builder().const_label("__x", "y").build().is_err());
+    /// ```
+    pub fn build(self) -> Result<Registry> {
+        if let Some(p) = &self.prefix {
+            check_metric_name(p)?;
+        }
+        let names: Vec<&str> = self.const_labels.iter().map(|(n, _)| n.as_str()).collect();
+        check_label_names(&names)?;
+        let values: Vec<&str> = self.const_labels.iter().map(|(_, v)| v.as_str()).collect();
+        let mut const_rendered = String::new();
+        render_labels(&mut const_rendered, &names, &values);
+        Ok(Registry {
+            inner: Arc::new(Inner {
+                prefix: self.prefix,
+                const_labels: self.const_labels,
+                const_rendered,
+                created_samples: self.created_samples,
+                next_id: AtomicU64::new(0),
+                collectors: RwLock::new(Vec::new()),
+            }),
+        })
+    }
+}
+
+/// The process-wide default registry. Nothing in Promenade registers into it unless told to.
+///
+/// ```
+/// promenade_core::default_registry().gauge("doc_default_registry_example", "Example.").unwrap();
+/// ```
+pub fn default_registry() -> &'static Registry {
+    static DEFAULT: OnceLock<Registry> = OnceLock::new();
+    DEFAULT.get_or_init(Registry::new)
+}
+
+impl Registry {
+    /// An empty registry without prefix or constant labels.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// assert_eq!(r.encode_to_string(promenade_core::Format::OpenMetrics).unwrap(), "# EOF\n");
+    /// ```
+    pub fn new() -> Self {
+        RegistryBuilder::default()
+            .build()
+            .unwrap_or_else(|_| unreachable!("an empty builder is always valid"))
+    }
+
+    /// Configures prefix, constant labels and `_created` samples.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::builder().prefix("app").build().unwrap();
+    /// ```
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    fn full_name(&self, name: &str) -> String {
+        match &self.inner.prefix {
+            Some(p) => format!("{p}_{name}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// Registers a collector after checking its descriptors: valid names, no reserved or
+    /// constant label names reused, no sample name shared with another family.
+    ///
+    /// ```
+    /// use promenade_core::{Counter, Family, Registry};
+    /// let r = Registry::new();
+    /// let f = Family::<Counter>::builder("a_total", "A.").build().unwrap();
+    /// let id = r.register(f.clone()).unwrap();
+    /// assert!(r.register(f).is_err());
+    /// r.unregister(id).unwrap();
+    /// ```
+    pub fn register<C: Collector>(&self, collector: C) -> Result<CollectorId> {
+        let descriptors = collector.descriptors();
+        let mut sample_names: Vec<String> = Vec::new();
+        for d in &descriptors {
+            let full = self.full_name(&d.name);
+            check_metric_name(&full)?;
+            check_label_names(&d.label_names)?;
+            if let Some(clash) = d
+                .label_names
+                .iter()
+                .find(|l| self.inner.const_labels.iter().any(|(c, _)| c == *l))
+            {
+                return Err(Error::DuplicateLabelName(clash.clone()));
+            }
+            if let Some(reserved) = d.metric_type.reserved_label()
+                && d.label_names.iter().any(|l| l == reserved)
+            {
+                return Err(Error::ReservedLabelName {
+                    name: reserved.to_owned(),
+                    context: " for this metric type",
+                });
+            }
+            let mine: BTreeSet<String> = d.sample_names(&full).into_iter().collect();
+            if let Some(clash) = sample_names.iter().find(|n| mine.contains(*n)) {
+                return Err(Error::AlreadyRegistered {
+                    name: full,
+                    existing: clash.clone(),
+                });
+            }
+            sample_names.extend(mine);
+        }
+        let own: BTreeSet<&str> = sample_names.iter().map(String::as_str).collect();
+        let mut collectors = self
+            .inner
+            .collectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        for r in collectors.iter() {
+            if let Some(clash) = r.sample_names.iter().find(|n| own.contains(n.as_str())) {
+                let name = descriptors
+                    .first()
+                    .map_or_else(String::new, |d| self.full_name(&d.name));
+                return Err(Error::AlreadyRegistered {
+                    name,
+                    existing: clash.clone(),
+                });
+            }
+        }
+        let id = CollectorId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let sort_key = descriptors
+            .first()
+            .map_or_else(|| "\u{10ffff}".to_owned(), |d| self.full_name(&d.name));
+        // Families are exposed sorted by name (as the Go client does), unchecked collectors last.
+        let at = collectors.partition_point(|r| r.sort_key <= sort_key);
+        collectors.insert(
+            at,
+            Registered {
+                id,
+                sort_key,
+                sample_names,
+                collector: Arc::new(collector),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Removes a registration.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// let f = promenade_core::Family::<promenade_core::Gauge>::builder("g", "G.").build().unwrap();
+    /// let id = r.register(f).unwrap();
+    /// r.unregister(id).unwrap();
+    /// assert!(r.unregister(id).is_err());
+    /// ```
+    pub fn unregister(&self, id: CollectorId) -> Result<()> {
+        let mut collectors = self
+            .inner
+            .collectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let before = collectors.len();
+        collectors.retain(|r| r.id != id);
+        if collectors.len() == before {
+            Err(Error::NotRegistered)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn register_family<M: crate::Metric>(&self, family: Family<M>) -> Result<Family<M>> {
+        self.register(family.clone())?;
+        Ok(family)
+    }
+
+    /// Creates and registers an unlabelled counter.
+    ///
+    /// ```
+    /// let c = promenade_core::Registry::new().counter("done_total", "Done.").unwrap();
+    /// c.inc();
+    /// ```
+    pub fn counter(&self, name: &str, help: &str) -> Result<Series<Counter>> {
+        self.counter_family(name, help, &[] as &[&str])?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers a labelled counter family.
+    ///
+    /// ```
+    /// let f = promenade_core::Registry::new().counter_family("req_total", "Requests.", &["code"]).unwrap();
+    /// f.get(&["200"]).unwrap().inc();
+    /// ```
+    pub fn counter_family<S: AsRef<str>>(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[S],
+    ) -> Result<Family<Counter>> {
+        self.register_family(Family::builder(name, help).labels(labels).build()?)
+    }
+
+    /// Creates and registers an unlabelled gauge.
+    ///
+    /// ```
+    /// promenade_core::Registry::new().gauge("temp", "Temp.").unwrap().set(3.0);
+    /// ```
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Series<Gauge>> {
+        self.gauge_family(name, help, &[] as &[&str])?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers a labelled gauge family.
+    ///
+    /// ```
+    /// let f = promenade_core::Registry::new().gauge_family("temp", "Temp.", &["room"]).unwrap();
+    /// f.get(&["hall"]).unwrap().set(19.0);
+    /// ```
+    pub fn gauge_family<S: AsRef<str>>(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[S],
+    ) -> Result<Family<Gauge>> {
+        self.register_family(Family::builder(name, help).labels(labels).build()?)
+    }
+
+    /// Creates and registers an unlabelled histogram.
+    ///
+    /// ```
+    /// let h = promenade_core::Registry::new()
+    ///     .histogram("latency_seconds", "Latency.", promenade_core::Buckets::default()).unwrap();
+    /// h.observe(0.3);
+    /// ```
+    pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Series<Histogram>> {
+        self.histogram_family(name, help, &[] as &[&str], buckets)?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers a labelled histogram family.
+    ///
+    /// ```
+    /// let f = promenade_core::Registry::new()
+    ///     .histogram_family("latency_seconds", "Latency.", &["route"], promenade_core::Buckets::default()).unwrap();
+    /// f.get(&["/"]).unwrap().observe(0.01);
+    /// ```
+    pub fn histogram_family<S: AsRef<str>>(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[S],
+        buckets: Buckets,
+    ) -> Result<Family<Histogram>> {
+        self.register_family(
+            Family::builder_with_options(name, help, buckets)
+                .labels(labels)
+                .build()?,
+        )
+    }
+
+    /// Creates and registers an unlabelled summary (count and sum).
+    ///
+    /// ```
+    /// promenade_core::Registry::new().summary("size_bytes", "Sizes.").unwrap().observe(10.0);
+    /// ```
+    pub fn summary(&self, name: &str, help: &str) -> Result<Series<Summary>> {
+        self.register_family(Family::<Summary>::builder(name, help).build()?)?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers an info metric with the given labels (value always 1).
+    ///
+    /// ```
+    /// promenade_core::Registry::new().info("build", "Build.", &[("version", "1.0")]).unwrap();
+    /// ```
+    pub fn info(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Result<Family<Info>> {
+        let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
+        let family = Family::<Info>::builder(name, help).labels(&names).build()?;
+        family.get(&values)?;
+        self.register_family(family)
+    }
+
+    /// Creates and registers an unlabelled state set.
+    ///
+    /// ```
+    /// let s = promenade_core::Registry::new()
+    ///     .stateset("mode", "Mode.", promenade_core::States::new(["a", "b"]).unwrap()).unwrap();
+    /// s.set("b").unwrap();
+    /// ```
+    pub fn stateset(&self, name: &str, help: &str, states: States) -> Result<Series<StateSet>> {
+        self.register_family(Family::<StateSet>::builder_with_options(name, help, states).build()?)?
+            .series(&[] as &[&str])
+    }
+
+    /// Registers a gauge whose value is read by calling `f` at scrape time.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// r.gauge_fn("answer", "The answer.", || 42.0).unwrap();
+    /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("answer 42"));
+    /// ```
+    pub fn gauge_fn<F: Fn() -> f64 + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        help: &str,
+        f: F,
+    ) -> Result<CollectorId> {
+        self.register(CallbackMetric::new(name, help, MetricType::Gauge, f)?)
+    }
+
+    /// Registers a counter whose value is read by calling `f` at scrape time (it must not decrease).
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// r.counter_fn("bytes_read_total", "Bytes read.", || 1024.0).unwrap();
+    /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("bytes_read_total 1024"));
+    /// ```
+    pub fn counter_fn<F: Fn() -> f64 + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        help: &str,
+        f: F,
+    ) -> Result<CollectorId> {
+        self.register(CallbackMetric::new(name, help, MetricType::Counter, f)?)
+    }
+
+    pub(crate) fn collect_into(&self, enc: &mut dyn Encode) {
+        let collectors = self
+            .inner
+            .collectors
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut encoder = MetricEncoder::new(enc, self.inner.prefix.as_deref());
+        for r in collectors.iter() {
+            r.collector.collect(&mut encoder);
+        }
+    }
+
+    /// Writes every family in `format` into `out`.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// let mut out = String::new();
+    /// r.encode(promenade_core::Format::Text, &mut out).unwrap();
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn encode(&self, format: Format, out: &mut String) -> Result<()> {
+        let mut enc = TextEncoder::new(
+            out,
+            format.is_openmetrics(),
+            &self.inner.const_rendered,
+            self.inner.created_samples,
+        );
+        self.collect_into(&mut enc);
+        enc.finish();
+        Ok(())
+    }
+
+    /// Encodes into a new `String`.
+    ///
+    /// ```
+    /// let s = promenade_core::Registry::new().encode_to_string(promenade_core::Format::OpenMetrics).unwrap();
+    /// assert!(s.ends_with("# EOF\n"));
+    /// ```
+    pub fn encode_to_string(&self, format: Format) -> Result<String> {
+        let mut out = String::new();
+        self.encode(format, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A gauge or counter read from a closure at scrape time.
+struct CallbackMetric {
+    name: String,
+    help: String,
+    metric_type: MetricType,
+    f: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl CallbackMetric {
+    fn new<F: Fn() -> f64 + Send + Sync + 'static>(
+        name: &str,
+        help: &str,
+        metric_type: MetricType,
+        f: F,
+    ) -> Result<Self> {
+        let name = match metric_type {
+            MetricType::Counter => name
+                .strip_suffix("_total")
+                .filter(|n| !n.is_empty())
+                .unwrap_or(name),
+            _ => name,
+        };
+        check_metric_name(name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            metric_type,
+            f: Box::new(f),
+        })
+    }
+}
+
+impl Collector for CallbackMetric {
+    fn descriptors(&self) -> Vec<Descriptor> {
+        vec![Descriptor::new(
+            &self.name,
+            &self.help,
+            self.metric_type,
+            &[] as &[&str],
+        )]
+    }
+
+    fn collect(&self, enc: &mut MetricEncoder<'_>) {
+        enc.family(&FamilyHeader {
+            name: &self.name,
+            help: &self.help,
+            unit: None,
+            metric_type: self.metric_type,
+        });
+        let v = (self.f)();
+        match self.metric_type {
+            MetricType::Counter => enc.counter(&LabelSet::empty(), v, None),
+            _ => enc.gauge(&LabelSet::empty(), v),
+        }
+    }
+}
