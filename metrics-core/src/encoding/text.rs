@@ -165,10 +165,12 @@ impl Encode for TextEncoder<'_> {
                 MetricType::Summary => ("", "summary"),
                 MetricType::Unknown => ("", "untyped"),
             };
-            self.header_line("HELP", suffix);
-            self.out.push(' ');
-            escape_help(self.out, h.help, false);
-            self.out.push('\n');
+            if !h.help.is_empty() {
+                self.header_line("HELP", suffix);
+                self.out.push(' ');
+                escape_help(self.out, h.help, false);
+                self.out.push('\n');
+            }
             self.header_line("TYPE", suffix);
             self.out.push(' ');
             self.out.push_str(kind);

@@ -1,0 +1,205 @@
+//! Bad input gets an error value, never a panic, and loses nothing already recorded.
+
+use promenade_core::{
+    Buckets, Counter, Error, Family, Format, Gauge, Histogram, Registry, States, Summary,
+    exponential_buckets, linear_buckets,
+};
+
+#[test]
+fn invalid_metric_and_label_names() {
+    for bad in ["", "1abc", "a-b", "a b", "ä", "a.b", "a{b}"] {
+        assert!(
+            matches!(
+                Family::<Gauge>::builder(bad, "x").build(),
+                Err(Error::InvalidMetricName(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    for bad in ["", "1a", "a:b", "a-b", "é"] {
+        assert!(
+            matches!(
+                Family::<Gauge>::builder("ok", "x").labels(&[bad]).build(),
+                Err(Error::InvalidLabelName(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        Family::<Gauge>::builder("ok", "x")
+            .labels(&["__reserved"])
+            .build(),
+        Err(Error::ReservedLabelName { .. })
+    ));
+    assert!(matches!(
+        Family::<Gauge>::builder("ok", "x")
+            .labels(&["a", "a"])
+            .build(),
+        Err(Error::DuplicateLabelName(_))
+    ));
+}
+
+#[test]
+fn reserved_labels_per_type() {
+    assert!(
+        Family::<Histogram>::builder("h", "x")
+            .labels(&["le"])
+            .build()
+            .is_err()
+    );
+    assert!(
+        Family::<Summary>::builder("s", "x")
+            .labels(&["quantile"])
+            .build()
+            .is_err()
+    );
+    assert!(
+        Family::<Gauge>::builder("g", "x")
+            .labels(&["le", "quantile"])
+            .build()
+            .is_ok()
+    );
+    let states = States::new(["a"]).unwrap();
+    assert!(
+        Family::<promenade_core::StateSet>::builder_with_options("mode", "x", states)
+            .labels(&["mode"])
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn label_count_mismatch_is_an_error() {
+    let f = Family::<Counter>::builder("c", "C.")
+        .labels(&["a", "b"])
+        .build()
+        .unwrap();
+    assert_eq!(
+        f.get(&["x"]).err(),
+        Some(Error::LabelCount {
+            expected: 2,
+            got: 1
+        })
+    );
+    assert!(f.get(&["x", "y", "z"]).is_err());
+    assert!(f.series(&[] as &[&str]).is_err());
+    assert!(f.get_by_name(&[("a", "1"), ("c", "2")]).is_err());
+    assert!(!f.remove(&["x"]));
+    assert!(f.is_empty());
+}
+
+#[test]
+fn counter_rejects_negative_and_nan_without_losing_value() {
+    let c = Counter::default();
+    c.inc_by(2.0).unwrap();
+    assert!(matches!(c.inc_by(-1.0), Err(Error::InvalidIncrement(_))));
+    assert!(c.inc_by(f64::NAN).is_err());
+    assert!(c.inc_by(f64::NEG_INFINITY).is_err());
+    assert_eq!(c.get(), 2.0);
+    c.inc_by(f64::INFINITY).unwrap();
+    assert_eq!(c.get(), f64::INFINITY);
+}
+
+#[test]
+fn bucket_validation() {
+    assert!(Buckets::new(vec![1.0, 0.5]).is_err());
+    assert!(Buckets::new(vec![1.0, 1.0]).is_err());
+    assert!(Buckets::new(vec![f64::NAN]).is_err());
+    assert!(Buckets::new(vec![]).is_ok());
+    assert_eq!(
+        Buckets::new(vec![1.0, f64::INFINITY]).unwrap().bounds(),
+        &[1.0]
+    );
+    assert!(linear_buckets(0.0, -1.0, 3).is_err());
+    assert!(linear_buckets(0.0, 1.0, 0).is_err());
+    assert!(exponential_buckets(1.0, 1.0, 3).is_err());
+    assert!(exponential_buckets(-1.0, 2.0, 3).is_err());
+    assert!(exponential_buckets(1.0, f64::NAN, 3).is_err());
+}
+
+#[test]
+fn duplicate_and_clashing_registration() {
+    let r = Registry::new();
+    r.counter("foo", "Foo.").unwrap();
+    // Same counter under its other spelling, a gauge on one of its sample names, the same name.
+    assert!(matches!(
+        r.counter("foo_total", "x"),
+        Err(Error::AlreadyRegistered { .. })
+    ));
+    assert!(r.gauge("foo_created", "x").is_err());
+    assert!(r.gauge("foo_total", "x").is_err());
+    assert!(r.gauge("foo", "x").is_err());
+    r.histogram("lat", "x", Buckets::default()).unwrap();
+    assert!(r.gauge("lat_bucket", "x").is_err());
+    assert!(r.gauge("lat_count", "x").is_err());
+    assert!(r.gauge("lat_sum", "x").is_err());
+    r.info("build", "x", &[("v", "1")]).unwrap();
+    assert!(r.gauge("build_info", "x").is_err());
+    // Distinct names are fine, and nothing registered before is lost.
+    r.gauge("foo_bar", "x").unwrap();
+    let text = r.encode_to_string(Format::Text).unwrap();
+    assert!(text.contains("foo_total 0"));
+    assert!(text.contains("foo_bar 0"));
+}
+
+#[test]
+fn registry_constant_labels_cannot_be_reused() {
+    let r = Registry::builder()
+        .const_label("env", "prod")
+        .build()
+        .unwrap();
+    assert!(r.counter_family("c", "C.", &["env"]).is_err());
+    assert!(
+        Registry::builder()
+            .const_label("bad-name", "x")
+            .build()
+            .is_err()
+    );
+    assert!(Registry::builder().prefix("").build().is_err());
+}
+
+#[test]
+fn unit_must_match_name() {
+    assert!(matches!(
+        Family::<Gauge>::builder("latency", "x")
+            .unit("seconds")
+            .build(),
+        Err(Error::UnitMismatch { .. })
+    ));
+}
+
+#[test]
+fn stateset_unknown_state() {
+    let s = Registry::new()
+        .stateset("m", "M.", States::new(["a", "b"]).unwrap())
+        .unwrap();
+    assert!(matches!(s.set("c"), Err(Error::UnknownState(_))));
+    assert!(States::new(["x", "x"]).is_err());
+}
+
+#[test]
+fn hostile_label_values_are_escaped_not_rejected() {
+    let r = Registry::new();
+    let f = r.counter_family("c", "C.", &["v"]).unwrap();
+    let hostile = [
+        "\"} 1\nevil_metric 666\n#",
+        "\\",
+        "\n\n",
+        "",
+        "\u{0}",
+        "\u{1F631}",
+        "a\"b\\c\nd",
+    ];
+    for v in hostile {
+        f.get(&[v]).unwrap().inc();
+    }
+    for format in [Format::Text, Format::OpenMetrics] {
+        let text = r.encode_to_string(format).unwrap();
+        assert!(
+            !text.lines().any(|l| l.starts_with("evil_metric")),
+            "injection in {format:?}:\n{text}"
+        );
+        let samples = text.lines().filter(|l| l.starts_with("c_total")).count();
+        assert_eq!(samples, hostile.len());
+    }
+}
