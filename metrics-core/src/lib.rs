@@ -28,6 +28,7 @@
 //! - Every invalid input is an [`Error`] value; nothing a caller passes in panics.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::unwrap_used)]
 
 pub mod encoding;
 mod error;
