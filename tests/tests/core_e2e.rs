@@ -289,13 +289,13 @@ fn serve(stream: TcpStream, handler: &ScrapeHandler) {
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
             break;
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if let (Ok(k), Ok(v)) = (
+        if let Some((k, v)) = line.split_once(':')
+            && let (Ok(k), Ok(v)) = (
                 http::HeaderName::try_from(k.trim()),
                 http::HeaderValue::try_from(v.trim()),
-            ) {
-                headers.append(k, v);
-            }
+            )
+        {
+            headers.append(k, v);
         }
     }
     let response = handler.respond(&method, &headers);
