@@ -43,7 +43,9 @@ fn unescape_help(s: &str, openmetrics: bool) -> Option<String> {
 }
 
 /// Parses `name{l="v",...} value` strictly; returns the label values in order.
-fn parse_sample(line: &str) -> Option<(String, Vec<(String, String)>, String)> {
+type Sample = (String, Vec<(String, String)>, String);
+
+fn parse_sample(line: &str) -> Option<Sample> {
     let brace = line.find(['{', ' '])?;
     let name = line[..brace].to_owned();
     let mut rest = &line[brace..];
