@@ -2,6 +2,7 @@
 //! interface collectors write to, and content negotiation.
 
 mod escape;
+mod escaping;
 mod float;
 mod negotiate;
 mod text;
@@ -9,6 +10,7 @@ mod text;
 use std::borrow::Cow;
 
 pub use escape::escape_label_value;
+pub use escaping::{escape_name, escape_name_for_exposition, unescape_name};
 pub(crate) use escape::{render_labels, rendered_labels_match};
 pub use float::{write_go_float, write_openmetrics_float};
 pub use negotiate::{EscapingScheme, Negotiated, negotiate};
