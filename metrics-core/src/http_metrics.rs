@@ -746,46 +746,9 @@ impl Collector for HttpCollector {
 
 /// The label value at `index` of a rendered label string, unescaped (borrowed when no escape).
 pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str> {
-    let mut rest = rendered;
-    for i in 0.. {
-        let Some(eq) = rest.find("=\"") else {
-            return Cow::Borrowed("");
-        };
-        let bytes = rest.as_bytes();
-        let start = eq + 2;
-        let mut j = start;
-        let mut escaped = false;
-        while j < bytes.len() && bytes[j] != b'"' {
-            if bytes[j] == b'\\' {
-                escaped = true;
-                j += 2;
-            } else {
-                j += 1;
-            }
-        }
-        let raw = &rest[start..j.min(rest.len())];
-        if i == index {
-            if !escaped {
-                return Cow::Borrowed(raw);
-            }
-            let mut out = String::with_capacity(raw.len());
-            let mut chars = raw.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    match chars.next() {
-                        Some('n') => out.push('\n'),
-                        Some(other) => out.push(other),
-                        None => {}
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            return Cow::Owned(out);
-        }
-        rest = rest.get(j + 2..).unwrap_or("");
-    }
-    Cow::Borrowed("")
+    crate::encoding::parse_rendered_labels(rendered)
+        .nth(index)
+        .map_or(Cow::Borrowed(""), |(_, v)| v)
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::encoding::{
-    Encode, FamilyHeader, Format, LabelSet, MetricEncoder, TextEncoder, render_labels,
+    Encode, EscapingScheme, FamilyHeader, Format, LabelSet, MetricEncoder, Negotiated, TextEncoder,
+    render_labels,
 };
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
@@ -516,7 +517,8 @@ impl Registry {
         }
     }
 
-    /// Writes every family in `format` into `out`.
+    /// Writes every family in a text `format` into `out` (names escaped with `underscores`
+    /// where needed). For protobuf, use [`Registry::encode_to_vec`].
     ///
     /// ```
     /// let r = promenade_core::Registry::new();
@@ -525,6 +527,11 @@ impl Registry {
     /// assert!(out.is_empty());
     /// ```
     pub fn encode(&self, format: Format, out: &mut String) -> Result<()> {
+        if !format.is_openmetrics() && format != Format::Text {
+            return Err(Error::InvalidConfig(format!(
+                "{format:?} is not a text format; use encode_to_vec"
+            )));
+        }
         let mut enc = TextEncoder::new(
             out,
             format.is_openmetrics(),
@@ -534,6 +541,52 @@ impl Registry {
         self.collect_into(&mut enc);
         enc.finish();
         Ok(())
+    }
+
+    /// Encodes in any format into bytes, with the escaping scheme a negotiation chose.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry};
+    /// let r = Registry::new();
+    /// r.counter("c", "C.").unwrap().inc();
+    /// let bytes = r.encode_to_vec(Format::Text).unwrap();
+    /// assert!(String::from_utf8(bytes).unwrap().contains("c_total 1"));
+    /// ```
+    pub fn encode_to_vec(&self, format: Format) -> Result<Vec<u8>> {
+        self.encode_negotiated(&Negotiated {
+            format,
+            escaping: EscapingScheme::Underscores,
+        })
+    }
+
+    /// Encodes what a [`negotiate`](crate::encoding::negotiate) call chose.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// let n = promenade_core::encoding::negotiate(Some("application/openmetrics-text;version=1.0.0"));
+    /// assert!(r.encode_negotiated(&n).unwrap().ends_with(b"# EOF\n"));
+    /// ```
+    pub fn encode_negotiated(&self, negotiated: &Negotiated) -> Result<Vec<u8>> {
+        match negotiated.format {
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => {
+                let mut out = Vec::with_capacity(4096);
+                let mut enc = crate::encoding::protobuf::ProtobufEncoder::new(
+                    &mut out,
+                    &self.inner.const_rendered,
+                    self.inner.created_samples,
+                    negotiated.escaping,
+                );
+                self.collect_into(&mut enc);
+                enc.finish();
+                Ok(out)
+            }
+            format => {
+                let mut out = String::with_capacity(4096);
+                self.encode(format, &mut out)?;
+                Ok(out.into_bytes())
+            }
+        }
     }
 
     /// Encodes into a new `String`.

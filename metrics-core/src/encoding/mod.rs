@@ -5,13 +5,15 @@ mod escape;
 mod escaping;
 mod float;
 mod negotiate;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 mod text;
 
 use std::borrow::Cow;
 
 pub use escape::escape_label_value;
+pub(crate) use escape::{parse_rendered_labels, render_labels, rendered_labels_match};
 pub use escaping::{escape_name, escape_name_for_exposition, unescape_name};
-pub(crate) use escape::{render_labels, rendered_labels_match};
 pub use float::{write_go_float, write_openmetrics_float};
 pub use negotiate::{EscapingScheme, Negotiated, negotiate};
 pub(crate) use text::TextEncoder;
@@ -29,6 +31,10 @@ pub enum Format {
     OpenMetrics,
     /// OpenMetrics text requested as `version=0.0.1` (same body, different Content-Type).
     OpenMetricsV0_0_1,
+    /// Length-delimited protobuf `io.prometheus.client.MetricFamily` messages; the only
+    /// format that carries native histograms.
+    #[cfg(feature = "protobuf")]
+    Protobuf,
 }
 
 impl Format {
@@ -44,11 +50,15 @@ impl Format {
             Format::OpenMetricsV0_0_1 => {
                 "application/openmetrics-text; version=0.0.1; charset=utf-8"
             }
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
         }
     }
 
     pub(crate) fn is_openmetrics(self) -> bool {
-        !matches!(self, Format::Text)
+        matches!(self, Format::OpenMetrics | Format::OpenMetricsV0_0_1)
     }
 }
 
@@ -134,6 +144,23 @@ pub struct HistogramValue<'a> {
     pub sum: f64,
     /// Creation time in Unix seconds, for `_created`.
     pub created: Option<f64>,
+    /// Native (sparse, exponential) buckets, when the histogram has them.
+    pub native: Option<NativeValue<'a>>,
+}
+
+/// The native-bucket part of a histogram (checklist E).
+#[derive(Debug, Clone, Copy)]
+pub struct NativeValue<'a> {
+    /// Resolution: bucket boundaries are powers of `2^(2^-schema)`.
+    pub schema: i32,
+    /// Observations with absolute value at most this go to the zero bucket.
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// `(bucket index, count)` for positive observations, sorted by index.
+    pub positive: &'a [(i32, u64)],
+    /// `(bucket index, count)` for negative observations (by absolute value), sorted by index.
+    pub negative: &'a [(i32, u64)],
 }
 
 /// A summary's values as handed to an encoder.

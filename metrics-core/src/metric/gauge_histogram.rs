@@ -139,6 +139,7 @@ impl Metric for GaugeHistogram {
                 count: s.count,
                 sum: s.sum,
                 created: None,
+                native: None,
             },
         );
     }

@@ -407,6 +407,7 @@ impl Metric for Histogram {
             count: reading.count,
             sum: reading.sum,
             created: Some(f64::from_bits(self.created_bits.load(Ordering::Relaxed))),
+            native: None,
         };
         enc.histogram(labels, &value);
         enc.put_reading(reading);
