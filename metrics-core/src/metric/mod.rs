@@ -5,6 +5,7 @@ mod gauge;
 mod gauge_histogram;
 mod histogram;
 mod info;
+mod native;
 mod stateset;
 mod summary;
 
@@ -15,10 +16,12 @@ pub use counter::Counter;
 pub use gauge::{Gauge, InflightGuard, Unknown};
 pub use gauge_histogram::{GaugeHistogram, GaugeHistogramSnapshot};
 pub use histogram::{
-    Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, exponential_buckets, linear_buckets,
+    Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, NativeSnapshot, exponential_buckets,
+    linear_buckets,
 };
 pub(crate) use histogram::{CellsReading, HotColdCells};
 pub use info::Info;
+pub use native::{NativeBuckets, native_bucket_index, schema_for_factor};
 pub use stateset::{StateSet, States};
 pub use summary::{Summary, SummarySnapshot};
 
