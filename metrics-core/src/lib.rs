@@ -43,10 +43,10 @@ pub use encoding::Format;
 pub use error::{Error, Result};
 pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series};
 pub use metric::{
-    Buckets, Counter, DEFAULT_BUCKETS, Gauge, GaugeHistogram, GaugeHistogramSnapshot, Histogram,
-    HistogramSnapshot, InflightGuard, Info, Metric, MetricType, NativeBuckets, NativeSnapshot,
-    Observe, StateSet, States, Summary, SummarySnapshot, Timer, Unknown, exponential_buckets,
-    linear_buckets, native_bucket_index, schema_for_factor,
+    Buckets, Counter, DEFAULT_BUCKETS, EXEMPLAR_MAX_RUNES, Exemplar, Gauge, GaugeHistogram,
+    GaugeHistogramSnapshot, Histogram, HistogramSnapshot, InflightGuard, Info, Metric, MetricType,
+    NativeBuckets, NativeSnapshot, Observe, StateSet, States, Summary, SummarySnapshot, Timer,
+    Unknown, exponential_buckets, linear_buckets, native_bucket_index, schema_for_factor,
 };
 pub use registry::{
     Collector, CollectorId, Descriptor, Registry, RegistryBuilder, default_registry,

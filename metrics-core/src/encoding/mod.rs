@@ -19,7 +19,7 @@ pub use negotiate::{EscapingScheme, Negotiated, negotiate};
 pub(crate) use text::TextEncoder;
 
 use crate::error::Result;
-use crate::metric::{CellsReading, MetricType};
+use crate::metric::{CellsReading, Exemplar, MetricType};
 use crate::name::check_label_names;
 
 /// An exposition format this crate can write.
@@ -146,6 +146,10 @@ pub struct HistogramValue<'a> {
     pub created: Option<f64>,
     /// Native (sparse, exponential) buckets, when the histogram has them.
     pub native: Option<NativeValue<'a>>,
+    /// Exemplars per classic bucket, the `+Inf` bucket last.
+    pub exemplars: Option<&'a [Option<Exemplar>]>,
+    /// Exemplars of the native buckets (each timestamped).
+    pub native_exemplars: &'a [Exemplar],
 }
 
 /// The native-bucket part of a histogram (checklist E).
@@ -179,7 +183,13 @@ pub struct SummaryValue<'a> {
 /// The format-specific writer behind [`MetricEncoder`].
 pub(crate) trait Encode {
     fn family(&mut self, header: &FamilyHeader<'_>);
-    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>);
+    fn counter(
+        &mut self,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    );
     fn gauge(&mut self, labels: &str, value: f64);
     fn unknown(&mut self, labels: &str, value: f64);
     fn histogram(&mut self, labels: &str, value: &HistogramValue<'_>);
@@ -263,7 +273,19 @@ impl<'a> MetricEncoder<'a> {
 
     /// A counter sample (`_total`, and `_created` when enabled).
     pub fn counter(&mut self, labels: &LabelSet<'_>, value: f64, created: Option<f64>) {
-        self.inner.counter(labels.rendered(), value, created);
+        self.inner.counter(labels.rendered(), value, created, None);
+    }
+
+    /// A counter sample with an exemplar (written in OpenMetrics and protobuf).
+    pub fn counter_with_exemplar(
+        &mut self,
+        labels: &LabelSet<'_>,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.inner
+            .counter(labels.rendered(), value, created, exemplar);
     }
 
     /// A gauge sample.

@@ -10,7 +10,7 @@ use prost::Message;
 use super::escape::parse_rendered_labels;
 use super::escaping::escape_name_for_exposition;
 use super::{Encode, EscapingScheme, FamilyHeader, HistogramValue, NativeValue, SummaryValue};
-use crate::metric::MetricType;
+use crate::metric::{Exemplar, MetricType};
 
 /// The `io.prometheus.client` message types.
 pub mod model {
@@ -230,6 +230,23 @@ pub fn spans_and_deltas(buckets: &[(i32, u64)]) -> (Vec<model::BucketSpan>, Vec<
     (spans, deltas)
 }
 
+fn bucket_exemplar<'a>(v: &HistogramValue<'a>, i: usize) -> Option<&'a Exemplar> {
+    v.exemplars.and_then(|e| e.get(i)).and_then(Option::as_ref)
+}
+
+fn exemplar_message(e: &Exemplar) -> model::Exemplar {
+    model::Exemplar {
+        label: parse_rendered_labels(e.rendered_labels())
+            .map(|(n, v)| model::LabelPair {
+                name: Some(n.to_owned()),
+                value: Some(v.into_owned()),
+            })
+            .collect(),
+        value: Some(e.value()),
+        timestamp: Some(timestamp(e.timestamp())),
+    }
+}
+
 fn timestamp(seconds: f64) -> model::Timestamp {
     let whole = seconds.floor();
     model::Timestamp {
@@ -315,17 +332,29 @@ impl<'o> ProtobufEncoder<'o> {
                 .bounds
                 .iter()
                 .zip(v.cumulative)
-                .map(|(b, c)| model::Bucket {
+                .enumerate()
+                .map(|(i, (b, c))| model::Bucket {
                     cumulative_count: Some(*c),
                     upper_bound: Some(*b),
+                    exemplar: bucket_exemplar(v, i).map(exemplar_message),
                     ..Default::default()
                 })
                 .collect(),
             created_timestamp: v.created.filter(|_| self.created_samples).map(timestamp),
             ..Default::default()
         };
+        // The +Inf bucket is implicit in protobuf unless it carries an exemplar (E4).
+        if let Some(e) = bucket_exemplar(v, v.bounds.len()) {
+            h.bucket.push(model::Bucket {
+                cumulative_count: Some(v.count),
+                upper_bound: Some(f64::INFINITY),
+                exemplar: Some(exemplar_message(e)),
+                ..Default::default()
+            });
+        }
         if let Some(native) = &v.native {
             fill_native(&mut h, native);
+            h.exemplars = v.native_exemplars.iter().map(exemplar_message).collect();
         }
         h
     }
@@ -378,11 +407,17 @@ impl Encode for ProtobufEncoder<'_> {
         });
     }
 
-    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>) {
+    fn counter(
+        &mut self,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
         let counter = model::Counter {
             value: Some(value),
+            exemplar: exemplar.map(exemplar_message),
             created_timestamp: created.filter(|_| self.created_samples).map(timestamp),
-            ..Default::default()
         };
         let metric = model::Metric {
             label: self.labels(labels, None),

@@ -3,7 +3,7 @@
 use super::escape::{escape_help, escape_label_value};
 use super::float::{write_go_float, write_openmetrics_float, write_u64};
 use super::{Encode, FamilyHeader, HistogramValue, SummaryValue};
-use crate::metric::MetricType;
+use crate::metric::{Exemplar, MetricType};
 
 /// Writes one exposition in either text format into a `String`.
 pub(crate) struct TextEncoder<'o> {
@@ -106,13 +106,33 @@ impl<'o> TextEncoder<'o> {
     }
 
     fn buckets(&mut self, labels: &str, v: &HistogramValue<'_>) {
-        for (bound, count) in v.bounds.iter().zip(v.cumulative) {
+        let exemplar = |i: usize| v.exemplars.and_then(|e| e.get(i)).and_then(Option::as_ref);
+        for (i, (bound, count)) in v.bounds.iter().zip(v.cumulative).enumerate() {
             self.float_label(*bound);
-            self.uint_sample("_bucket", labels, Some("le"), *count);
+            self.start_sample("_bucket", labels, Some("le"));
+            write_u64(self.out, *count);
+            self.exemplar(exemplar(i));
+            self.out.push('\n');
         }
         self.scratch.clear();
         self.scratch.push_str("+Inf");
-        self.uint_sample("_bucket", labels, Some("le"), v.count);
+        self.start_sample("_bucket", labels, Some("le"));
+        write_u64(self.out, v.count);
+        self.exemplar(exemplar(v.bounds.len()));
+        self.out.push('\n');
+    }
+
+    /// ` # {labels} value timestamp` after a sample, OpenMetrics only (D16).
+    fn exemplar(&mut self, exemplar: Option<&Exemplar>) {
+        let Some(e) = exemplar.filter(|_| self.openmetrics) else {
+            return;
+        };
+        self.out.push_str(" # {");
+        self.out.push_str(e.rendered_labels());
+        self.out.push_str("} ");
+        write_openmetrics_float(self.out, e.value());
+        self.out.push(' ');
+        write_openmetrics_float(self.out, e.timestamp());
     }
 
     fn header_line(&mut self, kind: &str, sample_suffix: &str) {
@@ -178,8 +198,17 @@ impl Encode for TextEncoder<'_> {
         }
     }
 
-    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>) {
-        self.float_sample("_total", labels, value);
+    fn counter(
+        &mut self,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.start_sample("_total", labels, None);
+        self.float(value);
+        self.exemplar(exemplar);
+        self.out.push('\n');
         self.created(labels, created);
     }
 

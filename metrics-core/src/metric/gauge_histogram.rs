@@ -140,6 +140,8 @@ impl Metric for GaugeHistogram {
                 sum: s.sum,
                 created: None,
                 native: None,
+                exemplars: None,
+                native_exemplars: &[],
             },
         );
     }

@@ -10,7 +10,9 @@ use crate::encoding::{HistogramValue, LabelSet, MetricEncoder, NativeValue};
 use crate::error::{Error, Result};
 use crate::metric::counter::add_f64;
 use crate::metric::native::{NativeBuckets, NativeState};
-use crate::metric::{Metric, MetricType, Observe, Timer, created_now, unix_now_seconds};
+use crate::metric::{
+    Exemplar, Metric, MetricType, NATIVE_EXEMPLARS, Observe, Timer, created_now, unix_now_seconds,
+};
 
 /// The default buckets, the same as every other Prometheus client library.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -316,6 +318,15 @@ pub struct Histogram {
     buckets: Buckets,
     storage: Storage,
     created_bits: AtomicU64,
+    // Boxed so that histograms without exemplars pay one pointer.
+    exemplars: Mutex<Option<Box<HistogramExemplars>>>,
+}
+
+/// The latest exemplar per classic bucket (`+Inf` last) and the latest few native ones.
+#[derive(Debug, Clone, Default)]
+struct HistogramExemplars {
+    classic: Vec<Option<Exemplar>>,
+    native: std::collections::VecDeque<Exemplar>,
 }
 
 /// Classic-only histograms use the lock-free striped cells; with native buckets the whole
@@ -384,7 +395,40 @@ impl Histogram {
             buckets,
             storage,
             created_bits,
+            exemplars: Mutex::new(None),
         }
+    }
+
+    /// Records one observation and keeps an exemplar for its bucket (the latest per classic
+    /// bucket, the latest ten for native buckets).
+    ///
+    /// ```
+    /// let h = promenade_core::Histogram::default();
+    /// h.observe_with_exemplar(0.3, &[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]).unwrap();
+    /// assert_eq!(h.snapshot().count, 1);
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let exemplar = Exemplar::new(labels, v)?;
+        {
+            let mut slot = self.exemplars.lock().unwrap_or_else(|p| p.into_inner());
+            let ex = slot.get_or_insert_with(|| {
+                Box::new(HistogramExemplars {
+                    classic: vec![None; self.buckets.bounds().len() + 1],
+                    ..Default::default()
+                })
+            });
+            if let Some(c) = ex.classic.get_mut(self.buckets.index(v)) {
+                *c = Some(exemplar.clone());
+            }
+            if self.buckets.native().is_some() {
+                if ex.native.len() >= NATIVE_EXEMPLARS {
+                    ex.native.pop_front();
+                }
+                ex.native.push_back(exemplar);
+            }
+        }
+        self.observe(v);
+        Ok(())
     }
 
     fn native_state(m: &Mutex<NativeState>) -> std::sync::MutexGuard<'_, NativeState> {
@@ -514,6 +558,16 @@ impl Metric for Histogram {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        // Exemplars first, then the counts: an exemplar never refers to an uncounted event (I5).
+        let exemplars = self
+            .exemplars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let native_exemplars: Vec<Exemplar> = exemplars
+            .as_ref()
+            .map(|e| e.native.iter().cloned().collect())
+            .unwrap_or_default();
         let mut reading = enc.take_reading();
         let native = self.read_into(&mut reading);
         let mut acc = 0;
@@ -534,6 +588,8 @@ impl Metric for Histogram {
                 positive: &n.positive,
                 negative: &n.negative,
             }),
+            exemplars: exemplars.as_ref().map(|e| e.classic.as_slice()),
+            native_exemplars: &native_exemplars,
         };
         enc.histogram(labels, &value);
         enc.put_reading(reading);

@@ -1,6 +1,7 @@
 //! The metric types: what a single series holds and how it is updated.
 
 mod counter;
+mod exemplar;
 mod gauge;
 mod gauge_histogram;
 mod histogram;
@@ -13,6 +14,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use counter::Counter;
+pub(crate) use exemplar::NATIVE_EXEMPLARS;
+pub use exemplar::{EXEMPLAR_MAX_RUNES, Exemplar};
 pub use gauge::{Gauge, InflightGuard, Unknown};
 pub use gauge_histogram::{GaugeHistogram, GaugeHistogramSnapshot};
 pub use histogram::{
