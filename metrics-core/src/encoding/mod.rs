@@ -228,6 +228,7 @@ pub(crate) trait Encode {
 pub struct MetricEncoder<'a> {
     inner: &'a mut dyn Encode,
     prefix: Option<&'a str>,
+    escaping: EscapingScheme,
     name: String,
     reading: CellsReading,
     states: Vec<(String, bool)>,
@@ -242,10 +243,21 @@ impl std::fmt::Debug for MetricEncoder<'_> {
 }
 
 impl<'a> MetricEncoder<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Encode, prefix: Option<&'a str>) -> Self {
+    /// The escaping scheme of this exposition (families with UTF-8 label names re-render
+    /// their labels with it).
+    pub fn escaping(&self) -> EscapingScheme {
+        self.escaping
+    }
+
+    pub(crate) fn new(
+        inner: &'a mut dyn Encode,
+        prefix: Option<&'a str>,
+        escaping: EscapingScheme,
+    ) -> Self {
         Self {
             inner,
             prefix,
+            escaping,
             name: String::new(),
             reading: CellsReading::default(),
             states: Vec::new(),

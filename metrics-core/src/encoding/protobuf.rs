@@ -311,9 +311,17 @@ impl<'o> ProtobufEncoder<'o> {
         pairs
             .chain(parse_rendered_labels(rendered))
             .chain(extra.map(|(n, v)| (n, Cow::Borrowed(v))))
-            .map(|(n, v)| model::LabelPair {
-                name: Some(self.name(n)),
-                value: Some(v.into_owned()),
+            .map(|(n, v)| {
+                // Families with UTF-8 label names may hand over quoted names (names never
+                // contain quotes themselves).
+                let n = n
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(n);
+                model::LabelPair {
+                    name: Some(self.name(n)),
+                    value: Some(v.into_owned()),
+                }
             })
             .collect()
     }
