@@ -123,6 +123,22 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// Adds native (sparse, exponential) buckets to the duration histogram, next to the
+    /// classic ones: Prometheus scraping protobuf with native histograms enabled gets
+    /// high-resolution latency at a fixed small cost; text scrapers still see the classic buckets.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let m = promenade_core::http_metrics::HttpMetrics::builder(&registry)
+    ///     .native_histograms(promenade_core::NativeBuckets::default())
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
+        self.buckets = self.buckets.with_native(native);
+        self
+    }
+
     /// Metric naming preset.
     pub fn naming(mut self, naming: Naming) -> Self {
         self.naming = naming;
