@@ -14,6 +14,10 @@ pub(crate) struct TextEncoder<'o> {
     const_labels: &'o str,
     created_samples: bool,
     escaping: EscapingScheme,
+    /// `le` values formatted once per bucket layout (identified by address and length of the
+    /// bounds, which outlive the scrape), not once per series.
+    le_key: (usize, usize),
+    le_cache: Vec<String>,
     /// Whether the current family's name is written quoted (UTF-8 name, `allow-utf-8`).
     quoted: bool,
     /// The current family's sample base name (with prefix; for info without `_info`).
@@ -36,6 +40,8 @@ impl<'o> TextEncoder<'o> {
             created_samples: created_samples && openmetrics,
             escaping,
             quoted: false,
+            le_key: (0, 0),
+            le_cache: Vec::new(),
             name: String::new(),
             scratch: String::new(),
         }
@@ -125,9 +131,19 @@ impl<'o> TextEncoder<'o> {
     }
 
     fn buckets(&mut self, labels: &str, v: &HistogramValue<'_>) {
+        let key = (v.bounds.as_ptr() as usize, v.bounds.len());
+        if key != self.le_key {
+            self.le_cache.clear();
+            for bound in v.bounds {
+                self.float_label(*bound);
+                self.le_cache.push(self.scratch.clone());
+            }
+            self.le_key = key;
+        }
         let exemplar = |i: usize| v.exemplars.and_then(|e| e.get(i)).and_then(Option::as_ref);
-        for (i, (bound, count)) in v.bounds.iter().zip(v.cumulative).enumerate() {
-            self.float_label(*bound);
+        for (i, count) in v.cumulative.iter().enumerate().take(v.bounds.len()) {
+            self.scratch.clear();
+            self.scratch.push_str(&self.le_cache[i]);
             self.start_sample("_bucket", labels, Some("le"));
             write_u64(self.out, *count);
             self.exemplar(exemplar(i));

@@ -1,7 +1,7 @@
 //! Counter: a value that only goes up (and resets only on restart).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::encoding::{LabelSet, MetricEncoder};
 use crate::error::{Error, Result};
@@ -25,8 +25,9 @@ pub struct Counter {
     int: AtomicU64,
     float_bits: AtomicU64,
     created_bits: AtomicU64,
-    // Boxed so that counters without exemplars pay one pointer.
-    exemplar: Mutex<Option<Box<Exemplar>>>,
+    // Set on the first exemplar: counters without exemplars pay one pointer, and a scrape
+    // checks for one with a plain load instead of taking a lock.
+    exemplar: OnceLock<Box<Mutex<Exemplar>>>,
 }
 
 impl Default for Counter {
@@ -35,7 +36,7 @@ impl Default for Counter {
             int: AtomicU64::new(0),
             float_bits: AtomicU64::new(0),
             created_bits: created_now(),
-            exemplar: Mutex::new(None),
+            exemplar: OnceLock::new(),
         }
     }
 }
@@ -100,7 +101,15 @@ impl Counter {
             return Err(Error::InvalidIncrement(v));
         }
         let exemplar = Exemplar::new(labels, v)?;
-        *self.exemplar.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(exemplar));
+        match self.exemplar.get() {
+            Some(slot) => *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar,
+            None => {
+                let slot = self
+                    .exemplar
+                    .get_or_init(|| Box::new(Mutex::new(exemplar.clone())));
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar;
+            }
+        }
         self.inc_by(v)
     }
 
@@ -143,15 +152,9 @@ impl Metric for Counter {
         // The exemplar is read before the value, so it never refers to an uncounted event (I5).
         let exemplar = self
             .exemplar
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        enc.counter_with_exemplar(
-            labels,
-            self.get(),
-            Some(self.created()),
-            exemplar.as_deref(),
-        );
+            .get()
+            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        enc.counter_with_exemplar(labels, self.get(), Some(self.created()), exemplar.as_ref());
     }
 }
 

@@ -318,8 +318,9 @@ pub struct Histogram {
     buckets: Buckets,
     storage: Storage,
     created_bits: AtomicU64,
-    // Boxed so that histograms without exemplars pay one pointer.
-    exemplars: Mutex<Option<Box<HistogramExemplars>>>,
+    // Set on the first exemplar: histograms without exemplars pay one pointer, and a scrape
+    // checks for them with a plain load instead of taking a lock.
+    exemplars: OnceLock<Box<Mutex<HistogramExemplars>>>,
 }
 
 /// The latest exemplar per classic bucket (`+Inf` last) and the latest few native ones.
@@ -395,7 +396,7 @@ impl Histogram {
             buckets,
             storage,
             created_bits,
-            exemplars: Mutex::new(None),
+            exemplars: OnceLock::new(),
         }
     }
 
@@ -410,13 +411,13 @@ impl Histogram {
     pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
         let exemplar = Exemplar::new(labels, v)?;
         {
-            let mut slot = self.exemplars.lock().unwrap_or_else(|p| p.into_inner());
-            let ex = slot.get_or_insert_with(|| {
-                Box::new(HistogramExemplars {
+            let slot = self.exemplars.get_or_init(|| {
+                Box::new(Mutex::new(HistogramExemplars {
                     classic: vec![None; self.buckets.bounds().len() + 1],
                     ..Default::default()
-                })
+                }))
             });
+            let mut ex = slot.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = ex.classic.get_mut(self.buckets.index(v)) {
                 *c = Some(exemplar.clone());
             }
@@ -561,9 +562,8 @@ impl Metric for Histogram {
         // Exemplars first, then the counts: an exemplar never refers to an uncounted event (I5).
         let exemplars = self
             .exemplars
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .get()
+            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone());
         let native_exemplars: Vec<Exemplar> = exemplars
             .as_ref()
             .map(|e| e.native.iter().cloned().collect())
