@@ -1,7 +1,7 @@
 //! Exposition format rules (checklist C and D), checked against exact expected bytes.
 
 use promenade_core::encoding::{write_go_float, write_openmetrics_float};
-use promenade_core::{Buckets, Family, Format, Registry, States};
+use promenade_core::{Buckets, Family, Format, GaugeHistogram, Registry, States};
 
 fn go(v: f64) -> String {
     let mut s = String::new();
@@ -196,4 +196,51 @@ fn families_sorted_by_name_and_stable() {
     assert!(a.find("alpha").unwrap() < a.find("mid").unwrap());
     assert!(a.find("mid").unwrap() < a.find("zeta").unwrap());
     assert_eq!(a, r.encode_to_string(Format::Text).unwrap());
+}
+
+#[test]
+fn bucket_labels_follow_each_layout_even_from_temporary_bounds() {
+    use promenade_core::encoding::{FamilyHeader, HistogramValue, LabelSet, MetricEncoder};
+    use promenade_core::{Collector, Descriptor, MetricType};
+    struct TwoLayouts;
+    impl Collector for TwoLayouts {
+        fn descriptors(&self) -> Vec<Descriptor> {
+            vec![]
+        }
+        fn collect(&self, enc: &mut MetricEncoder<'_>) {
+            for (name, bound) in [("a_seconds", 1.0), ("b_seconds", 2.0)] {
+                let bounds = vec![bound];
+                enc.family(&FamilyHeader {
+                    name,
+                    help: "H.",
+                    unit: None,
+                    metric_type: MetricType::Histogram,
+                });
+                let value = HistogramValue {
+                    bounds: &bounds,
+                    cumulative: &[1],
+                    count: 1,
+                    sum: bound,
+                    created: None,
+                    native: None,
+                    exemplars: None,
+                    native_exemplars: &[],
+                };
+                enc.histogram(&LabelSet::empty(), &value);
+            }
+        }
+    }
+    let r = Registry::new();
+    r.register(TwoLayouts).unwrap();
+    let text = r.encode_to_string(Format::Text).unwrap();
+    assert!(text.contains("a_seconds_bucket{le=\"1\"} 1\n"), "{text}");
+    assert!(text.contains("b_seconds_bucket{le=\"2\"} 1\n"), "{text}");
+}
+
+#[test]
+fn gauge_histogram_unobserve_of_nothing_changes_nothing() {
+    let g = GaugeHistogram::default();
+    g.unobserve(5.0);
+    let s = g.snapshot();
+    assert_eq!((s.count, s.sum), (0, 0.0));
 }

@@ -14,9 +14,9 @@ pub(crate) struct TextEncoder<'o> {
     const_labels: &'o str,
     created_samples: bool,
     escaping: EscapingScheme,
-    /// `le` values formatted once per bucket layout (identified by address and length of the
-    /// bounds, which outlive the scrape), not once per series.
-    le_key: (usize, usize),
+    /// `le` values formatted once per bucket layout, not once per series (keyed by the bound
+    /// values: comparing them is far cheaper than formatting them).
+    le_key: Vec<f64>,
     le_cache: Vec<String>,
     /// Whether the current family's name is written quoted (UTF-8 name, `allow-utf-8`).
     quoted: bool,
@@ -40,7 +40,7 @@ impl<'o> TextEncoder<'o> {
             created_samples: created_samples && openmetrics,
             escaping,
             quoted: false,
-            le_key: (0, 0),
+            le_key: Vec::new(),
             le_cache: Vec::new(),
             name: String::new(),
             scratch: String::new(),
@@ -131,14 +131,14 @@ impl<'o> TextEncoder<'o> {
     }
 
     fn buckets(&mut self, labels: &str, v: &HistogramValue<'_>) {
-        let key = (v.bounds.as_ptr() as usize, v.bounds.len());
-        if key != self.le_key {
+        if self.le_key != v.bounds {
             self.le_cache.clear();
             for bound in v.bounds {
                 self.float_label(*bound);
                 self.le_cache.push(self.scratch.clone());
             }
-            self.le_key = key;
+            self.le_key.clear();
+            self.le_key.extend_from_slice(v.bounds);
         }
         let exemplar = |i: usize| v.exemplars.and_then(|e| e.get(i)).and_then(Option::as_ref);
         for (i, count) in v.cumulative.iter().enumerate().take(v.bounds.len()) {

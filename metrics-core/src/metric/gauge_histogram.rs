@@ -62,6 +62,10 @@ impl GaugeHistogram {
 
     fn apply(&self, v: f64, add: bool) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !add && s.count == 0 {
+            // Nothing to take away: keep count, sum and buckets consistent.
+            return;
+        }
         let first = self
             .buckets
             .bounds()

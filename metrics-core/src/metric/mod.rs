@@ -122,7 +122,18 @@ pub struct Timer<'a, M: Observe> {
 }
 
 impl<'a, M: Observe> Timer<'a, M> {
-    pub(crate) fn new(target: &'a M) -> Self {
+    /// Starts timing for any [`Observe`] target.
+    ///
+    /// ```
+    /// struct Last(std::cell::Cell<f64>);
+    /// impl promenade_core::Observe for Last {
+    ///     fn observe_seconds(&self, s: f64) { self.0.set(s) }
+    /// }
+    /// let last = Last(std::cell::Cell::new(-1.0));
+    /// promenade_core::Timer::new(&last).stop();
+    /// assert!(last.0.get() >= 0.0);
+    /// ```
+    pub fn new(target: &'a M) -> Self {
         Self {
             target,
             start: Instant::now(),
