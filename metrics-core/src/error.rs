@@ -3,6 +3,14 @@
 use thiserror::Error;
 
 /// Everything that can go wrong when creating, registering or updating metrics.
+///
+/// ```
+/// use promenade_core::{Error, Registry};
+/// let registry = Registry::new();
+/// let err = registry.counter("bad name", "Oops.").unwrap_err();
+/// assert_eq!(err, Error::InvalidMetricName("bad name".into()));
+/// assert!(err.to_string().starts_with("invalid metric name"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -74,4 +82,13 @@ pub enum Error {
 }
 
 /// Shorthand for results in this crate.
+///
+/// ```
+/// use promenade_core::{Counter, Family, Result};
+///
+/// fn jobs_family() -> Result<Family<Counter>> {
+///     Family::builder("jobs_total", "Jobs.").labels(&["queue"]).build()
+/// }
+/// assert!(jobs_family().is_ok());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -21,6 +21,23 @@ use crate::registry::{Collector, Descriptor};
 
 /// The label value every label of the overflow series carries once a family's series cap is
 /// reached (see [`FamilyBuilder::max_series`]).
+///
+/// ```
+/// use promenade_core::{Format, Registry, OVERFLOW_LABEL_VALUE};
+/// let registry = Registry::new();
+/// let users = registry.counter_family("logins_total", "Logins.", &["user"]).unwrap();
+/// let capped = promenade_core::Family::<promenade_core::Counter>::builder("capped_logins_total", "Logins.")
+///     .labels(&["user"]).max_series(1).build().unwrap();
+/// registry.register(capped.clone()).unwrap();
+/// for user in ["ann", "bob", "cy"] {
+///     users.get(&[user]).unwrap().inc();
+///     capped.get(&[user]).unwrap().inc();
+/// }
+/// assert_eq!(capped.get(&[OVERFLOW_LABEL_VALUE]).unwrap().get(), 2.0); // bob and cy
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("capped_logins_total{user=\"__overflow__\"} 2\n"));
+/// assert!(text.contains("logins_total{user=\"cy\"} 1\n"));
+/// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
 const FANOUT_BITS: u32 = 4;
@@ -156,6 +173,23 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
 }
 
 /// Builds a [`Family`]; see [`Family::builder`].
+///
+/// ```
+/// use promenade_core::{Buckets, Family, Format, Histogram, Registry};
+/// let latency = Family::<Histogram>::builder("db_query_seconds", "Query latency.")
+///     .labels(&["table"])
+///     .unit("seconds")
+///     .options(Buckets::new(vec![0.01, 0.1]).unwrap())
+///     .max_series(100)
+///     .build()
+///     .unwrap();
+/// latency.get(&["users"]).unwrap().observe(0.05);
+/// let registry = Registry::new();
+/// registry.register(latency).unwrap();
+/// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(om.contains("# UNIT db_query_seconds seconds\n"));
+/// assert!(om.contains("db_query_seconds_bucket{table=\"users\",le=\"0.1\"} 1\n"));
+/// ```
 #[derive(Debug)]
 pub struct FamilyBuilder<M: Metric> {
     name: String,

@@ -16,19 +16,77 @@ use crate::registry::{Collector, Descriptor};
 use crate::{Registry, exponential_buckets};
 
 /// Route label value for requests that matched no route.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo, UNMATCHED_ROUTE};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// // A scanner probing random paths: no route matched, so the raw path is not used.
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: None, path: "/wp-login.php", headers: &headers });
+/// tracker.response_head(404);
+/// drop(tracker);
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains(&format!("http_requests_total{{method=\"GET\",route=\"{UNMATCHED_ROUTE}\",status=\"404\"}} 1")));
+/// assert!(!text.contains("wp-login"));
+/// ```
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// Method label value for methods outside the known list.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, OTHER_METHOD};
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new()).build().unwrap();
+/// assert_eq!(metrics.method_label("BREW"), OTHER_METHOD);
+/// assert_eq!(OTHER_METHOD, "_OTHER");
+/// ```
 pub const OTHER_METHOD: &str = "_OTHER";
 /// Status label value for requests dropped before a response existed (client went away,
 /// future cancelled), as nginx logs it.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo, CLIENT_CLOSED_STATUS};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/slow"), path: "/slow", headers: &headers });
+/// drop(tracker); // the client went away before a response head existed
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains(&format!("http_requests_total{{method=\"GET\",route=\"/slow\",status=\"{CLIENT_CLOSED_STATUS}\"}} 1")));
+/// ```
 pub const CLIENT_CLOSED_STATUS: u16 = 499;
 
 /// The HTTP methods kept by name (OpenTelemetry's list); anything else becomes `_OTHER`.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, KNOWN_METHODS};
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new()).build().unwrap();
+/// for method in KNOWN_METHODS {
+///     assert_eq!(metrics.method_label(method), method);
+/// }
+/// assert!(!KNOWN_METHODS.contains(&"PROPFIND"));
+/// ```
 pub const KNOWN_METHODS: [&str; 9] = [
     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
 ];
 
 /// Which metric names and label names to expose.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, Naming, RequestInfo};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).naming(Naming::Both).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker);
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// // During a migration both names are exposed, from the same storage.
+/// assert!(text.contains("http_request_duration_seconds_count{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+/// assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/\",http_response_status_code=\"200\"} 1\n"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Naming {
     /// `http_requests_total`, `http_request_duration_seconds`, `http_requests_in_flight`
@@ -44,6 +102,16 @@ pub enum Naming {
 }
 
 /// Where a request's duration ends.
+///
+/// ```
+/// use promenade_core::http_metrics::{DurationEnd, HttpMetrics};
+/// assert_eq!(DurationEnd::default(), DurationEnd::Body);
+/// // Streaming endpoints often measure time to first byte instead.
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+///     .duration_end(DurationEnd::Head)
+///     .build();
+/// assert!(metrics.is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DurationEnd {
     /// When the response body has been sent completely or dropped (streaming included).
@@ -54,6 +122,33 @@ pub enum DurationEnd {
 }
 
 /// Case-sensitive header lookup, so the core does not depend on one framework's header map.
+///
+/// ```
+/// use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+///
+/// /// Headers as some other framework hands them over.
+/// struct PairHeaders(Vec<(String, String)>);
+/// impl HeaderLookup for PairHeaders {
+///     fn header(&self, name: &str) -> Option<&str> {
+///         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+///     }
+/// }
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = PairHeaders(vec![(
+///     "traceparent".into(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+/// )]);
+/// assert_eq!(headers.header("traceparent").map(str::len), Some(55));
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker);
+/// // A sampled trace becomes an exemplar on the duration histogram (OpenMetrics).
+/// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(om.contains("# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"}"));
+/// ```
 pub trait HeaderLookup {
     /// The first value of header `name` (lowercase), if present and valid UTF-8.
     fn header(&self, name: &str) -> Option<&str>;
@@ -66,6 +161,22 @@ impl HeaderLookup for http::HeaderMap {
 }
 
 /// What an adapter knows about a request when it starts.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let info = RequestInfo { method: "DELETE", route: Some("/users/{id}"), path: "/users/42", headers: &headers };
+/// let mut tracker = metrics.start(&info);
+/// tracker.response_head(204);
+/// drop(tracker);
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// // The route template is the label, never the raw path.
+/// assert!(text.contains("http_requests_total{method=\"DELETE\",route=\"/users/{id}\",status=\"204\"} 1\n"));
+/// assert!(!text.contains("/users/42"));
+/// ```
 pub struct RequestInfo<'a> {
     /// The method as sent.
     pub method: &'a str,
@@ -90,6 +201,20 @@ impl fmt::Debug for RequestInfo<'_> {
 type LabelFn = Arc<dyn Fn(&RequestInfo<'_>) -> String + Send + Sync>;
 
 /// Configures [`HttpMetrics`]; see [`HttpMetrics::builder`].
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, Naming};
+/// use promenade_core::Registry;
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry)
+///     .naming(Naming::Prometheus)
+///     .status_classes(true)
+///     .exclude_path("/healthz")
+///     .const_label("service", "checkout")
+///     .build()
+///     .unwrap();
+/// assert!(metrics.is_excluded("/healthz"));
+/// ```
 pub struct HttpMetricsBuilder {
     registry: Registry,
     buckets: Buckets,
@@ -114,10 +239,37 @@ impl fmt::Debug for HttpMetricsBuilder {
 }
 
 /// Default cap on request series, a last line of defence when derived labels misbehave.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, DEFAULT_MAX_SERIES};
+/// assert_eq!(DEFAULT_MAX_SERIES, 10_000);
+/// // A service with few routes can afford a tighter cap.
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+///     .max_series(DEFAULT_MAX_SERIES / 10)
+///     .build();
+/// assert!(metrics.is_ok());
+/// ```
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
 impl HttpMetricsBuilder {
     /// Duration buckets (default: the Prometheus defaults).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Buckets, Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .buckets(Buckets::new(vec![0.1, 1.0]).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",status=\"200\",le=\"1\"} 1\n"));
+    /// assert!(!text.contains("le=\"0.005\"")); // the default buckets are gone
+    /// ```
     pub fn buckets(mut self, buckets: Buckets) -> Self {
         self.buckets = buckets;
         self
@@ -140,12 +292,41 @@ impl HttpMetricsBuilder {
     }
 
     /// Metric naming preset.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, Naming, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).naming(Naming::OpenTelemetry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/\",http_response_status_code=\"200\"} 1\n"));
+    /// assert!(!text.contains("http_requests_total"));
+    /// ```
     pub fn naming(mut self, naming: Naming) -> Self {
         self.naming = naming;
         self
     }
 
     /// Methods kept by name in addition to [`KNOWN_METHODS`] (e.g. WebDAV's `PROPFIND`).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).extra_methods(&["PURGE"]).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for method in ["PURGE", "BREW"] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method, route: Some("/cache"), path: "/cache", headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"PURGE\",route=\"/cache\",status=\"200\"} 1\n"));
+    /// assert!(text.contains("http_requests_total{method=\"_OTHER\",route=\"/cache\",status=\"200\"} 1\n"));
+    /// ```
     pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
         self.extra_methods
             .extend(methods.iter().map(|m| m.as_ref().to_owned()));
@@ -153,12 +334,42 @@ impl HttpMetricsBuilder {
     }
 
     /// Groups status codes into classes (`2xx`, `4xx`, …) instead of exact codes.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).status_classes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for status in [404, 410] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    ///     tracker.response_head(status);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"4xx\"} 2\n"));
+    /// ```
     pub fn status_classes(mut self, on: bool) -> Self {
         self.status_classes = on;
         self
     }
 
     /// Adds request and response body size histograms (bytes; default buckets 64 B … 16 MiB).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).body_sizes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "POST", route: Some("/upload"), path: "/upload", headers: &headers });
+    /// tracker.add_request_bytes(100);
+    /// tracker.response_head(201);
+    /// tracker.add_response_bytes(5000);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_size_bytes_bucket{method=\"POST\",route=\"/upload\",status=\"201\",le=\"256\"} 1\n"));
+    /// assert!(text.contains("http_response_size_bytes_sum{method=\"POST\",route=\"/upload\",status=\"201\"} 5000\n"));
+    /// ```
     pub fn body_sizes(mut self, on: bool) -> Self {
         self.body_sizes = on.then(|| {
             exponential_buckets(64.0, 4.0, 10)
@@ -169,18 +380,69 @@ impl HttpMetricsBuilder {
     }
 
     /// Where the duration ends (default: end of body).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{DurationEnd, HttpMetrics, RequestInfo};
+    /// use promenade_core::{Buckets, Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .duration_end(DurationEnd::Head)
+    ///     .buckets(Buckets::new(vec![0.1]).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/stream"), path: "/stream", headers: &headers });
+    /// tracker.response_head(200); // the duration ends here ...
+    /// std::thread::sleep(std::time::Duration::from_millis(150)); // ... not after the slow body
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/stream\",status=\"200\",le=\"0.1\"} 1\n"));
+    /// ```
     pub fn duration_end(mut self, end: DurationEnd) -> Self {
         self.duration_end = end;
         self
     }
 
     /// Paths that are not instrumented at all (exact match on the raw path).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).exclude_path("/healthz").build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// // Adapters check the path before they start tracking.
+    /// for path in ["/healthz", "/orders"] {
+    ///     if metrics.is_excluded(path) {
+    ///         continue;
+    ///     }
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some(path), path, headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/orders\",status=\"200\"} 1\n"));
+    /// assert!(!text.contains("/healthz"));
+    /// ```
     pub fn exclude_path(mut self, path: &str) -> Self {
         self.excluded_paths.push(path.to_owned());
         self
     }
 
     /// A constant label on every HTTP series.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).const_label("service", "checkout").build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{service=\"checkout\",method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+    /// assert!(text.contains("http_requests_in_flight{service=\"checkout\",method=\"GET\",route=\"/\"} 0\n"));
+    /// ```
     pub fn const_label(mut self, name: &str, value: &str) -> Self {
         self.const_labels.push((name.to_owned(), value.to_owned()));
         self
@@ -188,6 +450,23 @@ impl HttpMetricsBuilder {
 
     /// A label computed from each request. Keep its values few: the series cap folds
     /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .derived_label("tenant", |req| req.headers.header("x-tenant").unwrap_or("none").to_owned())
+    ///     .build()
+    ///     .unwrap();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-tenant", "acme".parse().unwrap());
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\",tenant=\"acme\"} 1\n"));
+    /// ```
     pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
     where
         F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
@@ -197,12 +476,41 @@ impl HttpMetricsBuilder {
     }
 
     /// Cap on request series (default [`DEFAULT_MAX_SERIES`]).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).max_series(1).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for route in ["/a", "/b"] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some(route), path: route, headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1\n"));
+    /// // Past the cap, requests are folded into one overflow series.
+    /// assert!(text.contains("http_requests_total{method=\"__overflow__\",route=\"__overflow__\",status=\"__overflow__\"} 1\n"));
+    /// ```
     pub fn max_series(mut self, max: usize) -> Self {
         self.max_series = max;
         self
     }
 
     /// Validates the configuration and registers the metrics in the registry.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// use promenade_core::{Error, Registry};
+    /// let registry = Registry::new();
+    /// assert!(HttpMetrics::builder(&registry).const_label("bad-name", "x").build().is_err());
+    /// assert!(matches!(HttpMetrics::builder(&registry).max_series(0).build(), Err(Error::InvalidConfig(_))));
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// // The names are now taken in this registry.
+    /// assert!(matches!(HttpMetrics::builder(&registry).build(), Err(Error::AlreadyRegistered { .. })));
+    /// assert!(registry.encode_to_string(promenade_core::Format::Text).unwrap().contains("# TYPE http_requests_total counter"));
+    /// # drop(metrics);
+    /// ```
     pub fn build(self) -> Result<HttpMetrics> {
         let derived_names: Vec<&str> = self
             .derived_labels
@@ -307,6 +615,16 @@ impl fmt::Debug for HttpMetrics {
 
 impl HttpMetrics {
     /// Starts configuring HTTP metrics that will be registered in `registry`.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("# HELP http_request_duration_seconds Duration of HTTP requests in seconds.\n"));
+    /// # drop(metrics);
+    /// ```
     pub fn builder(registry: &Registry) -> HttpMetricsBuilder {
         HttpMetricsBuilder {
             registry: registry.clone(),
@@ -324,6 +642,16 @@ impl HttpMetrics {
     }
 
     /// Whether requests to `path` are left uninstrumented.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+    ///     .exclude_path("/metrics")
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(metrics.is_excluded("/metrics"));
+    /// assert!(!metrics.is_excluded("/metrics/")); // exact match only
+    /// ```
     pub fn is_excluded(&self, path: &str) -> bool {
         self.inner.excluded_paths.iter().any(|p| p == path)
     }
@@ -352,6 +680,23 @@ impl HttpMetrics {
 
     /// Starts tracking a request: increments in-flight now; everything else is recorded when
     /// the tracker is dropped (after [`RequestTracker::response_head`], or as `499` without it).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/\"} 1\n"));
+    /// assert!(!text.contains("http_requests_total{")); // not counted until it ends
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/\"} 0\n"));
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+    /// ```
     pub fn start(&self, info: &RequestInfo<'_>) -> RequestTracker {
         let method = self.method_label(info.method);
         let route = info.route.unwrap_or(UNMATCHED_ROUTE);
@@ -386,6 +731,23 @@ impl HttpMetrics {
 
 /// One request in progress. Dropping it records the request exactly once and decrements
 /// in-flight, on every path: normal end, error, panic unwinding, cancellation.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+///     let _tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/boom"), path: "/boom", headers: &headers });
+///     panic!("handler failed");
+/// }));
+/// assert!(result.is_err());
+/// // The unwinding drop recorded the request (as 499: no response head) and left in-flight at 0.
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/boom\",status=\"499\"} 1\n"));
+/// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/boom\"} 0\n"));
+/// ```
 pub struct RequestTracker {
     inner: Arc<Inner>,
     in_flight: Option<Series<Gauge>>,
@@ -409,6 +771,19 @@ impl fmt::Debug for RequestTracker {
 
 impl RequestTracker {
     /// The response head is ready with `status`.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(503);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"503\"} 1\n"));
+    /// ```
     pub fn response_head(&mut self, status: u16) {
         self.status = Some(status);
         if self.inner.duration_end == DurationEnd::Head {
@@ -417,21 +792,76 @@ impl RequestTracker {
     }
 
     /// Counts request body bytes read.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).body_sizes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "PUT", route: Some("/f"), path: "/f", headers: &headers });
+    /// for chunk in [512, 512, 1000] {
+    ///     tracker.add_request_bytes(chunk); // as each body chunk is read
+    /// }
+    /// tracker.response_head(204);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_size_bytes_sum{method=\"PUT\",route=\"/f\",status=\"204\"} 2024\n"));
+    /// ```
     pub fn add_request_bytes(&mut self, n: u64) {
         self.request_bytes = self.request_bytes.saturating_add(n);
     }
 
     /// Counts response body bytes sent.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).body_sizes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/f"), path: "/f", headers: &headers });
+    /// tracker.response_head(200);
+    /// tracker.add_response_bytes(300);
+    /// tracker.add_response_bytes(700);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_response_size_bytes_sum{method=\"GET\",route=\"/f\",status=\"200\"} 1000\n"));
+    /// assert!(text.contains("http_response_size_bytes_bucket{method=\"GET\",route=\"/f\",status=\"200\",le=\"1024\"} 1\n"));
+    /// ```
     pub fn add_response_bytes(&mut self, n: u64) {
         self.response_bytes = self.response_bytes.saturating_add(n);
     }
 
     /// The status recorded so far.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// let metrics = HttpMetrics::builder(&promenade_core::Registry::new()).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// assert_eq!(tracker.status(), None);
+    /// tracker.response_head(200);
+    /// assert_eq!(tracker.status(), Some(200));
+    /// ```
     pub fn status(&self) -> Option<u16> {
         self.status
     }
 
     /// Records the request now (the same as dropping the tracker).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// tracker.finish();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+    /// ```
     pub fn finish(self) {}
 }
 

@@ -20,6 +20,24 @@ use crate::name::{
 };
 
 /// What a collector will expose: used at registration to refuse invalid or clashing names.
+///
+/// ```
+/// use promenade_core::encoding::MetricEncoder;
+/// use promenade_core::{Collector, Descriptor, Error, MetricType, Registry};
+///
+/// struct Jobs;
+/// impl Collector for Jobs {
+///     fn descriptors(&self) -> Vec<Descriptor> {
+///         let mut d = Descriptor::new("job_duration_seconds", "Job durations.", MetricType::Histogram, &["le"]);
+///         d.unit = Some("seconds".into());
+///         vec![d]
+///     }
+///     fn collect(&self, _: &mut MetricEncoder<'_>) {}
+/// }
+/// // The descriptor lets the registry refuse the reserved `le` label before any scrape.
+/// let err = Registry::new().register(Jobs).unwrap_err();
+/// assert!(matches!(err, Error::ReservedLabelName { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
     /// Family name, without registry prefix (counters without `_total`).
@@ -71,6 +89,32 @@ impl Descriptor {
 
 /// Something that writes metric families at scrape time. Families implement it; implement it
 /// yourself for values read from elsewhere (see [`MetricEncoder`] for an example).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+///
+/// /// Exposes a byte count that another component keeps in an atomic.
+/// struct BytesSent(Arc<AtomicU64>);
+/// impl Collector for BytesSent {
+///     fn descriptors(&self) -> Vec<Descriptor> {
+///         vec![Descriptor::new("sent_bytes", "Bytes sent.", MetricType::Counter, &[] as &[&str])]
+///     }
+///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+///         enc.family(&FamilyHeader { name: "sent_bytes", help: "Bytes sent.", unit: None, metric_type: MetricType::Counter });
+///         enc.counter(&LabelSet::empty(), self.0.load(Ordering::Relaxed) as f64, None);
+///     }
+/// }
+/// let sent = Arc::new(AtomicU64::new(0));
+/// let registry = Registry::new();
+/// registry.register(BytesSent(Arc::clone(&sent))).unwrap();
+/// sent.fetch_add(1500, Ordering::Relaxed);
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("sent_bytes_total 1500\n"));
+/// // The descriptor reserves the names: a second `sent_bytes` counter is refused.
+/// assert!(registry.counter("sent_bytes_total", "Again.").is_err());
+/// ```
 pub trait Collector: Send + Sync + 'static {
     /// The families [`Collector::collect`] writes. Registration checks their names; a collector
     /// that cannot know them in advance may return an empty list and is then not checked.
@@ -89,6 +133,16 @@ impl<C: Collector + ?Sized> Collector for Arc<C> {
 }
 
 /// Identifies a registration, for [`Registry::unregister`].
+///
+/// ```
+/// use promenade_core::{Counter, Family, Format, Registry};
+/// let registry = Registry::new();
+/// let temp = Family::<Counter>::builder("migration_rows_total", "Rows migrated.").build().unwrap();
+/// let id = registry.register(temp).unwrap();
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("migration_rows_total 0"));
+/// registry.unregister(id).unwrap(); // the migration is over
+/// assert!(!registry.encode_to_string(Format::Text).unwrap().contains("migration_rows_total"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CollectorId(u64);
 
@@ -140,6 +194,19 @@ impl Default for Registry {
 }
 
 /// Configures a [`Registry`]; see [`Registry::builder`].
+///
+/// ```
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::builder()
+///     .prefix("shop")
+///     .const_label("region", "eu")
+///     .created_samples(false)
+///     .build()
+///     .unwrap();
+/// registry.counter("orders_total", "Orders.").unwrap().inc();
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("shop_orders_total{region=\"eu\"} 1\n"));
+/// ```
 #[derive(Debug, Default)]
 pub struct RegistryBuilder {
     prefix: Option<String>,

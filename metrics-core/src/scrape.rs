@@ -12,6 +12,22 @@ use crate::Registry;
 use crate::encoding::negotiate;
 
 /// Credentials the scrape endpoint requires.
+///
+/// ```
+/// use http::{HeaderMap, Method, StatusCode};
+/// use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
+/// let auth = ScrapeAuth::Basic { username: "prometheus".into(), password: "secret".into() };
+/// assert_eq!(format!("{auth:?}"), "Basic(prometheus:***)"); // secrets are never printed
+/// let handler = ScrapeHandler::new(promenade_core::Registry::new()).with_auth(auth);
+/// let mut headers = HeaderMap::new();
+/// // base64("prometheus:secret")
+/// headers.insert("authorization", "Basic cHJvbWV0aGV1czpzZWNyZXQ=".parse().unwrap());
+/// assert_eq!(handler.respond(&Method::GET, &headers).status(), StatusCode::OK);
+/// headers.insert("authorization", "Basic d3Jvbmc6d3Jvbmc=".parse().unwrap());
+/// let denied = handler.respond(&Method::GET, &headers);
+/// assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(denied.headers()["www-authenticate"], "Basic realm=\"metrics\"");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum ScrapeAuth {
     /// `Authorization: Bearer <token>`.
@@ -133,6 +149,29 @@ impl ScrapeHandler {
     }
 
     /// Answers one scrape request.
+    ///
+    /// ```
+    /// use http::{HeaderMap, Method, StatusCode};
+    /// use promenade_core::{scrape::ScrapeHandler, Registry};
+    /// let registry = Registry::new();
+    /// registry.gauge("up", "Up.").unwrap().set(1.0);
+    /// let handler = ScrapeHandler::new(registry);
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("accept", "application/openmetrics-text;version=1.0.0".parse().unwrap());
+    /// let response = handler.respond(&Method::GET, &headers);
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// assert_eq!(response.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores");
+    /// assert!(response.body().ends_with(b"up 1.0\n# EOF\n"));
+    ///
+    /// headers.insert("accept-encoding", "gzip".parse().unwrap());
+    /// let response = handler.respond(&Method::GET, &headers);
+    /// assert_eq!(response.headers()["content-encoding"], "gzip");
+    /// assert!(response.body().starts_with(&[0x1f, 0x8b])); // gzip magic
+    ///
+    /// // HEAD gets the same headers and no body.
+    /// assert!(handler.respond(&Method::HEAD, &HeaderMap::new()).body().is_empty());
+    /// ```
     pub fn respond(&self, method: &Method, headers: &HeaderMap) -> Response<Bytes> {
         if method != Method::GET && method != Method::HEAD {
             return plain(

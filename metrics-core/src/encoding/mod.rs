@@ -23,6 +23,15 @@ use crate::metric::{CellsReading, Exemplar, MetricType};
 use crate::name::check_label_names;
 
 /// An exposition format this crate can write.
+///
+/// ```
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// registry.gauge("up", "Up.").unwrap().set(1.0);
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("# TYPE up gauge\nup 1\n"));
+/// // OpenMetrics writes float values with a decimal point and ends with `# EOF`.
+/// assert!(registry.encode_to_string(Format::OpenMetrics).unwrap().ends_with("up 1.0\n# EOF\n"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
@@ -63,6 +72,24 @@ impl Format {
 }
 
 /// A family's metadata as written to the exposition.
+///
+/// ```
+/// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+///
+/// struct Temperature;
+/// impl Collector for Temperature {
+///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+///         enc.family(&FamilyHeader { name: "room_celsius", help: "Room temperature.", unit: Some("celsius"), metric_type: MetricType::Gauge });
+///         enc.gauge(&LabelSet::empty(), 21.5);
+///     }
+/// }
+/// let registry = Registry::new();
+/// registry.register(Temperature).unwrap();
+/// let text = registry.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(text.contains("# TYPE room_celsius gauge\n# UNIT room_celsius celsius\n# HELP room_celsius Room temperature.\n"));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FamilyHeader<'a> {
     /// The family name (for counters without `_total`, for info without `_info`).
@@ -132,6 +159,34 @@ impl<'a> LabelSet<'a> {
 }
 
 /// A histogram's values as handed to an encoder.
+///
+/// ```
+/// use promenade_core::encoding::{FamilyHeader, HistogramValue, LabelSet, MetricEncoder};
+/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+///
+/// /// Re-exports a histogram read from another system.
+/// struct Imported;
+/// impl Collector for Imported {
+///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+///         enc.family(&FamilyHeader { name: "job_seconds", help: "Job durations.", unit: None, metric_type: MetricType::Histogram });
+///         enc.histogram(&LabelSet::empty(), &HistogramValue {
+///             bounds: &[1.0, 10.0],
+///             cumulative: &[2, 5], // cumulative: 2 at most 1 s, 5 at most 10 s
+///             count: 6,            // the `+Inf` bucket
+///             sum: 31.5,
+///             created: None,
+///             native: None,
+///             exemplars: None,
+///             native_exemplars: &[],
+///         });
+///     }
+/// }
+/// let registry = Registry::new();
+/// registry.register(Imported).unwrap();
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("job_seconds_bucket{le=\"10\"} 5\njob_seconds_bucket{le=\"+Inf\"} 6\njob_seconds_sum 31.5\njob_seconds_count 6\n"));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct HistogramValue<'a> {
     /// Finite upper bounds, increasing.
@@ -153,6 +208,41 @@ pub struct HistogramValue<'a> {
 }
 
 /// The native-bucket part of a histogram (checklist E).
+///
+/// ```
+/// # #[cfg(feature = "protobuf")] {
+/// use promenade_core::encoding::{FamilyHeader, HistogramValue, LabelSet, MetricEncoder, NativeValue};
+/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+///
+/// struct NativeOnly;
+/// impl Collector for NativeOnly {
+///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+///         enc.family(&FamilyHeader { name: "rtt_seconds", help: "Round trips.", unit: None, metric_type: MetricType::Histogram });
+///         enc.histogram(&LabelSet::empty(), &HistogramValue {
+///             bounds: &[],
+///             cumulative: &[],
+///             count: 3,
+///             sum: 3.5,
+///             created: None,
+///             // Schema 0: bucket i covers (2^(i-1), 2^i]; 1.0 is in bucket 0, 2.5 in bucket 2.
+///             native: Some(NativeValue { schema: 0, zero_threshold: 1e-9, zero_count: 1, positive: &[(0, 1), (2, 1)], negative: &[] }),
+///             exemplars: None,
+///             native_exemplars: &[],
+///         });
+///     }
+/// }
+/// let registry = Registry::new();
+/// registry.register(NativeOnly).unwrap();
+/// // Only protobuf carries native buckets.
+/// let bytes = registry.encode_to_vec(Format::Protobuf).unwrap();
+/// let families = promenade_core::encoding::protobuf::decode_delimited(&bytes).unwrap();
+/// let h = families[0].metric[0].histogram.as_ref().unwrap();
+/// assert_eq!(h.schema, Some(0));
+/// assert_eq!(h.zero_count, Some(1));
+/// assert_eq!(h.positive_delta, vec![1, -1, 1]); // bucket 1 is filled with an explicit zero
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct NativeValue<'a> {
     /// Resolution: bucket boundaries are powers of `2^(2^-schema)`.
@@ -168,6 +258,24 @@ pub struct NativeValue<'a> {
 }
 
 /// A summary's values as handed to an encoder.
+///
+/// ```
+/// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder, SummaryValue};
+/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+///
+/// struct Latency;
+/// impl Collector for Latency {
+///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+///         enc.family(&FamilyHeader { name: "rpc_seconds", help: "RPC latency.", unit: None, metric_type: MetricType::Summary });
+///         enc.summary(&LabelSet::empty(), &SummaryValue { quantiles: &[(0.5, 0.02), (0.99, 0.3)], count: 40, sum: 1.6, created: None });
+///     }
+/// }
+/// let registry = Registry::new();
+/// registry.register(Latency).unwrap();
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("rpc_seconds{quantile=\"0.99\"} 0.3\nrpc_seconds_sum 1.6\nrpc_seconds_count 40\n"));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SummaryValue<'a> {
     /// `(quantile, value)` pairs with increasing quantile.
@@ -245,6 +353,26 @@ impl std::fmt::Debug for MetricEncoder<'_> {
 impl<'a> MetricEncoder<'a> {
     /// The escaping scheme of this exposition (families with UTF-8 label names re-render
     /// their labels with it).
+    ///
+    /// ```
+    /// use promenade_core::encoding::{negotiate, FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, MetricType, Registry};
+    ///
+    /// /// Reports the escaping scheme of the scrape it is collected in.
+    /// struct Scheme;
+    /// impl Collector for Scheme {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "scheme", help: "", unit: None, metric_type: MetricType::Gauge });
+    ///         let labels = LabelSet::from_pairs(&[("escaping", enc.escaping().as_str())]).unwrap();
+    ///         enc.gauge(&labels, 1.0);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Scheme).unwrap();
+    /// let body = registry.encode_negotiated(&negotiate(Some("text/plain;version=0.0.4;escaping=dots"))).unwrap();
+    /// assert!(String::from_utf8(body).unwrap().contains("scheme{escaping=\"dots\"} 1"));
+    /// ```
     pub fn escaping(&self) -> EscapingScheme {
         self.escaping
     }
@@ -265,6 +393,24 @@ impl<'a> MetricEncoder<'a> {
     }
 
     /// Starts a family; the registry's prefix, if any, is prepended to its name.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Queue;
+    /// impl Collector for Queue {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "queue_depth", help: "Items waiting.", unit: None, metric_type: MetricType::Gauge });
+    ///         enc.gauge(&LabelSet::empty(), 4.0);
+    ///     }
+    /// }
+    /// let registry = Registry::builder().prefix("myapp").build().unwrap();
+    /// registry.register(Queue).unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("# TYPE myapp_queue_depth gauge\nmyapp_queue_depth 4\n"));
+    /// ```
     pub fn family(&mut self, header: &FamilyHeader<'_>) {
         match self.prefix {
             Some(prefix) => {
@@ -284,11 +430,51 @@ impl<'a> MetricEncoder<'a> {
     }
 
     /// A counter sample (`_total`, and `_created` when enabled).
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Retries;
+    /// impl Collector for Retries {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         // The family name has no `_total`; the encoder appends it to the sample.
+    ///         enc.family(&FamilyHeader { name: "retries", help: "Retries.", unit: None, metric_type: MetricType::Counter });
+    ///         enc.counter(&LabelSet::from_pairs(&[("peer", "db")]).unwrap(), 7.0, None);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Retries).unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("# TYPE retries_total counter\nretries_total{peer=\"db\"} 7\n"));
+    /// ```
     pub fn counter(&mut self, labels: &LabelSet<'_>, value: f64, created: Option<f64>) {
         self.inner.counter(labels.rendered(), value, created, None);
     }
 
     /// A counter sample with an exemplar (written in OpenMetrics and protobuf).
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Exemplar, Format, MetricType, Registry};
+    ///
+    /// struct Errors;
+    /// impl Collector for Errors {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         let exemplar = Exemplar::new(&[("trace_id", "abc123")], 1.0).unwrap();
+    ///         enc.family(&FamilyHeader { name: "errors", help: "Errors.", unit: None, metric_type: MetricType::Counter });
+    ///         enc.counter_with_exemplar(&LabelSet::empty(), 2.0, None, Some(&exemplar));
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Errors).unwrap();
+    /// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+    /// assert!(om.contains("errors_total 2.0 # {trace_id=\"abc123\"} 1.0 "));
+    /// // Text 0.0.4 has no exemplars.
+    /// assert!(registry.encode_to_string(Format::Text).unwrap().contains("errors_total 2\n"));
+    /// ```
     pub fn counter_with_exemplar(
         &mut self,
         labels: &LabelSet<'_>,
@@ -301,36 +487,169 @@ impl<'a> MetricEncoder<'a> {
     }
 
     /// A gauge sample.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Disk;
+    /// impl Collector for Disk {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "disk_free_bytes", help: "Free space.", unit: None, metric_type: MetricType::Gauge });
+    ///         for (mount, free) in [("/", 1.5e9), ("/tmp", 2048.0)] {
+    ///             enc.gauge(&LabelSet::from_pairs(&[("mount", mount)]).unwrap(), free);
+    ///         }
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Disk).unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("disk_free_bytes{mount=\"/\"} 1.5e+09\ndisk_free_bytes{mount=\"/tmp\"} 2048\n"));
+    /// ```
     pub fn gauge(&mut self, labels: &LabelSet<'_>, value: f64) {
         self.inner.gauge(labels.rendered(), value);
     }
 
     /// A sample of unknown type.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Proxied;
+    /// impl Collector for Proxied {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "legacy_value", help: "", unit: None, metric_type: MetricType::Unknown });
+    ///         enc.unknown(&LabelSet::empty(), 12.0);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Proxied).unwrap();
+    /// assert!(registry.encode_to_string(Format::Text).unwrap().contains("# TYPE legacy_value untyped\nlegacy_value 12\n"));
+    /// assert!(registry.encode_to_string(Format::OpenMetrics).unwrap().contains("# TYPE legacy_value unknown\nlegacy_value 12.0\n"));
+    /// ```
     pub fn unknown(&mut self, labels: &LabelSet<'_>, value: f64) {
         self.inner.unknown(labels.rendered(), value);
     }
 
     /// A histogram's buckets, sum and count.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, HistogramValue, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Sizes;
+    /// impl Collector for Sizes {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "payload_bytes", help: "Payloads.", unit: None, metric_type: MetricType::Histogram });
+    ///         let value = HistogramValue { bounds: &[1024.0], cumulative: &[3], count: 4, sum: 5000.0, created: None, native: None, exemplars: None, native_exemplars: &[] };
+    ///         enc.histogram(&LabelSet::from_pairs(&[("dir", "in")]).unwrap(), &value);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Sizes).unwrap();
+    /// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+    /// assert!(om.contains("payload_bytes_bucket{dir=\"in\",le=\"1024.0\"} 3\npayload_bytes_bucket{dir=\"in\",le=\"+Inf\"} 4\npayload_bytes_count{dir=\"in\"} 4\n"));
+    /// ```
     pub fn histogram(&mut self, labels: &LabelSet<'_>, value: &HistogramValue<'_>) {
         self.inner.histogram(labels.rendered(), value);
     }
 
     /// A gauge histogram's buckets, gsum and gcount.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, HistogramValue, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct QueueAges;
+    /// impl Collector for QueueAges {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "queue_age_seconds", help: "Ages of queued items.", unit: None, metric_type: MetricType::GaugeHistogram });
+    ///         let value = HistogramValue { bounds: &[60.0], cumulative: &[2], count: 3, sum: 400.0, created: None, native: None, exemplars: None, native_exemplars: &[] };
+    ///         enc.gauge_histogram(&LabelSet::empty(), &value);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(QueueAges).unwrap();
+    /// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+    /// assert!(om.contains("# TYPE queue_age_seconds gaugehistogram\n"));
+    /// assert!(om.contains("queue_age_seconds_gcount 3\nqueue_age_seconds_gsum 400.0\n"));
+    /// ```
     pub fn gauge_histogram(&mut self, labels: &LabelSet<'_>, value: &HistogramValue<'_>) {
         self.inner.gauge_histogram(labels.rendered(), value);
     }
 
     /// A summary's quantiles, sum and count.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder, SummaryValue};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct GcPauses;
+    /// impl Collector for GcPauses {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "gc_pause_seconds", help: "GC pauses.", unit: None, metric_type: MetricType::Summary });
+    ///         enc.summary(&LabelSet::empty(), &SummaryValue { quantiles: &[(0.5, 0.001)], count: 10, sum: 0.02, created: None });
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(GcPauses).unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("gc_pause_seconds{quantile=\"0.5\"} 0.001\ngc_pause_seconds_sum 0.02\ngc_pause_seconds_count 10\n"));
+    /// ```
     pub fn summary(&mut self, labels: &LabelSet<'_>, value: &SummaryValue<'_>) {
         self.inner.summary(labels.rendered(), value);
     }
 
     /// An info sample (value 1).
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Build;
+    /// impl Collector for Build {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         // The family name has no `_info`; the encoder appends it.
+    ///         enc.family(&FamilyHeader { name: "build", help: "Build.", unit: None, metric_type: MetricType::Info });
+    ///         enc.info(&LabelSet::from_pairs(&[("version", "1.2.3")]).unwrap());
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Build).unwrap();
+    /// assert!(registry.encode_to_string(Format::Text).unwrap().contains("build_info{version=\"1.2.3\"} 1\n"));
+    /// ```
     pub fn info(&mut self, labels: &LabelSet<'_>) {
         self.inner.info(labels.rendered());
     }
 
     /// A state set: one sample per state.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Breaker;
+    /// impl Collector for Breaker {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "breaker", help: "Circuit breaker.", unit: None, metric_type: MetricType::StateSet });
+    ///         let states = [("open".to_string(), false), ("closed".to_string(), true)];
+    ///         enc.stateset(&LabelSet::empty(), &states);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Breaker).unwrap();
+    /// // One sample per state; the state label is named like the family.
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("breaker{breaker=\"open\"} 0\nbreaker{breaker=\"closed\"} 1\n"));
+    /// ```
     pub fn stateset(&mut self, labels: &LabelSet<'_>, states: &[(String, bool)]) {
         self.inner.stateset(labels.rendered(), states);
     }

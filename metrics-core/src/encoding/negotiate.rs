@@ -4,6 +4,15 @@
 use super::Format;
 
 /// How names outside the legacy character set are written (checklist G).
+///
+/// ```
+/// use promenade_core::encoding::{escape_name, negotiate, EscapingScheme};
+/// // A scraper asks for a scheme in its Accept header; underscores is the default.
+/// assert_eq!(negotiate(None).escaping, EscapingScheme::default());
+/// assert_eq!(negotiate(Some("text/plain;version=0.0.4;escaping=values")).escaping, EscapingScheme::Values);
+/// assert_eq!(escape_name("http.server.duration", EscapingScheme::Underscores), "http_server_duration");
+/// assert_eq!(escape_name("http.server.duration", EscapingScheme::Dots), "http_dot_server_dot_duration");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EscapingScheme {
     /// Names are written as they are, quoted where needed.
@@ -44,6 +53,20 @@ impl EscapingScheme {
 }
 
 /// The outcome of negotiation: what to write and the Content-Type to send.
+///
+/// ```
+/// use promenade_core::encoding::{negotiate, EscapingScheme};
+/// use promenade_core::{Format, Registry};
+///
+/// let n = negotiate(Some("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8"));
+/// assert_eq!(n.format, Format::OpenMetrics);
+/// assert_eq!(n.escaping, EscapingScheme::AllowUtf8);
+/// assert_eq!(n.content_type(), "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8");
+///
+/// let registry = Registry::new();
+/// registry.gauge("up", "Up.").unwrap().set(1.0);
+/// assert!(registry.encode_negotiated(&n).unwrap().ends_with(b"# EOF\n"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     /// The chosen format.

@@ -13,6 +13,19 @@ use super::{Encode, EscapingScheme, FamilyHeader, HistogramValue, NativeValue, S
 use crate::metric::{Exemplar, MetricType};
 
 /// The `io.prometheus.client` message types.
+///
+/// ```
+/// use promenade_core::encoding::protobuf::{decode_delimited, model};
+/// use promenade_core::{Format, Registry};
+///
+/// let registry = Registry::new();
+/// registry.counter("jobs_total", "Jobs.").unwrap().inc_by(3.0).unwrap();
+/// let families = decode_delimited(&registry.encode_to_vec(Format::Protobuf).unwrap()).unwrap();
+/// let family = &families[0];
+/// assert_eq!(family.name.as_deref(), Some("jobs_total"));
+/// assert_eq!(family.r#type, Some(model::MetricType::Counter as i32));
+/// assert_eq!(family.metric[0].counter.as_ref().and_then(|c| c.value), Some(3.0));
+/// ```
 pub mod model {
     #![allow(missing_docs)]
 
@@ -200,6 +213,15 @@ pub mod model {
 
 /// Spans and deltas for sorted `(index, count)` buckets (checklist E11). Gaps of one or two
 /// empty buckets are filled with explicit zeros rather than opening a new span, as Go does.
+///
+/// ```
+/// use promenade_core::encoding::protobuf::spans_and_deltas;
+/// // Buckets 0, 1 and 5: a gap of three empty buckets opens a second span.
+/// let (spans, deltas) = spans_and_deltas(&[(0, 4), (1, 6), (5, 1)]);
+/// let spans: Vec<(i32, u32)> = spans.iter().map(|s| (s.offset.unwrap(), s.length.unwrap())).collect();
+/// assert_eq!(spans, vec![(0, 2), (3, 1)]);
+/// assert_eq!(deltas, vec![4, 2, -5]); // each count relative to the one before
+/// ```
 pub fn spans_and_deltas(buckets: &[(i32, u64)]) -> (Vec<model::BucketSpan>, Vec<i64>) {
     let mut spans: Vec<model::BucketSpan> = Vec::new();
     let mut deltas = Vec::with_capacity(buckets.len());

@@ -6,6 +6,15 @@ use crate::metric::unix_now_seconds;
 use crate::name::check_label_names;
 
 /// Most code points the label names and values of one exemplar may hold together.
+///
+/// ```
+/// use promenade_core::{Error, Exemplar, EXEMPLAR_MAX_RUNES};
+/// // Names and values count together: "trace_id" is 8 code points.
+/// let fits = "a".repeat(EXEMPLAR_MAX_RUNES - "trace_id".len());
+/// assert!(Exemplar::new(&[("trace_id", fits.as_str())], 1.0).is_ok());
+/// let one_more = format!("{fits}a");
+/// assert_eq!(Exemplar::new(&[("trace_id", one_more.as_str())], 1.0), Err(Error::ExemplarTooLong(EXEMPLAR_MAX_RUNES + 1)));
+/// ```
 pub const EXEMPLAR_MAX_RUNES: usize = 128;
 
 /// An exemplar: labels (typically `trace_id`), the observed value and when it was observed.
@@ -25,6 +34,14 @@ pub struct Exemplar {
 
 impl Exemplar {
     /// Validates the label names and the 128-code-point limit; the timestamp is now.
+    ///
+    /// ```
+    /// use promenade_core::Exemplar;
+    /// let e = Exemplar::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("span_id", "00f067aa0ba902b7")], 0.042).unwrap();
+    /// assert_eq!(e.value(), 0.042);
+    /// assert!(Exemplar::new(&[("trace-id", "x")], 1.0).is_err()); // invalid label name
+    /// assert!(Exemplar::new(&[("a", "x"), ("a", "y")], 1.0).is_err()); // duplicate label name
+    /// ```
     pub fn new(labels: &[(&str, &str)], value: f64) -> Result<Self> {
         let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
         check_label_names(&names)?;
@@ -46,16 +63,34 @@ impl Exemplar {
     }
 
     /// The labels, rendered as `name="value",...`.
+    ///
+    /// ```
+    /// let e = promenade_core::Exemplar::new(&[("trace_id", "abc"), ("note", "say \"hi\"")], 1.0).unwrap();
+    /// assert_eq!(e.rendered_labels(), r#"trace_id="abc",note="say \"hi\"""#);
+    /// ```
     pub fn rendered_labels(&self) -> &str {
         &self.labels
     }
 
     /// The observed value.
+    ///
+    /// ```
+    /// let e = promenade_core::Exemplar::new(&[("trace_id", "abc")], 0.25).unwrap();
+    /// assert_eq!(e.value(), 0.25);
+    /// ```
     pub fn value(&self) -> f64 {
         self.value
     }
 
     /// Unix time in seconds of the observation.
+    ///
+    /// ```
+    /// use std::time::{SystemTime, UNIX_EPOCH};
+    /// let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    /// let e = promenade_core::Exemplar::new(&[("trace_id", "abc")], 1.0).unwrap();
+    /// let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    /// assert!(before <= e.timestamp() && e.timestamp() <= after);
+    /// ```
     pub fn timestamp(&self) -> f64 {
         self.timestamp
     }

@@ -140,6 +140,16 @@ impl Gauge {
 }
 
 /// Decrements its gauge when dropped; see [`Gauge::track_inflight`].
+///
+/// ```
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let jobs = registry.gauge("jobs_running", "Jobs running now.").unwrap();
+/// let guard = jobs.track_inflight();
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("jobs_running 1\n"));
+/// drop(guard); // the job ended (or its thread unwound)
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("jobs_running 0\n"));
+/// ```
 #[derive(Debug)]
 #[must_use = "the gauge is decremented when the guard is dropped"]
 pub struct InflightGuard<'a> {

@@ -26,6 +26,16 @@ pub struct GaugeHistogram {
 }
 
 /// A reading of a gauge histogram.
+///
+/// ```
+/// use promenade_core::{Buckets, GaugeHistogram, GaugeHistogramSnapshot};
+/// let queued = GaugeHistogram::new(Buckets::new(vec![1.0, 60.0]).unwrap());
+/// queued.observe(0.5);
+/// queued.observe(30.0);
+/// queued.observe(90.0);
+/// queued.unobserve(30.0); // that item was dequeued
+/// assert_eq!(queued.snapshot(), GaugeHistogramSnapshot { cumulative: vec![1, 1], count: 2, sum: 90.5 });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaugeHistogramSnapshot {
     /// Cumulative counts per finite bound (`+Inf` is `count`).

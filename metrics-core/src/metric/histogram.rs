@@ -15,6 +15,15 @@ use crate::metric::{
 };
 
 /// The default buckets, the same as every other Prometheus client library.
+///
+/// ```
+/// use promenade_core::{Buckets, DEFAULT_BUCKETS};
+/// assert_eq!(Buckets::default().bounds(), &DEFAULT_BUCKETS);
+/// // A variant: the defaults plus a 30 s bucket for slow batch requests.
+/// let mut bounds = DEFAULT_BUCKETS.to_vec();
+/// bounds.push(30.0);
+/// assert_eq!(Buckets::new(bounds).unwrap().bounds().len(), 12);
+/// ```
 pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -340,6 +349,20 @@ enum Storage {
 }
 
 /// A consistent reading of a histogram.
+///
+/// ```
+/// use promenade_core::{Buckets, Histogram};
+/// let h = Histogram::new(Buckets::new(vec![0.1, 1.0]).unwrap());
+/// for v in [0.05, 0.5, 0.7, 3.0] {
+///     h.observe(v);
+/// }
+/// let s = h.snapshot();
+/// assert_eq!(s.bounds, vec![0.1, 1.0]);
+/// assert_eq!(s.cumulative, vec![1, 3]); // the +Inf bucket is `count`
+/// assert_eq!(s.count, 4);
+/// assert!((s.sum - 4.25).abs() < 1e-9);
+/// assert!(s.native.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSnapshot {
     /// Finite upper bounds.
@@ -355,6 +378,19 @@ pub struct HistogramSnapshot {
 }
 
 /// The native part of a histogram reading.
+///
+/// ```
+/// use promenade_core::{Buckets, Histogram, NativeBuckets};
+/// let h = Histogram::new(Buckets::native_only(NativeBuckets::with_factor(2.0).unwrap()));
+/// for v in [0.0, 1.0, 3.0, 3.5, -2.0] {
+///     h.observe(v);
+/// }
+/// let native = h.snapshot().native.unwrap();
+/// assert_eq!(native.schema, 0); // bucket i covers (2^(i-1), 2^i]
+/// assert_eq!(native.zero_count, 1);
+/// assert_eq!(native.positive, vec![(0, 1), (2, 2)]);
+/// assert_eq!(native.negative, vec![(1, 1)]);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeSnapshot {
     /// Current schema (may be below the configured one after the bucket limit acted).

@@ -31,6 +31,16 @@ pub use summary::{Summary, SummarySnapshot};
 use crate::encoding::{LabelSet, MetricEncoder};
 
 /// The metric types of the Prometheus / OpenMetrics data model.
+///
+/// ```
+/// use promenade_core::{Counter, Metric, MetricType};
+/// assert_eq!(<Counter as Metric>::TYPE, MetricType::Counter);
+/// // A counter family owns these sample names, so a clashing gauge is refused.
+/// assert_eq!(MetricType::Counter.sample_suffixes(), &["_total", "_created"]);
+/// let registry = promenade_core::Registry::new();
+/// registry.counter("jobs_total", "Jobs.").unwrap();
+/// assert!(registry.gauge("jobs_created", "Clash.").is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricType {
     /// A monotonic total; samples end in `_total`.
@@ -85,6 +95,37 @@ impl MetricType {
 
 /// A metric type that can live in a [`Family`](crate::Family): built from shared options,
 /// resettable, and able to write itself to an encoder.
+///
+/// ```
+/// use promenade_core::encoding::{LabelSet, MetricEncoder};
+/// use promenade_core::{Family, Format, Gauge, Metric, MetricType, Registry};
+///
+/// /// A gauge that only remembers the highest value it was given.
+/// #[derive(Default)]
+/// struct HighWater(Gauge);
+/// impl HighWater {
+///     fn offer(&self, v: f64) {
+///         if v > self.0.get() {
+///             self.0.set(v); // (not atomic as a whole; fine for an example)
+///         }
+///     }
+/// }
+/// impl Metric for HighWater {
+///     type Options = ();
+///     const TYPE: MetricType = MetricType::Gauge;
+///     fn build(_: &()) -> Self { Self::default() }
+///     fn reset(&self) { self.0.set(0.0) }
+///     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) { enc.gauge(labels, self.0.get()) }
+/// }
+///
+/// let peaks = Family::<HighWater>::builder("queue_peak", "Highest queue depth.").labels(&["queue"]).build().unwrap();
+/// for depth in [3.0, 9.0, 4.0] {
+///     peaks.get(&["mail"]).unwrap().offer(depth);
+/// }
+/// let registry = Registry::new();
+/// registry.register(peaks).unwrap();
+/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("queue_peak{queue=\"mail\"} 9\n"));
+/// ```
 pub trait Metric: Send + Sync + 'static {
     /// What every series of a family is built from (buckets for histograms, states for state sets).
     type Options: Clone + Send + Sync + 'static;
@@ -99,6 +140,22 @@ pub trait Metric: Send + Sync + 'static {
 }
 
 /// Something a [`Timer`] can report elapsed seconds to.
+///
+/// ```
+/// use promenade_core::{Gauge, Histogram, Observe, Summary};
+///
+/// /// Reports a duration to whatever metric the caller chose.
+/// fn report(target: &impl Observe, seconds: f64) {
+///     target.observe_seconds(seconds);
+/// }
+/// let (h, s, g) = (Histogram::default(), Summary::default(), Gauge::default());
+/// report(&h, 0.3);
+/// report(&s, 0.3);
+/// report(&g, 0.3); // a gauge keeps the last duration
+/// assert_eq!(h.snapshot().count, 1);
+/// assert_eq!(s.snapshot().sum, 0.3);
+/// assert_eq!(g.get(), 0.3);
+/// ```
 pub trait Observe {
     /// Records a duration in seconds.
     fn observe_seconds(&self, seconds: f64);

@@ -9,10 +9,32 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 
 /// Smallest and largest schema allowed in expositions.
+///
+/// ```
+/// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
+/// assert_eq!(promenade_core::schema_for_factor(1e300), Some(-4)); // coarsest schema
+/// ```
 pub const MIN_SCHEMA: i32 = -4;
 /// Largest schema (finest resolution).
+///
+/// ```
+/// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
+/// assert_eq!(promenade_core::schema_for_factor(1.000_001), Some(8)); // finest schema
+/// ```
 pub const MAX_SCHEMA: i32 = 8;
 /// The default zero threshold, 2^-128: a bucket boundary in every schema.
+///
+/// ```
+/// use promenade_core::{Buckets, Histogram, NativeBuckets};
+/// // Not exported from the crate root; it is the default `zero_threshold_value()`.
+/// assert_eq!(NativeBuckets::default().zero_threshold_value(), 2f64.powi(-128));
+/// let h = Histogram::new(Buckets::native_only(NativeBuckets::default()));
+/// h.observe(1e-40); // below 2^-128: counted in the zero bucket
+/// h.observe(1e-30);
+/// let native = h.snapshot().native.unwrap();
+/// assert_eq!(native.zero_count, 1);
+/// assert_eq!(native.positive.len(), 1);
+/// ```
 pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 
 /// Configuration of native buckets.
@@ -64,6 +86,17 @@ pub fn schema_for_factor(factor: f64) -> Option<i32> {
 impl NativeBuckets {
     /// Buckets at least as fine as `factor` (each bucket's upper bound at most `factor` times
     /// its lower bound). Must be > 1.
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, Histogram, NativeBuckets};
+    /// let n = NativeBuckets::with_factor(2.0).unwrap();
+    /// assert_eq!(n.schema(), 0);
+    /// let h = Histogram::new(Buckets::native_only(n));
+    /// h.observe(3.0); // in (2, 4], bucket 2 at schema 0
+    /// assert_eq!(h.snapshot().native.unwrap().positive, vec![(2, 1)]);
+    /// assert!(NativeBuckets::with_factor(0.9).is_err());
+    /// assert!(NativeBuckets::with_factor(f64::NAN).is_err());
+    /// ```
     pub fn with_factor(factor: f64) -> Result<Self> {
         let schema = schema_for_factor(factor).ok_or_else(|| {
             Error::InvalidBuckets(format!("native bucket factor must be > 1, got {factor}"))
@@ -75,6 +108,12 @@ impl NativeBuckets {
     }
 
     /// The schema.
+    ///
+    /// ```
+    /// use promenade_core::NativeBuckets;
+    /// assert_eq!(NativeBuckets::default().schema(), 3);
+    /// assert_eq!(NativeBuckets::with_factor(1.5).unwrap().schema(), 1);
+    /// ```
     pub fn schema(&self) -> i32 {
         self.schema
     }
@@ -89,6 +128,20 @@ impl NativeBuckets {
     }
 
     /// Observations with `|v| <=` this go to the zero bucket; a negative value means exactly 0.
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, Histogram, NativeBuckets};
+    /// let n = NativeBuckets::default().zero_threshold(0.001);
+    /// assert_eq!(n.zero_threshold_value(), 0.001);
+    /// assert_eq!(NativeBuckets::default().zero_threshold(-1.0).zero_threshold_value(), 0.0);
+    /// let h = Histogram::new(Buckets::native_only(n));
+    /// h.observe(0.0005);
+    /// h.observe(-0.0002);
+    /// h.observe(0.5);
+    /// let native = h.snapshot().native.unwrap();
+    /// assert_eq!(native.zero_count, 2);
+    /// assert_eq!(native.positive.len(), 1);
+    /// ```
     pub fn zero_threshold(mut self, threshold: f64) -> Self {
         self.zero_threshold = if threshold < 0.0 { 0.0 } else { threshold };
         self
@@ -96,18 +149,59 @@ impl NativeBuckets {
 
     /// Most buckets kept (0 = unlimited); past it the histogram resets, widens the zero
     /// bucket or halves its resolution (E14).
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, Histogram, NativeBuckets};
+    /// let h = Histogram::new(Buckets::native_only(NativeBuckets::default().max_buckets(4)));
+    /// for v in [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] {
+    ///     h.observe(v);
+    /// }
+    /// let native = h.snapshot().native.unwrap();
+    /// assert!(native.positive.len() <= 4);
+    /// assert!(native.schema < 3); // resolution was halved to fit
+    /// assert_eq!(native.positive.iter().map(|b| b.1).sum::<u64>(), 6); // nothing lost
+    /// ```
     pub fn max_buckets(mut self, max: u32) -> Self {
         self.max_buckets = max;
         self
     }
 
     /// Minimum time between resets caused by the bucket limit (0 = never reset).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use promenade_core::{Buckets, Histogram, NativeBuckets};
+    /// let config = NativeBuckets::default().max_buckets(2).min_reset_duration(Duration::from_millis(1));
+    /// let h = Histogram::new(Buckets::native_only(config));
+    /// std::thread::sleep(Duration::from_millis(5));
+    /// for v in [1.0, 10.0, 100.0] {
+    ///     h.observe(v);
+    /// }
+    /// // The third bucket exceeded the limit long enough after the last reset: the histogram
+    /// // started over (keeping the observation that triggered it) at full resolution.
+    /// let s = h.snapshot();
+    /// assert_eq!(s.count, 1);
+    /// assert_eq!(s.native.unwrap().schema, 3);
+    /// ```
     pub fn min_reset_duration(mut self, d: Duration) -> Self {
         self.min_reset_duration = d;
         self
     }
 
     /// How far the zero bucket may widen to stay within the bucket limit.
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, Histogram, NativeBuckets};
+    /// let config = NativeBuckets::with_factor(2.0).unwrap().max_buckets(2).max_zero_threshold(1.0);
+    /// let h = Histogram::new(Buckets::native_only(config));
+    /// for v in [0.1, 10.0, 100.0] {
+    ///     h.observe(v);
+    /// }
+    /// let native = h.snapshot().native.unwrap();
+    /// assert_eq!(native.schema, 0); // widening the zero bucket sufficed
+    /// assert_eq!(native.zero_count, 1);
+    /// assert!(native.zero_threshold > 0.1 && native.zero_threshold <= 1.0);
+    /// ```
     pub fn max_zero_threshold(mut self, max: f64) -> Self {
         self.max_zero_threshold = max;
         self

@@ -23,6 +23,14 @@ pub struct Summary {
 }
 
 /// A consistent reading of a summary.
+///
+/// ```
+/// use promenade_core::{Summary, SummarySnapshot};
+/// let s = Summary::default();
+/// s.observe(0.25);
+/// s.observe(0.75);
+/// assert_eq!(s.snapshot(), SummarySnapshot { count: 2, sum: 1.0 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SummarySnapshot {
     /// Number of observations.
