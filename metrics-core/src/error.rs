@@ -65,6 +65,9 @@ pub enum Error {
     /// A StateSet was given an unknown state.
     #[error("unknown state {0:?}")]
     UnknownState(String),
+    /// An exemplar's label names and values hold more than 128 code points together.
+    #[error("exemplar labels hold {0} code points; at most 128 are allowed")]
+    ExemplarTooLong(usize),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -7,11 +7,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::encoding::{
+    EscapingScheme, escape_label_value, escape_name_for_exposition, parse_rendered_labels,
+};
+use crate::encoding::{
     FamilyHeader, LabelSet, MetricEncoder, render_labels, rendered_labels_match,
 };
 use crate::error::{Error, Result};
 use crate::metric::{Metric, MetricType};
-use crate::name::{check_label_names, check_metric_name};
+use crate::name::{
+    check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
+};
 use crate::registry::{Collector, Descriptor};
 
 /// The label value every label of the overflow series carries once a family's series cap is
@@ -58,6 +63,8 @@ struct Inner<M: Metric> {
     label_names: Box<[Box<str>]>,
     options: M::Options,
     max_series: Option<usize>,
+    /// All label names are legacy-valid, so the pre-rendered labels can be written as they are.
+    legacy_labels: bool,
     hasher: foldhash::fast::RandomState,
     root: Node<M>,
     write: Mutex<WriteState<M>>,
@@ -156,9 +163,28 @@ pub struct FamilyBuilder<M: Metric> {
     labels: Vec<String>,
     options: M::Options,
     max_series: Option<usize>,
+    utf8_names: bool,
 }
 
 impl<M: Metric> FamilyBuilder<M> {
+    /// Allows metric and label names outside the legacy character set (Prometheus 3's UTF-8
+    /// names, e.g. `http.server.duration`). Scrapers that asked for `escaping=allow-utf-8`
+    /// get them quoted; everyone else gets them escaped. Names whose escaped forms collide
+    /// with another family's are refused at registration.
+    ///
+    /// ```
+    /// use promenade_core::{Counter, Family, Format, Registry};
+    /// let f = Family::<Counter>::builder("my.requests", "Requests.").labels(&["error.type"]).allow_utf8_names().build().unwrap();
+    /// f.get(&["timeout"]).unwrap().inc();
+    /// let r = Registry::new();
+    /// r.register(f).unwrap();
+    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"my_requests_total{error_type="timeout"} 1"#));
+    /// ```
+    pub fn allow_utf8_names(mut self) -> Self {
+        self.utf8_names = true;
+        self
+    }
+
     /// The label names, fixed for the family's life.
     ///
     /// ```
@@ -223,8 +249,36 @@ impl<M: Metric> FamilyBuilder<M> {
     /// ```
     pub fn build(self) -> Result<Family<M>> {
         let name = normalise_name(&self.name, M::TYPE);
-        check_metric_name(&name)?;
-        check_label_names(&self.labels)?;
+        if self.utf8_names {
+            check_utf8_metric_name(&name)?;
+            check_utf8_label_names(&self.labels)?;
+            // Two label names that escape to the same name would produce duplicate labels.
+            for scheme in [
+                EscapingScheme::Underscores,
+                EscapingScheme::Dots,
+                EscapingScheme::Values,
+            ] {
+                let escaped: Vec<String> = self
+                    .labels
+                    .iter()
+                    .map(|l| escape_name_for_exposition(l, scheme).into_owned())
+                    .collect();
+                check_label_names(&escaped).map_err(|_| {
+                    Error::DuplicateLabelName(format!(
+                        "{:?} after {} escaping",
+                        self.labels,
+                        scheme.as_str()
+                    ))
+                })?;
+            }
+        } else {
+            check_metric_name(&name)?;
+            check_label_names(&self.labels)?;
+        }
+        let legacy_labels = self
+            .labels
+            .iter()
+            .all(|l| crate::name::is_valid_label_name(l));
         if let Some(reserved) = M::TYPE.reserved_label()
             && self.labels.iter().any(|l| l == reserved)
         {
@@ -260,6 +314,7 @@ impl<M: Metric> FamilyBuilder<M> {
                     .collect(),
                 options: self.options,
                 max_series: self.max_series,
+                legacy_labels,
                 hasher: foldhash::fast::RandomState::default(),
                 root: Node::new(),
                 write: Mutex::new(WriteState { live: Vec::new() }),
@@ -319,6 +374,7 @@ impl<M: Metric> Family<M> {
             labels: Vec::new(),
             options,
             max_series: None,
+            utf8_names: false,
         }
     }
 
@@ -627,10 +683,37 @@ impl<M: Metric> Collector for Family<M> {
         enc.family(&self.header());
         // New series wait while the family is written out; updates to existing ones do not.
         let state = self.lock();
+        if self.inner.legacy_labels {
+            for entry in &state.live {
+                entry
+                    .metric
+                    .encode(&LabelSet::pre_rendered(&entry.labels), enc);
+            }
+            return;
+        }
+        // UTF-8 label names: quoted for `allow-utf-8`, escaped otherwise.
+        let escaping = enc.escaping();
+        let mut scratch = String::new();
         for entry in &state.live {
-            entry
-                .metric
-                .encode(&LabelSet::pre_rendered(&entry.labels), enc);
+            scratch.clear();
+            for (i, (name, value)) in parse_rendered_labels(&entry.labels).enumerate() {
+                if i > 0 {
+                    scratch.push(',');
+                }
+                if crate::name::is_valid_label_name(name) {
+                    scratch.push_str(name);
+                } else if escaping == EscapingScheme::AllowUtf8 {
+                    scratch.push('"');
+                    escape_label_value(&mut scratch, name);
+                    scratch.push('"');
+                } else {
+                    scratch.push_str(&escape_name_for_exposition(name, escaping));
+                }
+                scratch.push_str("=\"");
+                escape_label_value(&mut scratch, &value);
+                scratch.push('"');
+            }
+            entry.metric.encode(&LabelSet::pre_rendered(&scratch), enc);
         }
     }
 }

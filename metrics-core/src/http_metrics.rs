@@ -123,6 +123,22 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// Adds native (sparse, exponential) buckets to the duration histogram, next to the
+    /// classic ones: Prometheus scraping protobuf with native histograms enabled gets
+    /// high-resolution latency at a fixed small cost; text scrapers still see the classic buckets.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let m = promenade_core::http_metrics::HttpMetrics::builder(&registry)
+    ///     .native_histograms(promenade_core::NativeBuckets::default())
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
+        self.buckets = self.buckets.with_native(native);
+        self
+    }
+
     /// Metric naming preset.
     pub fn naming(mut self, naming: Naming) -> Self {
         self.naming = naming;
@@ -355,6 +371,10 @@ impl HttpMetrics {
             inner: Arc::clone(&self.inner),
             in_flight,
             derived,
+            trace_id: info
+                .headers
+                .header("traceparent")
+                .and_then(sampled_trace_id),
             start: Instant::now(),
             status: None,
             head_seconds: None,
@@ -370,6 +390,7 @@ pub struct RequestTracker {
     inner: Arc<Inner>,
     in_flight: Option<Series<Gauge>>,
     derived: Vec<String>,
+    trace_id: Option<[u8; 32]>,
     start: Instant,
     status: Option<u16>,
     head_seconds: Option<f64>,
@@ -439,13 +460,61 @@ impl Drop for RequestTracker {
             self.inner.requests.get(&values)
         };
         if let Ok(series) = series {
-            series.duration.observe(seconds);
+            match self
+                .trace_id
+                .as_ref()
+                .and_then(|id| std::str::from_utf8(id).ok())
+            {
+                // The id was validated as hex, so the exemplar is always accepted.
+                Some(id) => {
+                    if series
+                        .duration
+                        .observe_with_exemplar(seconds, &[("trace_id", id)])
+                        .is_err()
+                    {
+                        series.duration.observe(seconds);
+                    }
+                }
+                None => series.duration.observe(seconds),
+            }
             if let Some((req, resp)) = &series.sizes {
                 req.observe(self.request_bytes as f64);
                 resp.observe(self.response_bytes as f64);
             }
         }
     }
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex flags>`) when
+/// the trace is sampled; anything malformed is ignored.
+fn sampled_trace_id(header: &str) -> Option<[u8; 32]> {
+    let mut parts = header.trim().split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let lower_hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !lower_hex(version, 2)
+        || version == "ff"
+        || !lower_hex(trace, 32)
+        || !lower_hex(span, 16)
+        || !lower_hex(flags, 2)
+    {
+        return None;
+    }
+    // Version 00 has exactly four fields; later versions may append more.
+    if version == "00" && parts.next().is_some() {
+        return None;
+    }
+    if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
+    let mut id = [0u8; 32];
+    id.copy_from_slice(trace.as_bytes());
+    sampled.then_some(id)
 }
 
 /// `"200"`, or `"2xx"` with classes; no allocation.
@@ -746,51 +815,38 @@ impl Collector for HttpCollector {
 
 /// The label value at `index` of a rendered label string, unescaped (borrowed when no escape).
 pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str> {
-    let mut rest = rendered;
-    for i in 0.. {
-        let Some(eq) = rest.find("=\"") else {
-            return Cow::Borrowed("");
-        };
-        let bytes = rest.as_bytes();
-        let start = eq + 2;
-        let mut j = start;
-        let mut escaped = false;
-        while j < bytes.len() && bytes[j] != b'"' {
-            if bytes[j] == b'\\' {
-                escaped = true;
-                j += 2;
-            } else {
-                j += 1;
-            }
-        }
-        let raw = &rest[start..j.min(rest.len())];
-        if i == index {
-            if !escaped {
-                return Cow::Borrowed(raw);
-            }
-            let mut out = String::with_capacity(raw.len());
-            let mut chars = raw.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    match chars.next() {
-                        Some('n') => out.push('\n'),
-                        Some(other) => out.push(other),
-                        None => {}
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            return Cow::Owned(out);
-        }
-        rest = rest.get(j + 2..).unwrap_or("");
-    }
-    Cow::Borrowed("")
+    crate::encoding::parse_rendered_labels(rendered)
+        .nth(index)
+        .map_or(Cow::Borrowed(""), |(_, v)| v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traceparent_parsing() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            sampled_trace_id(ok)
+                .map(|b| String::from_utf8(b.to_vec()).unwrap())
+                .as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", // not sampled
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "garbage",
+            "",
+            "00-😱😱😱😱😱😱😱😱-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(sampled_trace_id(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn status_labels() {

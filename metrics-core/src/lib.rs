@@ -47,9 +47,10 @@ pub use encoding::Format;
 pub use error::{Error, Result};
 pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series};
 pub use metric::{
-    Buckets, Counter, DEFAULT_BUCKETS, Gauge, GaugeHistogram, GaugeHistogramSnapshot, Histogram,
-    HistogramSnapshot, InflightGuard, Info, Metric, MetricType, Observe, StateSet, States, Summary,
-    SummarySnapshot, Timer, Unknown, exponential_buckets, linear_buckets,
+    Buckets, Counter, DEFAULT_BUCKETS, EXEMPLAR_MAX_RUNES, Exemplar, Gauge, GaugeHistogram,
+    GaugeHistogramSnapshot, Histogram, HistogramSnapshot, InflightGuard, Info, Metric, MetricType,
+    NativeBuckets, NativeSnapshot, Observe, StateSet, States, Summary, SummarySnapshot, Timer,
+    Unknown, exponential_buckets, linear_buckets, native_bucket_index, schema_for_factor,
 };
 pub use quantile::{QuantileOptions, QuantileSummary};
 pub use registry::{

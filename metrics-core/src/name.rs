@@ -81,3 +81,47 @@ pub fn check_label_names<S: AsRef<str>>(names: &[S]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Characters a UTF-8 label or metric name may not contain here: they delimit the rendered
+/// label form (quotes, escapes, separators) and are unusable in PromQL selectors anyway.
+const UTF8_NAME_FORBIDDEN: [char; 7] = ['"', '\\', '\n', '=', ',', '{', '}'];
+
+/// Checks a metric name under the UTF-8 rules of Prometheus 3: any non-empty string, except
+/// for the delimiter characters `" \ LF = , { }`.
+///
+/// ```
+/// assert!(promenade_core::name::check_utf8_metric_name("my.dotted.metric").is_ok());
+/// assert!(promenade_core::name::check_utf8_metric_name("").is_err());
+/// ```
+pub fn check_utf8_metric_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(UTF8_NAME_FORBIDDEN) {
+        return Err(Error::InvalidMetricName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks label names under the UTF-8 rules: non-empty, no delimiter characters, not
+/// starting with `__`, unique.
+///
+/// ```
+/// assert!(promenade_core::name::check_utf8_label_names(&["error.message", "ok"]).is_ok());
+/// assert!(promenade_core::name::check_utf8_label_names(&["__x"]).is_err());
+/// ```
+pub fn check_utf8_label_names<S: AsRef<str>>(names: &[S]) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        let name = name.as_ref();
+        if name.is_empty() || name.contains(UTF8_NAME_FORBIDDEN) {
+            return Err(Error::InvalidLabelName(name.to_owned()));
+        }
+        if name.starts_with("__") {
+            return Err(Error::ReservedLabelName {
+                name: name.to_owned(),
+                context: " (names starting with __ are for internal use)",
+            });
+        }
+        if names[..i].iter().any(|n| n.as_ref() == name) {
+            return Err(Error::DuplicateLabelName(name.to_owned()));
+        }
+    }
+    Ok(())
+}

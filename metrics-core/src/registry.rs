@@ -5,15 +5,19 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::encoding::escape_name_for_exposition;
 use crate::encoding::{
-    Encode, FamilyHeader, Format, LabelSet, MetricEncoder, TextEncoder, render_labels,
+    Encode, EscapingScheme, FamilyHeader, Format, LabelSet, MetricEncoder, Negotiated, TextEncoder,
+    render_labels,
 };
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
 use crate::metric::{
     Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
 };
-use crate::name::{check_label_names, check_metric_name};
+use crate::name::{
+    check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
+};
 
 /// What a collector will expose: used at registration to refuse invalid or clashing names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,8 +267,10 @@ impl Registry {
         let mut sample_names: Vec<String> = Vec::new();
         for d in &descriptors {
             let full = self.full_name(&d.name);
-            check_metric_name(&full)?;
-            check_label_names(&d.label_names)?;
+            // Legacy strictness is the family builder's choice; here any usable UTF-8 name passes,
+            // and the escaped forms below catch collisions.
+            check_utf8_metric_name(&full)?;
+            check_utf8_label_names(&d.label_names)?;
             if let Some(clash) = d
                 .label_names
                 .iter()
@@ -280,7 +286,20 @@ impl Registry {
                     context: " for this metric type",
                 });
             }
-            let mine: BTreeSet<String> = d.sample_names(&full).into_iter().collect();
+            // Every sample name, as written raw and under each escaping scheme (checklist G7).
+            let mine: BTreeSet<String> = d
+                .sample_names(&full)
+                .into_iter()
+                .flat_map(|n| {
+                    let escaped = [
+                        EscapingScheme::Underscores,
+                        EscapingScheme::Dots,
+                        EscapingScheme::Values,
+                    ]
+                    .map(|s| escape_name_for_exposition(&n, s).into_owned());
+                    std::iter::once(n).chain(escaped)
+                })
+                .collect();
             if let Some(clash) = sample_names.iter().find(|n| mine.contains(*n)) {
                 return Err(Error::AlreadyRegistered {
                     name: full,
@@ -504,19 +523,20 @@ impl Registry {
         self.register(CallbackMetric::new(name, help, MetricType::Counter, f)?)
     }
 
-    pub(crate) fn collect_into(&self, enc: &mut dyn Encode) {
+    pub(crate) fn collect_into(&self, enc: &mut dyn Encode, escaping: EscapingScheme) {
         let collectors = self
             .inner
             .collectors
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let mut encoder = MetricEncoder::new(enc, self.inner.prefix.as_deref());
+        let mut encoder = MetricEncoder::new(enc, self.inner.prefix.as_deref(), escaping);
         for r in collectors.iter() {
             r.collector.collect(&mut encoder);
         }
     }
 
-    /// Writes every family in `format` into `out`.
+    /// Writes every family in a text `format` into `out` (names escaped with `underscores`
+    /// where needed). For protobuf, use [`Registry::encode_to_vec`].
     ///
     /// ```
     /// let r = promenade_core::Registry::new();
@@ -525,15 +545,76 @@ impl Registry {
     /// assert!(out.is_empty());
     /// ```
     pub fn encode(&self, format: Format, out: &mut String) -> Result<()> {
+        self.encode_text(format, EscapingScheme::Underscores, out)
+    }
+
+    fn encode_text(
+        &self,
+        format: Format,
+        escaping: EscapingScheme,
+        out: &mut String,
+    ) -> Result<()> {
+        if !format.is_openmetrics() && format != Format::Text {
+            return Err(Error::InvalidConfig(format!(
+                "{format:?} is not a text format; use encode_to_vec"
+            )));
+        }
         let mut enc = TextEncoder::new(
             out,
             format.is_openmetrics(),
             &self.inner.const_rendered,
             self.inner.created_samples,
+            escaping,
         );
-        self.collect_into(&mut enc);
+        self.collect_into(&mut enc, escaping);
         enc.finish();
         Ok(())
+    }
+
+    /// Encodes in any format into bytes, with the escaping scheme a negotiation chose.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry};
+    /// let r = Registry::new();
+    /// r.counter("c", "C.").unwrap().inc();
+    /// let bytes = r.encode_to_vec(Format::Text).unwrap();
+    /// assert!(String::from_utf8(bytes).unwrap().contains("c_total 1"));
+    /// ```
+    pub fn encode_to_vec(&self, format: Format) -> Result<Vec<u8>> {
+        self.encode_negotiated(&Negotiated {
+            format,
+            escaping: EscapingScheme::Underscores,
+        })
+    }
+
+    /// Encodes what a [`negotiate`](crate::encoding::negotiate) call chose.
+    ///
+    /// ```
+    /// let r = promenade_core::Registry::new();
+    /// let n = promenade_core::encoding::negotiate(Some("application/openmetrics-text;version=1.0.0"));
+    /// assert!(r.encode_negotiated(&n).unwrap().ends_with(b"# EOF\n"));
+    /// ```
+    pub fn encode_negotiated(&self, negotiated: &Negotiated) -> Result<Vec<u8>> {
+        match negotiated.format {
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => {
+                let mut out = Vec::with_capacity(4096);
+                let mut enc = crate::encoding::protobuf::ProtobufEncoder::new(
+                    &mut out,
+                    &self.inner.const_rendered,
+                    self.inner.created_samples,
+                    negotiated.escaping,
+                );
+                self.collect_into(&mut enc, negotiated.escaping);
+                enc.finish();
+                Ok(out)
+            }
+            format => {
+                let mut out = String::with_capacity(4096);
+                self.encode_text(format, negotiated.escaping, &mut out)?;
+                Ok(out.into_bytes())
+            }
+        }
     }
 
     /// Encodes into a new `String`.

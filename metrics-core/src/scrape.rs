@@ -165,17 +165,19 @@ impl ScrapeHandler {
         }
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let negotiated = negotiate(accept);
-        let mut body = String::with_capacity(4096);
-        if let Err(e) = self.registry.encode(negotiated.format, &mut body) {
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("encoding failed: {e}\n"),
-            )
-            .unwrap_or_else(fallback);
-        }
+        let body = match self.registry.encode_negotiated(&negotiated) {
+            Ok(body) => body,
+            Err(e) => {
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("encoding failed: {e}\n"),
+                )
+                .unwrap_or_else(fallback);
+            }
+        };
         let gzip = self.gzip && accepts_gzip(headers);
         let body = if gzip {
-            gzip_bytes(body.as_bytes())
+            gzip_bytes(&body)
         } else {
             Some(Bytes::from(body))
         };
@@ -282,6 +284,28 @@ mod tests {
         )
         .unwrap();
         assert!(text.contains("g 5\n"));
+    }
+
+    #[cfg(feature = "protobuf")]
+    #[test]
+    fn protobuf_and_escaping_are_negotiated() {
+        let r = Registry::new();
+        r.gauge("g", "G.").unwrap().set(1.0);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=values",
+            ),
+        );
+        let resp = ScrapeHandler::new(r.clone()).respond(&Method::GET, &h);
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=values"
+        );
+        let families = crate::encoding::protobuf::decode_delimited(resp.body()).unwrap();
+        assert_eq!(families[0].name.as_deref(), Some("g"));
     }
 
     #[test]

@@ -33,12 +33,12 @@ fn f1_prometheus_3_4_default() {
 }
 
 #[test]
-fn f2_prometheus_3_4_protobuf_first_falls_to_openmetrics() {
-    // Protobuf is not offered by the text-only core, so the next entry wins.
+fn f2_prometheus_3_4_protobuf_first() {
+    // The protobuf entry carries no `escaping=`, so names are escaped with underscores (F7).
     let h = format!(
         "{PROTO};q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
     );
-    check(Some(&h), Format::OpenMetrics, EscapingScheme::AllowUtf8);
+    check(Some(&h), Format::Protobuf, EscapingScheme::Underscores);
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn f3_prometheus_3_0_to_3_3_escaping_on_every_entry() {
     );
     check(
         Some(&proto_first),
-        Format::OpenMetrics,
+        Format::Protobuf,
         EscapingScheme::AllowUtf8,
     );
 }
@@ -81,12 +81,12 @@ fn f3_prometheus_2_series() {
         ),
         (
             "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-            Format::OpenMetrics,
+            Format::Protobuf,
             Underscores,
         ),
         (
             "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-            Format::OpenMetrics,
+            Format::Protobuf,
             Underscores,
         ),
         (
@@ -172,6 +172,33 @@ fn f6_content_types_are_exact() {
     assert_eq!(
         negotiate(Some("application/openmetrics-text;version=0.0.1")).content_type(),
         "application/openmetrics-text; version=0.0.1; charset=utf-8; escaping=underscores"
+    );
+}
+
+#[test]
+fn protobuf_needs_delimited_metric_family() {
+    use EscapingScheme::Underscores;
+    check(Some(PROTO), Format::Protobuf, Underscores);
+    check(
+        Some(
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+        ),
+        Format::Text,
+        Underscores,
+    );
+    check(
+        Some("application/vnd.google.protobuf;proto=other.Message;encoding=delimited"),
+        Format::Text,
+        Underscores,
+    );
+    check(
+        Some("application/vnd.google.protobuf"),
+        Format::Text,
+        Underscores,
+    );
+    assert_eq!(
+        negotiate(Some(PROTO)).content_type(),
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores"
     );
 }
 

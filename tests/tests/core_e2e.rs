@@ -1,19 +1,14 @@
 //! The core's expositions checked by tools we did not write: promtool, the Python reference
 //! parsers, and a real Prometheus scraping a tiny server built on the core's `ScrapeHandler`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use promenade_core::scrape::ScrapeHandler;
 use promenade_core::{Buckets, Family, Format, GaugeHistogram, Registry, States, Unknown};
 use promenade_tests::{
     FIRST_SCRAPE_TIMEOUT, PROMETHEUS, PROMTOOL, PYTHON_PROMETHEUS_CLIENT, PrometheusServer,
-    ScrapeTarget, find_family, or_skip, promtool_check_metrics, python_openmetrics_parse,
-    python_text_parse, require_tool,
+    ScrapeServer, ScrapeTarget, find_family, or_skip, promtool_check_metrics,
+    python_openmetrics_parse, python_text_parse, require_tool,
 };
 
 /// A registry holding every metric type, escaped label values and awkward help text.
@@ -234,92 +229,14 @@ fn random_label_values_pass_promtool_and_python() {
     }
 }
 
-/// A minimal HTTP/1.1 server around `ScrapeHandler`: one thread per connection,
-/// `Connection: close`, bounded request heads. Stops when dropped.
-struct TinyScrapeServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl TinyScrapeServer {
-    fn start(handler: ScrapeHandler) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let handler = handler.clone();
-                        thread::spawn(move || serve(stream, &handler));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self { port, stop }
-    }
-}
-
-impl Drop for TinyScrapeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn serve(stream: TcpStream, handler: &ScrapeHandler) {
-    stream.set_nonblocking(false).ok();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let method = request_line
-        .split(' ')
-        .next()
-        .unwrap_or("GET")
-        .parse::<http::Method>()
-        .unwrap_or(http::Method::GET);
-    let mut headers = http::HeaderMap::new();
-    for _ in 0..100 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && let (Ok(k), Ok(v)) = (
-                http::HeaderName::try_from(k.trim()),
-                http::HeaderValue::try_from(v.trim()),
-            )
-        {
-            headers.append(k, v);
-        }
-    }
-    let response = handler.respond(&method, &headers);
-    let mut out = format!("HTTP/1.1 {}\r\n", response.status());
-    for (k, v) in response.headers() {
-        out.push_str(&format!("{}: {}\r\n", k, v.to_str().unwrap_or("")));
-    }
-    out.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        response.body().len()
-    ));
-    let mut stream = stream;
-    let _ = stream.write_all(out.as_bytes());
-    let _ = stream.write_all(response.body());
-}
-
 #[test]
 fn real_prometheus_ingests_every_family() {
     require_tool!(PROMETHEUS);
     let registry = every_type_registry();
-    let server = TinyScrapeServer::start(ScrapeHandler::new(registry.clone()));
+    let server = ScrapeServer::start(ScrapeHandler::new(registry.clone()));
     let prom = or_skip!(PrometheusServer::start(&[ScrapeTarget::new(
         "core",
-        server.port
+        server.port()
     )]));
     prom.wait_for_up("core", FIRST_SCRAPE_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}\n{}", prom.diagnostics()));

@@ -86,6 +86,51 @@ pub(crate) fn rendered_labels_match<N: AsRef<str>, V: AsRef<str>>(
     pos >= r.len()
 }
 
+/// Iterates `(name, unescaped value)` over a rendered label string; values are borrowed
+/// unless they contain escapes.
+pub(crate) fn parse_rendered_labels(
+    rendered: &str,
+) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
+    let mut rest = rendered;
+    std::iter::from_fn(move || {
+        let eq = rest.find("=\"")?;
+        let name = &rest[..eq];
+        let bytes = rest.as_bytes();
+        let start = eq + 2;
+        let mut j = start;
+        let mut escaped = false;
+        while j < bytes.len() && bytes[j] != b'"' {
+            if bytes[j] == b'\\' {
+                escaped = true;
+                j += 2;
+            } else {
+                j += 1;
+            }
+        }
+        let raw = rest.get(start..j.min(rest.len())).unwrap_or("");
+        let value = if escaped {
+            let mut out = String::with_capacity(raw.len());
+            let mut chars = raw.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some(other) => out.push(other),
+                        None => {}
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
+        rest = rest.get(j + 2..).unwrap_or("");
+        Some((name, value))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,11 @@ pub fn escape_name(name: &str, scheme: EscapingScheme) -> Cow<'_, str> {
             if is_valid_metric_name(name) {
                 return Cow::Borrowed(name);
             }
-            Cow::Owned(name.char_indices().map(|(i, c)| if legacy_char(c, i) { c } else { '_' }).collect())
+            Cow::Owned(
+                name.char_indices()
+                    .map(|(i, c)| if legacy_char(c, i) { c } else { '_' })
+                    .collect(),
+            )
         }
         EscapingScheme::Dots => {
             let mut out = String::with_capacity(name.len() + 8);
@@ -78,7 +82,11 @@ pub fn escape_name(name: &str, scheme: EscapingScheme) -> Cow<'_, str> {
 /// assert_eq!(escape_name_for_exposition("a.b", EscapingScheme::Dots), "a_dot_b");
 /// ```
 pub fn escape_name_for_exposition(name: &str, scheme: EscapingScheme) -> Cow<'_, str> {
-    if is_valid_metric_name(name) { Cow::Borrowed(name) } else { escape_name(name, scheme) }
+    if is_valid_metric_name(name) {
+        Cow::Borrowed(name)
+    } else {
+        escape_name(name, scheme)
+    }
 }
 
 /// Reverses `dots` and `values` escaping; other schemes are returned unchanged (they are
@@ -147,19 +155,28 @@ mod tests {
     #[test]
     fn g4_dots() {
         for (i, o) in [
-            ("mysystem.prod.west.cpu.load_total", "mysystem_dot_prod_dot_west_dot_cpu_dot_load__total"),
+            (
+                "mysystem.prod.west.cpu.load_total",
+                "mysystem_dot_prod_dot_west_dot_cpu_dot_load__total",
+            ),
             ("http.status:sum", "http_dot_status:sum"),
             ("label with 😱", "label__with____"),
         ] {
             assert_eq!(escape_name(i, Dots), o, "{i}");
         }
-        assert_eq!(unescape_name("mysystem_dot_prod_dot_west_dot_cpu_dot_load__total", Dots), "mysystem.prod.west.cpu.load_total");
+        assert_eq!(
+            unescape_name("mysystem_dot_prod_dot_west_dot_cpu_dot_load__total", Dots),
+            "mysystem.prod.west.cpu.load_total"
+        );
     }
 
     #[test]
     fn g5_values_and_round_trip() {
         for (i, o) in [
-            ("mysystem.prod.west.cpu.load", "U__mysystem_2e_prod_2e_west_2e_cpu_2e_load"),
+            (
+                "mysystem.prod.west.cpu.load",
+                "U__mysystem_2e_prod_2e_west_2e_cpu_2e_load",
+            ),
             ("label with 😱", "U__label_20_with_20__1f631_"),
             ("花火", "U___82b1__706b_"),
             ("http.status:sum", "U__http_2e_status:sum"),

@@ -25,7 +25,7 @@ pub fn write_go_float(out: &mut String, v: f64) {
         if v == 0.0 && v.is_sign_negative() {
             out.push_str("-0");
         } else {
-            let _ = write!(out, "{}", v as i64);
+            out.push_str(itoa::Buffer::new().format(v as i64));
         }
         return;
     }
@@ -84,5 +84,5 @@ pub fn write_openmetrics_float(out: &mut String, v: f64) {
 /// Appends an unsigned integer.
 #[inline]
 pub(crate) fn write_u64(out: &mut String, v: u64) {
-    let _ = write!(out, "{v}");
+    out.push_str(itoa::Buffer::new().format(v));
 }

@@ -5,19 +5,21 @@ mod escape;
 mod escaping;
 mod float;
 mod negotiate;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 mod text;
 
 use std::borrow::Cow;
 
 pub use escape::escape_label_value;
+pub(crate) use escape::{parse_rendered_labels, render_labels, rendered_labels_match};
 pub use escaping::{escape_name, escape_name_for_exposition, unescape_name};
-pub(crate) use escape::{render_labels, rendered_labels_match};
 pub use float::{write_go_float, write_openmetrics_float};
 pub use negotiate::{EscapingScheme, Negotiated, negotiate};
 pub(crate) use text::TextEncoder;
 
 use crate::error::Result;
-use crate::metric::{CellsReading, MetricType};
+use crate::metric::{CellsReading, Exemplar, MetricType};
 use crate::name::check_label_names;
 
 /// An exposition format this crate can write.
@@ -29,6 +31,10 @@ pub enum Format {
     OpenMetrics,
     /// OpenMetrics text requested as `version=0.0.1` (same body, different Content-Type).
     OpenMetricsV0_0_1,
+    /// Length-delimited protobuf `io.prometheus.client.MetricFamily` messages; the only
+    /// format that carries native histograms.
+    #[cfg(feature = "protobuf")]
+    Protobuf,
 }
 
 impl Format {
@@ -44,11 +50,15 @@ impl Format {
             Format::OpenMetricsV0_0_1 => {
                 "application/openmetrics-text; version=0.0.1; charset=utf-8"
             }
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
         }
     }
 
     pub(crate) fn is_openmetrics(self) -> bool {
-        !matches!(self, Format::Text)
+        matches!(self, Format::OpenMetrics | Format::OpenMetricsV0_0_1)
     }
 }
 
@@ -134,6 +144,27 @@ pub struct HistogramValue<'a> {
     pub sum: f64,
     /// Creation time in Unix seconds, for `_created`.
     pub created: Option<f64>,
+    /// Native (sparse, exponential) buckets, when the histogram has them.
+    pub native: Option<NativeValue<'a>>,
+    /// Exemplars per classic bucket, the `+Inf` bucket last.
+    pub exemplars: Option<&'a [Option<Exemplar>]>,
+    /// Exemplars of the native buckets (each timestamped).
+    pub native_exemplars: &'a [Exemplar],
+}
+
+/// The native-bucket part of a histogram (checklist E).
+#[derive(Debug, Clone, Copy)]
+pub struct NativeValue<'a> {
+    /// Resolution: bucket boundaries are powers of `2^(2^-schema)`.
+    pub schema: i32,
+    /// Observations with absolute value at most this go to the zero bucket.
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// `(bucket index, count)` for positive observations, sorted by index.
+    pub positive: &'a [(i32, u64)],
+    /// `(bucket index, count)` for negative observations (by absolute value), sorted by index.
+    pub negative: &'a [(i32, u64)],
 }
 
 /// A summary's values as handed to an encoder.
@@ -152,7 +183,13 @@ pub struct SummaryValue<'a> {
 /// The format-specific writer behind [`MetricEncoder`].
 pub(crate) trait Encode {
     fn family(&mut self, header: &FamilyHeader<'_>);
-    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>);
+    fn counter(
+        &mut self,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    );
     fn gauge(&mut self, labels: &str, value: f64);
     fn unknown(&mut self, labels: &str, value: f64);
     fn histogram(&mut self, labels: &str, value: &HistogramValue<'_>);
@@ -191,6 +228,7 @@ pub(crate) trait Encode {
 pub struct MetricEncoder<'a> {
     inner: &'a mut dyn Encode,
     prefix: Option<&'a str>,
+    escaping: EscapingScheme,
     name: String,
     reading: CellsReading,
     states: Vec<(String, bool)>,
@@ -205,10 +243,21 @@ impl std::fmt::Debug for MetricEncoder<'_> {
 }
 
 impl<'a> MetricEncoder<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Encode, prefix: Option<&'a str>) -> Self {
+    /// The escaping scheme of this exposition (families with UTF-8 label names re-render
+    /// their labels with it).
+    pub fn escaping(&self) -> EscapingScheme {
+        self.escaping
+    }
+
+    pub(crate) fn new(
+        inner: &'a mut dyn Encode,
+        prefix: Option<&'a str>,
+        escaping: EscapingScheme,
+    ) -> Self {
         Self {
             inner,
             prefix,
+            escaping,
             name: String::new(),
             reading: CellsReading::default(),
             states: Vec::new(),
@@ -236,7 +285,19 @@ impl<'a> MetricEncoder<'a> {
 
     /// A counter sample (`_total`, and `_created` when enabled).
     pub fn counter(&mut self, labels: &LabelSet<'_>, value: f64, created: Option<f64>) {
-        self.inner.counter(labels.rendered(), value, created);
+        self.inner.counter(labels.rendered(), value, created, None);
+    }
+
+    /// A counter sample with an exemplar (written in OpenMetrics and protobuf).
+    pub fn counter_with_exemplar(
+        &mut self,
+        labels: &LabelSet<'_>,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.inner
+            .counter(labels.rendered(), value, created, exemplar);
     }
 
     /// A gauge sample.

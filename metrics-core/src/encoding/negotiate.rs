@@ -71,6 +71,8 @@ impl Negotiated {
 struct Entry<'a> {
     media_type: &'a str,
     version: Option<&'a str>,
+    proto: Option<&'a str>,
+    encoding: Option<&'a str>,
     escaping: Option<&'a str>,
     q: f64,
     wildcard: bool,
@@ -85,6 +87,8 @@ fn parse_entry(raw: &str) -> Option<Entry<'_>> {
     let mut entry = Entry {
         media_type,
         version: None,
+        proto: None,
+        encoding: None,
         escaping: None,
         q: 1.0,
         wildcard: media_type.contains('*'),
@@ -97,6 +101,8 @@ fn parse_entry(raw: &str) -> Option<Entry<'_>> {
         match key.trim() {
             "version" => entry.version = Some(value),
             "escaping" => entry.escaping = Some(value),
+            "proto" => entry.proto = Some(value),
+            "encoding" => entry.encoding = Some(value),
             // Go's goautoneg turns an unparsable weight into 0.
             "q" => {
                 entry.q = value
@@ -111,10 +117,21 @@ fn parse_entry(raw: &str) -> Option<Entry<'_>> {
     Some(entry)
 }
 
+#[cfg(feature = "protobuf")]
+fn protobuf_format(e: &Entry<'_>) -> Option<Format> {
+    (e.proto == Some("io.prometheus.client.MetricFamily") && e.encoding == Some("delimited"))
+        .then_some(Format::Protobuf)
+}
+
+#[cfg(not(feature = "protobuf"))]
+fn protobuf_format(_: &Entry<'_>) -> Option<Format> {
+    None
+}
+
 /// Picks the exposition format for an `Accept` header value.
 ///
 /// Entries are ranked by weight (entries with `q=0` are not acceptable). The first one we
-/// serve wins: OpenMetrics `version=1.0.0`, OpenMetrics `0.0.1` or without a version (as Go
+/// serve wins: delimited protobuf (with the `protobuf` feature), OpenMetrics `version=1.0.0`, OpenMetrics `0.0.1` or without a version (as Go
 /// answers), and text `0.0.4` or without a version. A missing or unparsable header, or one
 /// naming nothing we serve (`*/*` included), gets text 0.0.4. The escaping scheme is the last
 /// valid `escaping=` seen up to and including the chosen entry, else `underscores` (F7).
@@ -156,6 +173,8 @@ pub fn negotiate(accept: Option<&str>) -> Negotiated {
                 Some("0.0.1") | None => Some(Format::OpenMetricsV0_0_1),
                 Some(_) => None,
             }
+        } else if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
+            protobuf_format(e)
         } else if media.eq_ignore_ascii_case("text/plain") {
             matches!(e.version, Some("0.0.4") | None).then_some(Format::Text)
         } else {

@@ -1,9 +1,11 @@
 //! The two text formats: Prometheus 0.0.4 and OpenMetrics 1.0 (checklist C and D).
 
 use super::escape::{escape_help, escape_label_value};
+use super::escaping::escape_name_for_exposition;
 use super::float::{write_go_float, write_openmetrics_float, write_u64};
-use super::{Encode, FamilyHeader, HistogramValue, SummaryValue};
-use crate::metric::MetricType;
+use super::{Encode, EscapingScheme, FamilyHeader, HistogramValue, SummaryValue};
+use crate::metric::{Exemplar, MetricType};
+use crate::name::is_valid_metric_name;
 
 /// Writes one exposition in either text format into a `String`.
 pub(crate) struct TextEncoder<'o> {
@@ -11,6 +13,13 @@ pub(crate) struct TextEncoder<'o> {
     openmetrics: bool,
     const_labels: &'o str,
     created_samples: bool,
+    escaping: EscapingScheme,
+    /// `le` values formatted once per bucket layout (identified by address and length of the
+    /// bounds, which outlive the scrape), not once per series.
+    le_key: (usize, usize),
+    le_cache: Vec<String>,
+    /// Whether the current family's name is written quoted (UTF-8 name, `allow-utf-8`).
+    quoted: bool,
     /// The current family's sample base name (with prefix; for info without `_info`).
     name: String,
     scratch: String,
@@ -22,12 +31,17 @@ impl<'o> TextEncoder<'o> {
         openmetrics: bool,
         const_labels: &'o str,
         created_samples: bool,
+        escaping: EscapingScheme,
     ) -> Self {
         Self {
             out,
             openmetrics,
             const_labels,
             created_samples: created_samples && openmetrics,
+            escaping,
+            quoted: false,
+            le_key: (0, 0),
+            le_cache: Vec::new(),
             name: String::new(),
             scratch: String::new(),
         }
@@ -59,13 +73,24 @@ impl<'o> TextEncoder<'o> {
 
     /// `name<suffix>{const,labels,extra="scratch"} ` — the value follows.
     fn start_sample(&mut self, suffix: &str, labels: &str, extra: Option<&str>) {
-        self.out.push_str(&self.name);
-        self.out.push_str(suffix);
         let parts = [self.const_labels, labels];
         let mut first = true;
-        let any = parts.iter().any(|p| !p.is_empty()) || extra.is_some();
+        if self.quoted {
+            // `{"name<suffix>",labels…}` (checklist C10).
+            self.out.push_str("{\"");
+            escape_label_value(self.out, &self.name);
+            self.out.push_str(suffix);
+            self.out.push('"');
+            first = false;
+        } else {
+            self.out.push_str(&self.name);
+            self.out.push_str(suffix);
+        }
+        let any = self.quoted || parts.iter().any(|p| !p.is_empty()) || extra.is_some();
         if any {
-            self.out.push('{');
+            if !self.quoted {
+                self.out.push('{');
+            }
             for p in parts.iter().filter(|p| !p.is_empty()) {
                 if !first {
                     self.out.push(',');
@@ -106,28 +131,83 @@ impl<'o> TextEncoder<'o> {
     }
 
     fn buckets(&mut self, labels: &str, v: &HistogramValue<'_>) {
-        for (bound, count) in v.bounds.iter().zip(v.cumulative) {
-            self.float_label(*bound);
-            self.uint_sample("_bucket", labels, Some("le"), *count);
+        let key = (v.bounds.as_ptr() as usize, v.bounds.len());
+        if key != self.le_key {
+            self.le_cache.clear();
+            for bound in v.bounds {
+                self.float_label(*bound);
+                self.le_cache.push(self.scratch.clone());
+            }
+            self.le_key = key;
+        }
+        let exemplar = |i: usize| v.exemplars.and_then(|e| e.get(i)).and_then(Option::as_ref);
+        for (i, count) in v.cumulative.iter().enumerate().take(v.bounds.len()) {
+            self.scratch.clear();
+            self.scratch.push_str(&self.le_cache[i]);
+            self.start_sample("_bucket", labels, Some("le"));
+            write_u64(self.out, *count);
+            self.exemplar(exemplar(i));
+            self.out.push('\n');
         }
         self.scratch.clear();
         self.scratch.push_str("+Inf");
-        self.uint_sample("_bucket", labels, Some("le"), v.count);
+        self.start_sample("_bucket", labels, Some("le"));
+        write_u64(self.out, v.count);
+        self.exemplar(exemplar(v.bounds.len()));
+        self.out.push('\n');
+    }
+
+    /// ` # {labels} value timestamp` after a sample, OpenMetrics only (D16).
+    fn exemplar(&mut self, exemplar: Option<&Exemplar>) {
+        let Some(e) = exemplar.filter(|_| self.openmetrics) else {
+            return;
+        };
+        self.out.push_str(" # {");
+        self.out.push_str(e.rendered_labels());
+        self.out.push_str("} ");
+        write_openmetrics_float(self.out, e.value());
+        self.out.push(' ');
+        write_openmetrics_float(self.out, e.timestamp());
     }
 
     fn header_line(&mut self, kind: &str, sample_suffix: &str) {
         self.out.push_str("# ");
         self.out.push_str(kind);
         self.out.push(' ');
-        self.out.push_str(&self.name);
-        self.out.push_str(sample_suffix);
+        if self.quoted {
+            self.out.push('"');
+            escape_label_value(self.out, &self.name);
+            self.out.push_str(sample_suffix);
+            self.out.push('"');
+        } else {
+            self.out.push_str(&self.name);
+            self.out.push_str(sample_suffix);
+        }
     }
 }
 
 impl Encode for TextEncoder<'_> {
     fn family(&mut self, h: &FamilyHeader<'_>) {
         self.name.clear();
-        self.name.push_str(h.name);
+        self.quoted = false;
+        if is_valid_metric_name(h.name) {
+            self.name.push_str(h.name);
+        } else if self.escaping == EscapingScheme::AllowUtf8 {
+            self.quoted = true;
+            self.name.push_str(h.name);
+        } else {
+            // Escape the whole sample name, as Go does, so `dots`/`values` double the suffix's
+            // underscore too; the family base is what precedes the suffix.
+            let suffix = match h.metric_type {
+                MetricType::Counter => "_total",
+                MetricType::Info => "_info",
+                _ => "",
+            };
+            let full = escape_name_for_exposition(&format!("{}{suffix}", h.name), self.escaping)
+                .into_owned();
+            self.name
+                .push_str(full.strip_suffix(suffix).unwrap_or(&full));
+        }
         if self.openmetrics {
             let kind = match h.metric_type {
                 MetricType::Counter => "counter",
@@ -178,8 +258,17 @@ impl Encode for TextEncoder<'_> {
         }
     }
 
-    fn counter(&mut self, labels: &str, value: f64, created: Option<f64>) {
-        self.float_sample("_total", labels, value);
+    fn counter(
+        &mut self,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.start_sample("_total", labels, None);
+        self.float(value);
+        self.exemplar(exemplar);
+        self.out.push('\n');
         self.created(labels, created);
     }
 

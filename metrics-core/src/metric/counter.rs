@@ -1,10 +1,11 @@
 //! Counter: a value that only goes up (and resets only on restart).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::encoding::{LabelSet, MetricEncoder};
 use crate::error::{Error, Result};
-use crate::metric::{Metric, MetricType, created_now, unix_now_seconds};
+use crate::metric::{Exemplar, Metric, MetricType, created_now, unix_now_seconds};
 
 /// A monotonic counter.
 ///
@@ -24,6 +25,9 @@ pub struct Counter {
     int: AtomicU64,
     float_bits: AtomicU64,
     created_bits: AtomicU64,
+    // Set on the first exemplar: counters without exemplars pay one pointer, and a scrape
+    // checks for one with a plain load instead of taking a lock.
+    exemplar: OnceLock<Box<Mutex<Exemplar>>>,
 }
 
 impl Default for Counter {
@@ -32,6 +36,7 @@ impl Default for Counter {
             int: AtomicU64::new(0),
             float_bits: AtomicU64::new(0),
             created_bits: created_now(),
+            exemplar: OnceLock::new(),
         }
     }
 }
@@ -83,6 +88,31 @@ impl Counter {
         Ok(())
     }
 
+    /// Adds `v` and keeps an exemplar for it (shown in OpenMetrics and protobuf).
+    ///
+    /// ```
+    /// let c = promenade_core::Counter::default();
+    /// c.inc_by_with_exemplar(1.0, &[("trace_id", "abc")]).unwrap();
+    /// assert!(c.inc_by_with_exemplar(1.0, &[("bad name", "x")]).is_err());
+    /// assert_eq!(c.get(), 1.0);
+    /// ```
+    pub fn inc_by_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        if v.is_nan() || v < 0.0 {
+            return Err(Error::InvalidIncrement(v));
+        }
+        let exemplar = Exemplar::new(labels, v)?;
+        match self.exemplar.get() {
+            Some(slot) => *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar,
+            None => {
+                let slot = self
+                    .exemplar
+                    .get_or_init(|| Box::new(Mutex::new(exemplar.clone())));
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar;
+            }
+        }
+        self.inc_by(v)
+    }
+
     /// The current value.
     ///
     /// ```
@@ -119,7 +149,12 @@ impl Metric for Counter {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
-        enc.counter(labels, self.get(), Some(self.created()));
+        // The exemplar is read before the value, so it never refers to an uncounted event (I5).
+        let exemplar = self
+            .exemplar
+            .get()
+            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        enc.counter_with_exemplar(labels, self.get(), Some(self.created()), exemplar.as_ref());
     }
 }
 

@@ -139,6 +139,9 @@ impl Metric for GaugeHistogram {
                 count: s.count,
                 sum: s.sum,
                 created: None,
+                native: None,
+                exemplars: None,
+                native_exemplars: &[],
             },
         );
     }

@@ -6,10 +6,13 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::encoding::{HistogramValue, LabelSet, MetricEncoder};
+use crate::encoding::{HistogramValue, LabelSet, MetricEncoder, NativeValue};
 use crate::error::{Error, Result};
 use crate::metric::counter::add_f64;
-use crate::metric::{Metric, MetricType, Observe, Timer, created_now, unix_now_seconds};
+use crate::metric::native::{NativeBuckets, NativeState};
+use crate::metric::{
+    Exemplar, Metric, MetricType, NATIVE_EXEMPLARS, Observe, Timer, created_now, unix_now_seconds,
+};
 
 /// The default buckets, the same as every other Prometheus client library.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -57,12 +60,14 @@ pub fn exponential_buckets(start: f64, factor: f64, count: usize) -> Result<Vec<
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets {
     bounds: Arc<[f64]>,
+    native: Option<NativeBuckets>,
 }
 
 impl Default for Buckets {
     fn default() -> Self {
         Self {
             bounds: Arc::from(&DEFAULT_BUCKETS[..]),
+            native: None,
         }
     }
 }
@@ -91,7 +96,44 @@ impl Buckets {
         }
         Ok(Self {
             bounds: bounds.into(),
+            native: None,
         })
+    }
+
+    /// Native buckets only: text formats then show `_count`, `_sum` and the `+Inf` bucket,
+    /// protobuf the full native histogram.
+    ///
+    /// ```
+    /// let b = promenade_core::Buckets::native_only(promenade_core::NativeBuckets::default());
+    /// assert!(b.bounds().is_empty());
+    /// ```
+    pub fn native_only(native: NativeBuckets) -> Self {
+        Self {
+            bounds: Arc::from(&[][..]),
+            native: Some(native),
+        }
+    }
+
+    /// Adds native buckets next to the classic ones (both are exposed).
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, NativeBuckets};
+    /// let b = Buckets::default().with_native(NativeBuckets::default());
+    /// assert_eq!(b.bounds().len(), 11);
+    /// assert!(b.native().is_some());
+    /// ```
+    pub fn with_native(mut self, native: NativeBuckets) -> Self {
+        self.native = Some(native);
+        self
+    }
+
+    /// The native bucket configuration, if any.
+    ///
+    /// ```
+    /// assert!(promenade_core::Buckets::default().native().is_none());
+    /// ```
+    pub fn native(&self) -> Option<&NativeBuckets> {
+        self.native.as_ref()
     }
 
     /// The finite upper bounds.
@@ -274,8 +316,27 @@ impl HotColdCells {
 #[derive(Debug)]
 pub struct Histogram {
     buckets: Buckets,
-    cells: HotColdCells,
+    storage: Storage,
     created_bits: AtomicU64,
+    // Set on the first exemplar: histograms without exemplars pay one pointer, and a scrape
+    // checks for them with a plain load instead of taking a lock.
+    exemplars: OnceLock<Box<Mutex<HistogramExemplars>>>,
+}
+
+/// The latest exemplar per classic bucket (`+Inf` last) and the latest few native ones.
+#[derive(Debug, Clone, Default)]
+struct HistogramExemplars {
+    classic: Vec<Option<Exemplar>>,
+    native: std::collections::VecDeque<Exemplar>,
+}
+
+/// Classic-only histograms use the lock-free striped cells; with native buckets the whole
+/// state sits under one mutex (sparse buckets, zero bucket, schema changes and resets must
+/// stay consistent with count and sum).
+#[derive(Debug)]
+enum Storage {
+    Classic(HotColdCells),
+    Native(Box<Mutex<NativeState>>),
 }
 
 /// A consistent reading of a histogram.
@@ -289,6 +350,23 @@ pub struct HistogramSnapshot {
     pub count: u64,
     /// Sum of observations.
     pub sum: f64,
+    /// The native buckets, when configured.
+    pub native: Option<NativeSnapshot>,
+}
+
+/// The native part of a histogram reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeSnapshot {
+    /// Current schema (may be below the configured one after the bucket limit acted).
+    pub schema: i32,
+    /// Current zero threshold.
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// Sorted `(index, count)` of positive buckets.
+    pub positive: Vec<(i32, u64)>,
+    /// Sorted `(index, count)` of negative buckets.
+    pub negative: Vec<(i32, u64)>,
 }
 
 impl Default for Histogram {
@@ -305,12 +383,57 @@ impl Histogram {
     /// h.observe(0.2);
     /// ```
     pub fn new(buckets: Buckets) -> Self {
-        let cells = HotColdCells::new(buckets.bounds().len());
+        let created_bits = created_now();
+        let storage = match buckets.native() {
+            Some(native) => Storage::Native(Box::new(Mutex::new(NativeState::new(
+                native.clone(),
+                buckets.bounds().len(),
+                f64::from_bits(created_bits.load(Ordering::Relaxed)),
+            )))),
+            None => Storage::Classic(HotColdCells::new(buckets.bounds().len())),
+        };
         Self {
             buckets,
-            cells,
-            created_bits: created_now(),
+            storage,
+            created_bits,
+            exemplars: OnceLock::new(),
         }
+    }
+
+    /// Records one observation and keeps an exemplar for its bucket (the latest per classic
+    /// bucket, the latest ten for native buckets).
+    ///
+    /// ```
+    /// let h = promenade_core::Histogram::default();
+    /// h.observe_with_exemplar(0.3, &[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]).unwrap();
+    /// assert_eq!(h.snapshot().count, 1);
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let exemplar = Exemplar::new(labels, v)?;
+        {
+            let slot = self.exemplars.get_or_init(|| {
+                Box::new(Mutex::new(HistogramExemplars {
+                    classic: vec![None; self.buckets.bounds().len() + 1],
+                    ..Default::default()
+                }))
+            });
+            let mut ex = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = ex.classic.get_mut(self.buckets.index(v)) {
+                *c = Some(exemplar.clone());
+            }
+            if self.buckets.native().is_some() {
+                if ex.native.len() >= NATIVE_EXEMPLARS {
+                    ex.native.pop_front();
+                }
+                ex.native.push_back(exemplar);
+            }
+        }
+        self.observe(v);
+        Ok(())
+    }
+
+    fn native_state(m: &Mutex<NativeState>) -> std::sync::MutexGuard<'_, NativeState> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records one observation.
@@ -320,7 +443,11 @@ impl Histogram {
     /// ```
     #[inline]
     pub fn observe(&self, v: f64) {
-        self.cells.record(self.buckets.index(v), v);
+        let index = self.buckets.index(v);
+        match &self.storage {
+            Storage::Classic(cells) => cells.record(index, v),
+            Storage::Native(state) => Self::native_state(state).observe(v, index, unix_now_seconds),
+        }
     }
 
     /// Starts a timer that observes the elapsed seconds when dropped or stopped.
@@ -341,8 +468,7 @@ impl Histogram {
     /// assert_eq!(promenade_core::Histogram::default().snapshot().count, 0);
     /// ```
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut reading = CellsReading::default();
-        self.cells.read_into(&mut reading);
+        let (reading, native) = self.read();
         let mut acc = 0;
         let cumulative = reading.buckets.iter().map(|c| {
             acc += c;
@@ -353,14 +479,50 @@ impl Histogram {
             cumulative: cumulative.collect(),
             count: reading.count,
             sum: reading.sum,
+            native,
+        }
+    }
+
+    /// Count, sum and non-cumulative classic buckets, plus the native part, read consistently.
+    fn read(&self) -> (CellsReading, Option<NativeSnapshot>) {
+        let mut reading = CellsReading::default();
+        let native = self.read_into(&mut reading);
+        (reading, native)
+    }
+
+    fn read_into(&self, reading: &mut CellsReading) -> Option<NativeSnapshot> {
+        match &self.storage {
+            Storage::Classic(cells) => {
+                cells.read_into(reading);
+                None
+            }
+            Storage::Native(state) => {
+                let s = Self::native_state(state);
+                reading.count = s.count;
+                reading.sum = s.sum;
+                reading.buckets.clear();
+                reading.buckets.extend_from_slice(&s.classic);
+                Some(NativeSnapshot {
+                    schema: s.schema,
+                    zero_threshold: s.zero_threshold,
+                    zero_count: s.zero_count,
+                    positive: s.positive.clone(),
+                    negative: s.negative.clone(),
+                })
+            }
         }
     }
 
     /// Only the number of observations (consistent with the other fields of the same read).
     pub(crate) fn snapshot_count(&self) -> u64 {
-        let mut reading = CellsReading::default();
-        self.cells.read_into(&mut reading);
-        reading.count
+        match &self.storage {
+            Storage::Classic(cells) => {
+                let mut reading = CellsReading::default();
+                cells.read_into(&mut reading);
+                reading.count
+            }
+            Storage::Native(state) => Self::native_state(state).count,
+        }
     }
 
     /// The bucket layout.
@@ -388,14 +550,26 @@ impl Metric for Histogram {
     }
 
     fn reset(&self) {
-        self.cells.reset();
-        self.created_bits
-            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
+        let now = unix_now_seconds();
+        match &self.storage {
+            Storage::Classic(cells) => cells.reset(),
+            Storage::Native(state) => Self::native_state(state).reset(now),
+        }
+        self.created_bits.store(now.to_bits(), Ordering::Relaxed);
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        // Exemplars first, then the counts: an exemplar never refers to an uncounted event (I5).
+        let exemplars = self
+            .exemplars
+            .get()
+            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        let native_exemplars: Vec<Exemplar> = exemplars
+            .as_ref()
+            .map(|e| e.native.iter().cloned().collect())
+            .unwrap_or_default();
         let mut reading = enc.take_reading();
-        self.cells.read_into(&mut reading);
+        let native = self.read_into(&mut reading);
         let mut acc = 0;
         for c in reading.buckets.iter_mut() {
             acc += *c;
@@ -407,6 +581,15 @@ impl Metric for Histogram {
             count: reading.count,
             sum: reading.sum,
             created: Some(f64::from_bits(self.created_bits.load(Ordering::Relaxed))),
+            native: native.as_ref().map(|n| NativeValue {
+                schema: n.schema,
+                zero_threshold: n.zero_threshold,
+                zero_count: n.zero_count,
+                positive: &n.positive,
+                negative: &n.negative,
+            }),
+            exemplars: exemplars.as_ref().map(|e| e.classic.as_slice()),
+            native_exemplars: &native_exemplars,
         };
         enc.histogram(labels, &value);
         enc.put_reading(reading);

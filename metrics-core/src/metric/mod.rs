@@ -1,10 +1,12 @@
 //! The metric types: what a single series holds and how it is updated.
 
 mod counter;
+mod exemplar;
 mod gauge;
 mod gauge_histogram;
 mod histogram;
 mod info;
+mod native;
 mod stateset;
 mod summary;
 
@@ -12,13 +14,17 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use counter::Counter;
+pub(crate) use exemplar::NATIVE_EXEMPLARS;
+pub use exemplar::{EXEMPLAR_MAX_RUNES, Exemplar};
 pub use gauge::{Gauge, InflightGuard, Unknown};
 pub use gauge_histogram::{GaugeHistogram, GaugeHistogramSnapshot};
 pub use histogram::{
-    Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, exponential_buckets, linear_buckets,
+    Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, NativeSnapshot, exponential_buckets,
+    linear_buckets,
 };
 pub(crate) use histogram::{CellsReading, HotColdCells};
 pub use info::Info;
+pub use native::{NativeBuckets, native_bucket_index, schema_for_factor};
 pub use stateset::{StateSet, States};
 pub use summary::{Summary, SummarySnapshot};
 

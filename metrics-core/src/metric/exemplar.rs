@@ -1,0 +1,65 @@
+//! Exemplars: a sample's link to a trace (checklist D16, E13).
+
+use crate::encoding::render_labels;
+use crate::error::{Error, Result};
+use crate::metric::unix_now_seconds;
+use crate::name::check_label_names;
+
+/// Most code points the label names and values of one exemplar may hold together.
+pub const EXEMPLAR_MAX_RUNES: usize = 128;
+
+/// An exemplar: labels (typically `trace_id`), the observed value and when it was observed.
+///
+/// ```
+/// let e = promenade_core::Exemplar::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")], 0.25).unwrap();
+/// assert_eq!(e.value(), 0.25);
+/// let too_long = "x".repeat(200);
+/// assert!(promenade_core::Exemplar::new(&[("trace_id", too_long.as_str())], 1.0).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    labels: Box<str>,
+    value: f64,
+    timestamp: f64,
+}
+
+impl Exemplar {
+    /// Validates the label names and the 128-code-point limit; the timestamp is now.
+    pub fn new(labels: &[(&str, &str)], value: f64) -> Result<Self> {
+        let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        check_label_names(&names)?;
+        let runes: usize = labels
+            .iter()
+            .map(|(n, v)| n.chars().count() + v.chars().count())
+            .sum();
+        if runes > EXEMPLAR_MAX_RUNES {
+            return Err(Error::ExemplarTooLong(runes));
+        }
+        let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
+        let mut rendered = String::new();
+        render_labels(&mut rendered, &names, &values);
+        Ok(Self {
+            labels: rendered.into_boxed_str(),
+            value,
+            timestamp: unix_now_seconds(),
+        })
+    }
+
+    /// The labels, rendered as `name="value",...`.
+    pub fn rendered_labels(&self) -> &str {
+        &self.labels
+    }
+
+    /// The observed value.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Unix time in seconds of the observation.
+    pub fn timestamp(&self) -> f64 {
+        self.timestamp
+    }
+}
+
+/// How many exemplars a native histogram keeps (the Go default).
+pub(crate) const NATIVE_EXEMPLARS: usize = 10;
