@@ -135,8 +135,8 @@ pub enum PushError {
 
 /// The body format of a push.
 ///
-/// Only the text format exists for now; protobuf (needed for native histograms) will be added
-/// as another variant.
+/// Text is the default here (the Go client defaults to protobuf); protobuf (feature
+/// `protobuf`, on by default) is needed to push native histograms.
 ///
 /// ```
 /// assert_eq!(promenade_core::push::PushFormat::default(), promenade_core::push::PushFormat::Text);
@@ -147,6 +147,9 @@ pub enum PushFormat {
     /// Prometheus text format 0.0.4.
     #[default]
     Text,
+    /// Length-delimited protobuf `io.prometheus.client.MetricFamily` messages.
+    #[cfg(feature = "protobuf")]
+    Protobuf,
 }
 
 impl PushFormat {
@@ -158,6 +161,8 @@ impl PushFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             PushFormat::Text => Format::Text.content_type(),
+            #[cfg(feature = "protobuf")]
+            PushFormat::Protobuf => Format::Protobuf.content_type(),
         }
     }
 }
@@ -564,6 +569,8 @@ impl Pushgateway {
         check_sample_labels(&text, &self.forbidden)?;
         let raw = match self.format {
             PushFormat::Text => text.into_bytes(),
+            #[cfg(feature = "protobuf")]
+            PushFormat::Protobuf => registry.encode_to_vec(Format::Protobuf)?,
         };
         if !self.gzip {
             return Ok(Bytes::from(raw));

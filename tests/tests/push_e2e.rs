@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use promenade_core::push::{PushError, Pushgateway};
-use promenade_core::{Format, Registry};
+use promenade_core::push::{PushError, PushFormat, Pushgateway};
+use promenade_core::{Buckets, Format, Registry};
 use promenade_tests::{PushgatewayServer, StaticResponse, StaticServer, http_get, or_skip};
 use serde_json::Value;
 
@@ -219,6 +219,45 @@ fn gzip_bodies_and_gateway_errors() {
         plain.push(&labelled),
         Err(PushError::LabelCollision { .. })
     ));
+}
+
+#[test]
+fn protobuf_bodies() {
+    let gw = or_skip!(PushgatewayServer::start());
+    let client = Pushgateway::builder(&gw.url(), "proto")
+        .grouping("path", "/srv/data")
+        .format(PushFormat::Protobuf)
+        .gzip(true)
+        .build_blocking()
+        .unwrap();
+    let r = Registry::new();
+    r.counter("files_removed_total", "Files removed.")
+        .unwrap()
+        .inc_by(17.0)
+        .unwrap();
+    let h = r
+        .histogram(
+            "file_age_seconds",
+            "File ages.",
+            Buckets::new(vec![1.0, 10.0]).unwrap(),
+        )
+        .unwrap();
+    h.observe(0.5);
+    h.observe(5.0);
+    client.push(&r).unwrap();
+    let text = gateway_metrics(&gw);
+    assert!(
+        text.contains(r#"files_removed_total{instance="",job="proto",path="/srv/data"} 17"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"file_age_seconds_bucket{instance="",job="proto",path="/srv/data",le="10"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"file_age_seconds_sum{instance="",job="proto",path="/srv/data"} 5.5"#));
+    client.delete().unwrap();
 }
 
 #[test]
