@@ -100,10 +100,13 @@ pub enum PushError {
     #[error("compressing the body failed: {0}")]
     Compress(#[source] std::io::Error),
     /// The gateway could not be reached (connection refused, DNS failure, reset, ...).
-    #[error("could not reach the Pushgateway at {url}: {source}")]
+    #[error("could not reach the Pushgateway at {url}: {reason}")]
     Connect {
         /// The request URL.
         url: String,
+        /// The transport error with its causes, e.g. `client error (Connect): tcp connect
+        /// error: Connection refused (os error 111)`.
+        reason: String,
         /// The transport error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -606,6 +609,7 @@ impl Pushgateway {
                 .await
                 .map_err(|e| PushError::Connect {
                     url: self.url.clone(),
+                    reason: error_chain(&e),
                     source: Box::new(e),
                 })?;
             let status = response.status();
@@ -712,6 +716,21 @@ impl BlockingPushgateway {
     pub fn as_async(&self) -> &Pushgateway {
         &self.inner
     }
+}
+
+/// An error and its causes, joined by `: ` (hyper's own messages are terse).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let msg = c.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Reads a quoted string starting after its opening quote; returns the unescaped content
@@ -946,6 +965,7 @@ mod tests {
         let err = g.push(&Registry::new()).unwrap_err();
         assert!(matches!(err, PushError::Connect { .. }), "{err}");
         assert!(err.to_string().contains("could not reach the Pushgateway"));
+        assert!(err.to_string().contains("onnection refused"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 
