@@ -50,12 +50,23 @@ use crate::name::is_valid_label_name;
 use crate::registry::Registry;
 
 /// Default time limit for one request, connection included.
+///
+/// ```
+/// assert_eq!(promenade_core::push::DEFAULT_TIMEOUT.as_secs(), 10);
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of an error response's body is kept for [`PushError::Status`].
 const ERROR_BODY_LIMIT: usize = 4096;
 
 /// Errors of the Pushgateway client.
+///
+/// ```
+/// use promenade_core::push::{PushError, Pushgateway};
+/// let err = Pushgateway::builder("http://127.0.0.1:9091", "").build().unwrap_err();
+/// assert!(matches!(err, PushError::EmptyJob));
+/// assert_eq!(err.to_string(), "the Pushgateway job name must not be empty");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError {
@@ -264,6 +275,17 @@ fn build_path(job: &str, grouping: &[(String, String)], always_base64: bool) -> 
 }
 
 /// Configures a [`Pushgateway`]; see [`Pushgateway::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// let gateway = promenade_core::push::Pushgateway::builder("http://127.0.0.1:9091", "backup")
+///     .grouping("instance", "db-1")
+///     .gzip(true)
+///     .timeout(Duration::from_secs(3))
+///     .build()
+///     .unwrap();
+/// assert_eq!(gateway.url(), "http://127.0.0.1:9091/metrics/job/backup/instance/db-1");
+/// ```
 #[derive(Debug, Clone)]
 pub struct PushgatewayBuilder {
     url: String,

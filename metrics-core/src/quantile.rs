@@ -34,11 +34,26 @@ use crate::metric::{
 use crate::registry::Registry;
 
 /// Default window length of a [`QuantileSummary`] (10 minutes, as in the Go client).
+///
+/// ```
+/// use promenade_core::{QuantileOptions, quantile::DEFAULT_MAX_AGE};
+/// assert_eq!(QuantileOptions::default().max_age(), DEFAULT_MAX_AGE);
+/// ```
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// Default number of staggered streams the window is split into (5, as in the Go client).
+///
+/// ```
+/// use promenade_core::{QuantileOptions, quantile::DEFAULT_AGE_BUCKETS};
+/// assert_eq!(QuantileOptions::default().age_buckets(), DEFAULT_AGE_BUCKETS);
+/// ```
 pub const DEFAULT_AGE_BUCKETS: u32 = 5;
 /// Default objectives: the median within 5 %, the 90th percentile within 1 % and the 99th
 /// percentile within 0.1 % (rank error).
+///
+/// ```
+/// use promenade_core::{QuantileOptions, quantile::DEFAULT_OBJECTIVES};
+/// assert_eq!(QuantileOptions::default().objectives(), &DEFAULT_OBJECTIVES);
+/// ```
 pub const DEFAULT_OBJECTIVES: [(f64, f64); 3] = [(0.5, 0.05), (0.9, 0.01), (0.99, 0.001)];
 
 /// Observations buffered before they are folded into the streams.
