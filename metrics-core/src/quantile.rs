@@ -407,17 +407,37 @@ impl Window {
         }
     }
 
-    fn flush(&mut self, options: &QuantileOptions, values: &mut Vec<f64>, now: Instant) {
+    /// Folds buffered `values`, observed between `since` and `now`, into the streams. They
+    /// are inserted as of `since` and the window is then moved on to `now`, so values older
+    /// than the window never show up, however late the buffer is flushed.
+    fn flush(&mut self, options: &QuantileOptions, pending: &mut Buffer, now: Instant) {
+        if let Some(since) = pending.since.take() {
+            self.rotate(options, since);
+            let values = &mut pending.values;
+            values.sort_unstable_by(f64::total_cmp);
+            let targets = options.objectives();
+            for s in &mut self.streams {
+                s.insert_sorted(targets, values);
+            }
+            values.clear();
+        }
         self.rotate(options, now);
-        if values.is_empty() {
-            return;
+    }
+}
+
+/// Observations not yet in the streams, and when the oldest of them was made.
+#[derive(Debug)]
+struct Buffer {
+    values: Vec<f64>,
+    since: Option<Instant>,
+}
+
+impl Buffer {
+    fn new() -> Self {
+        Self {
+            values: Vec::with_capacity(BUFFER_LEN),
+            since: None,
         }
-        values.sort_unstable_by(f64::total_cmp);
-        let targets = options.objectives();
-        for s in &mut self.streams {
-            s.insert_sorted(targets, values);
-        }
-        values.clear();
     }
 }
 
@@ -446,7 +466,7 @@ pub struct QuantileSummary {
     cells: HotColdCells,
     created_bits: AtomicU64,
     /// Observations not yet folded into the streams (the only lock observers take).
-    buffer: Mutex<Vec<f64>>,
+    buffer: Mutex<Buffer>,
     window: Mutex<Window>,
 }
 
@@ -470,7 +490,7 @@ impl QuantileSummary {
             options,
             cells: HotColdCells::new(0),
             created_bits: created_now(),
-            buffer: Mutex::new(Vec::with_capacity(BUFFER_LEN)),
+            buffer: Mutex::new(Buffer::new()),
         }
     }
 
@@ -486,18 +506,23 @@ impl QuantileSummary {
         if v.is_nan() {
             return;
         }
+        let now = Instant::now();
         let full = {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-            buf.push(v);
-            if buf.len() >= BUFFER_LEN {
-                Some(std::mem::replace(&mut *buf, Vec::with_capacity(BUFFER_LEN)))
+            let since = *buf.since.get_or_insert(now);
+            buf.values.push(v);
+            // Flushed when full, or when it spans a whole age bucket (as the Go client does).
+            if buf.values.len() >= BUFFER_LEN
+                || now.duration_since(since) >= self.options.stream_duration()
+            {
+                Some(std::mem::replace(&mut *buf, Buffer::new()))
             } else {
                 None
             }
         };
-        if let Some(mut values) = full {
+        if let Some(mut pending) = full {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-            w.flush(&self.options, &mut values, Instant::now());
+            w.flush(&self.options, &mut pending, now);
         }
     }
 
@@ -545,7 +570,7 @@ impl QuantileSummary {
         let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
         let mut pending = {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *buf, Vec::with_capacity(BUFFER_LEN))
+            std::mem::replace(&mut *buf, Buffer::new())
         };
         w.flush(&self.options, &mut pending, Instant::now());
         let targets = self.options.objectives();
@@ -579,10 +604,7 @@ impl Metric for QuantileSummary {
 
     fn reset(&self) {
         let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        self.buffer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        *self.buffer.lock().unwrap_or_else(|p| p.into_inner()) = Buffer::new();
         *w = Window::new(&self.options, Instant::now());
         self.cells.reset();
         self.created_bits
@@ -772,9 +794,14 @@ mod tests {
             .unwrap();
         let t0 = Instant::now();
         let mut w = Window::new(&opts, t0);
-        w.flush(&opts, &mut vec![1.0; 100], t0);
-        // 1 s later a new value arrives; the head still holds the old ones.
-        w.flush(&opts, &mut vec![100.0; 300], t0 + Duration::from_secs(1));
+        let batch = |v: f64, n: usize, at: Instant| Buffer {
+            values: vec![v; n],
+            since: Some(at),
+        };
+        w.flush(&opts, &mut batch(1.0, 100, t0), t0);
+        // 1 s later new values arrive; the head still holds the old ones.
+        let t1 = t0 + Duration::from_secs(1);
+        w.flush(&opts, &mut batch(100.0, 300, t1), t1);
         assert_eq!(w.streams[w.head].query(0.5), 100.0);
         assert_eq!(w.streams[w.head].n, 400.0);
         // After 2 s the stream that saw the first batch is cleared: 4 buckets left, each
@@ -784,6 +811,21 @@ mod tests {
         // 10 s after the last value, everything is gone.
         w.rotate(&opts, t0 + Duration::from_secs(12));
         assert!(w.streams[w.head].query(0.5).is_nan());
+        // A buffer flushed long after its values were made does not bring them back.
+        let t20 = t0 + Duration::from_secs(20);
+        w.flush(
+            &opts,
+            &mut batch(5.0, 10, t0 + Duration::from_secs(13)),
+            t20 + Duration::from_secs(10),
+        );
+        assert!(w.streams[w.head].query(0.5).is_nan());
+        // One made within the window does count.
+        w.flush(
+            &opts,
+            &mut batch(6.0, 10, t20 + Duration::from_secs(5)),
+            t20 + Duration::from_secs(10),
+        );
+        assert_eq!(w.streams[w.head].query(0.5), 6.0);
     }
 
     #[test]

@@ -91,6 +91,23 @@ fn quantiles_turn_nan_after_max_age() {
 }
 
 #[test]
+fn unscraped_observations_expire_too() {
+    // No scrape between the observations and the end of the window: the buffered values
+    // must not show up when the first scrape comes late.
+    let opts = QuantileOptions::new(&[(0.5, 0.05)])
+        .unwrap()
+        .with_max_age(Duration::from_millis(200))
+        .unwrap();
+    let s = QuantileSummary::new(opts);
+    for v in 1..=10 {
+        s.observe(f64::from(v));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.quantiles()[0].1.is_nan(), "{:?}", s.quantiles());
+    assert_eq!(s.snapshot().count, 10);
+}
+
+#[test]
 fn encodes_quantiles_in_both_formats() {
     let r = Registry::new();
     let s = r
