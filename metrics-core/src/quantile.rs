@@ -778,6 +778,28 @@ mod tests {
         assert_eq!(s.query(0.5), 501.0);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn random_data_and_objectives_within_error(
+            values in proptest::collection::vec(-1e6f64..1e6, 1..4000),
+            objectives in proptest::collection::vec((0.001f64..0.999, 0.0005f64..0.1), 1..5),
+            batch in 1usize..700,
+            coarse in proptest::bool::ANY,
+        ) {
+            // Coarse values create many duplicates.
+            let values: Vec<f64> = if coarse {
+                values.iter().map(|v| (v / 1e5).round()).collect()
+            } else {
+                values
+            };
+            let mut targets = objectives;
+            targets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            targets.dedup_by(|a, b| a.0 == b.0);
+            check_stream(&values, &targets, batch);
+        }
+    }
+
     #[test]
     fn empty_stream_is_nan() {
         let s = Stream::new();
