@@ -89,6 +89,9 @@ pub enum PushError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The request time limit is zero.
+    #[error("the Pushgateway request timeout must not be zero")]
+    InvalidTimeout,
     /// A header name or value given to the builder is invalid.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
@@ -286,7 +289,7 @@ fn build_path(job: &str, grouping: &[(String, String)], always_base64: bool) -> 
 ///     .unwrap();
 /// assert_eq!(gateway.url(), "http://127.0.0.1:9091/metrics/job/backup/instance/db-1");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PushgatewayBuilder {
     url: String,
     job: String,
@@ -297,6 +300,24 @@ pub struct PushgatewayBuilder {
     basic_auth: Option<(String, String)>,
     headers: Vec<(String, String)>,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for PushgatewayBuilder {
+    /// Leaves out the password and header values, which may be secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("PushgatewayBuilder")
+            .field("url", &self.url)
+            .field("job", &self.job)
+            .field("grouping", &self.grouping)
+            .field("format", &self.format)
+            .field("gzip", &self.gzip)
+            .field("always_base64", &self.always_base64)
+            .field("basic_auth_user", &self.basic_auth.as_ref().map(|(u, _)| u))
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl PushgatewayBuilder {
@@ -375,7 +396,7 @@ impl PushgatewayBuilder {
     }
 
     /// Time limit for each request, from connecting to the end of the response (default
-    /// [`DEFAULT_TIMEOUT`]).
+    /// [`DEFAULT_TIMEOUT`]; must not be zero).
     ///
     /// ```
     /// use std::time::Duration;
@@ -397,6 +418,9 @@ impl PushgatewayBuilder {
     /// ```
     pub fn build(self) -> Result<Pushgateway, PushError> {
         check_grouping(&self.job, &self.grouping)?;
+        if self.timeout.is_zero() {
+            return Err(PushError::InvalidTimeout);
+        }
         let bad_url = |reason: &str| PushError::InvalidUrl {
             url: self.url.clone(),
             reason: reason.to_owned(),
@@ -423,6 +447,11 @@ impl PushgatewayBuilder {
             .map_err(|e: http::uri::InvalidUri| bad_url(&e.to_string()))?;
         if uri.host().is_none_or(str::is_empty) {
             return Err(bad_url("has no host"));
+        }
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(bad_url(
+                "must not contain credentials; use PushgatewayBuilder::basic_auth",
+            ));
         }
         let mut headers = Vec::with_capacity(self.headers.len() + 1);
         for (n, v) in &self.headers {
@@ -932,6 +961,28 @@ mod tests {
             .build()
             .unwrap();
         assert!(g.body(&r).is_ok());
+    }
+
+    #[test]
+    fn zero_timeout_and_secrets_in_debug() {
+        assert!(matches!(
+            Pushgateway::builder("http://x:1", "j")
+                .timeout(Duration::ZERO)
+                .build(),
+            Err(PushError::InvalidTimeout)
+        ));
+        let b = Pushgateway::builder("http://x:1", "j")
+            .basic_auth("alice", "hunter2")
+            .header("Authorization", "Bearer t0ken");
+        let shown = format!("{b:?}");
+        assert!(
+            shown.contains("alice") && shown.contains("Authorization"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("t0ken"),
+            "{shown}"
+        );
     }
 
     #[test]
