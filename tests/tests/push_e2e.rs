@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use promenade_core::push::{PushError, PushFormat, Pushgateway};
 use promenade_core::{Buckets, Format, Registry};
-use promenade_tests::{PushgatewayServer, StaticResponse, StaticServer, http_get, or_skip};
+use promenade_tests::{
+    PUSHGATEWAY, PushgatewayServer, StaticResponse, StaticServer, free_port, http_get, or_skip,
+    require_tool,
+};
 use serde_json::Value;
 
 fn gateway_metrics(gw: &PushgatewayServer) -> String {
@@ -360,4 +363,94 @@ fn headers_auth_content_type_and_paths_on_the_wire() {
     let err = client.push(&r).unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
     assert!(err.to_string().contains("storage full"), "{err}");
+}
+
+/// A Pushgateway behind basic authentication (`--web.config.file`), started here because the
+/// harness's readiness probe has no credentials. Killed by PID on drop.
+struct AuthGateway {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// bcrypt (cost 4) of `promenade-s3cret`.
+const AUTH_HASH: &str = "$2b$04$W7ottsvBawfedpOOkbfzCOqAuFz1jg2w4s9Omxt2ZL3nRuNwxuh9G";
+/// `Basic base64("pusher:promenade-s3cret")`.
+const AUTH_HEADER: &str = "Basic cHVzaGVyOnByb21lbmFkZS1zM2NyZXQ=";
+
+fn start_auth_gateway(binary: &std::path::Path) -> AuthGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("web.yml");
+    std::fs::write(
+        &config,
+        format!("basic_auth_users:\n  pusher: {AUTH_HASH}\n"),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let port = free_port();
+    let child = std::process::Command::new(binary)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--persistence.file=")
+        .arg(format!("--web.config.file={}", config.display()))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let gw = AuthGateway {
+        child,
+        port,
+        _dir: dir,
+    };
+    let ready = format!("http://127.0.0.1:{port}/-/ready");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http_get(&ready, &[("Authorization", AUTH_HEADER)]).is_ok_and(|r| r.status == 200) {
+        assert!(
+            Instant::now() < deadline,
+            "authenticated pushgateway not ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gw
+}
+
+#[test]
+fn basic_auth_against_a_protected_gateway() {
+    let binary = require_tool!(PUSHGATEWAY);
+    let gw = start_auth_gateway(&binary);
+    let url = format!("http://127.0.0.1:{}", gw.port);
+    let r = registry_with(&[("authed", 1.0)]);
+
+    let anonymous = Pushgateway::builder(&url, "secure")
+        .build_blocking()
+        .unwrap();
+    match anonymous.push(&r) {
+        Err(PushError::Status { status, .. }) => assert_eq!(status.as_u16(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let wrong = Pushgateway::builder(&url, "secure")
+        .basic_auth("pusher", "nope")
+        .build_blocking()
+        .unwrap();
+    assert!(matches!(wrong.push(&r), Err(PushError::Status { .. })));
+
+    let client = Pushgateway::builder(&url, "secure")
+        .basic_auth("pusher", "promenade-s3cret")
+        .build_blocking()
+        .unwrap();
+    client.push(&r).unwrap();
+    let text = http_get(&format!("{url}/metrics"), &[("Authorization", AUTH_HEADER)])
+        .unwrap()
+        .text();
+    assert!(
+        text.contains(r#"authed{instance="",job="secure"} 1"#),
+        "{text}"
+    );
+    client.delete().unwrap();
 }
