@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use promenade_core::push::{PushError, PushFormat, Pushgateway};
-use promenade_core::{Buckets, Format, Registry};
+use promenade_core::{Buckets, Format, QuantileOptions, Registry};
 use promenade_tests::{
-    PUSHGATEWAY, PushgatewayServer, StaticResponse, StaticServer, free_port, http_get, or_skip,
-    require_tool,
+    FIRST_SCRAPE_TIMEOUT, PUSHGATEWAY, PrometheusServer, PushgatewayServer, ScrapeTarget,
+    StaticResponse, StaticServer, free_port, http_get, or_skip, require_tool,
 };
 use serde_json::Value;
 
@@ -453,4 +453,54 @@ fn basic_auth_against_a_protected_gateway() {
         "{text}"
     );
     client.delete().unwrap();
+}
+
+#[test]
+fn prometheus_scrapes_pushed_metrics_with_honor_labels() {
+    let gw = or_skip!(PushgatewayServer::start());
+    let r = Registry::new();
+    r.counter("files_deleted_total", "Files deleted.")
+        .unwrap()
+        .inc_by(12.0)
+        .unwrap();
+    let sizes = r
+        .quantile_summary(
+            "file_size_bytes",
+            "Sizes of deleted files.",
+            QuantileOptions::new(&[(0.5, 0.05)]).unwrap(),
+        )
+        .unwrap();
+    for v in 1..=99 {
+        sizes.observe(f64::from(v));
+    }
+    Pushgateway::builder(&gw.url(), "directory_cleaner")
+        .grouping("path", "/var/tmp")
+        .build_blocking()
+        .unwrap()
+        .push(&r)
+        .unwrap();
+
+    let prom = or_skip!(PrometheusServer::start(&[ScrapeTarget::new(
+        "pushgateway",
+        gw.port()
+    )
+    .honor_labels(true)]));
+    prom.wait_for_up("pushgateway", FIRST_SCRAPE_TIMEOUT)
+        .unwrap();
+    let v = prom
+        .wait_for_value(
+            r#"files_deleted_total{job="directory_cleaner",path="/var/tmp"}"#,
+            |v| v == 12.0,
+            FIRST_SCRAPE_TIMEOUT,
+        )
+        .unwrap();
+    assert_eq!(v, 12.0);
+    let median = prom
+        .query_scalar(r#"file_size_bytes{job="directory_cleaner",quantile="0.5"}"#)
+        .unwrap();
+    assert!((median - 50.0).abs() <= 5.0, "median {median}");
+    assert_eq!(
+        prom.query_scalar(r#"file_size_bytes_count{job="directory_cleaner"}"#),
+        Some(99.0)
+    );
 }
