@@ -104,7 +104,8 @@ cargo --version
 export PROMENADE_E2E=required
 
 # `--workspace` would override `-p`/`--package`, so only add it when no package is named.
-scope=(--workspace)
+# The benchmark crate (anchor crates, criterion) is left out: benchmarks are not tests.
+scope=(--workspace --exclude promenade-benches)
 for arg in "$@"; do
     case "$arg" in
     --) break ;;

@@ -31,6 +31,9 @@ struct Entry<M> {
     hash: u64,
     labels: Box<str>,
     live: AtomicBool,
+    /// The next trie level for keys that hash to this entry's slot: hanging it off the entry
+    /// (rather than a parallel array in the node) halves the node size.
+    child: OnceLock<Box<Node<M>>>,
     metric: M,
 }
 
@@ -39,14 +42,12 @@ struct Entry<M> {
 /// Level `d` is indexed by hash bits `4d..4d+4`; a key sits in the first free slot on its path.
 struct Node<M> {
     slots: [OnceLock<Arc<Entry<M>>>; FANOUT],
-    children: [OnceLock<Box<Node<M>>>; FANOUT],
 }
 
 impl<M> Node<M> {
     fn new() -> Self {
         Self {
             slots: std::array::from_fn(|_| OnceLock::new()),
-            children: std::array::from_fn(|_| OnceLock::new()),
         }
     }
 }
@@ -421,7 +422,7 @@ impl<M: Metric> Family<M> {
             {
                 return Some(entry);
             }
-            node = node.children[i].get()?;
+            node = entry.child.get()?;
             bits = bits.rotate_right(FANOUT_BITS);
         }
     }
@@ -561,6 +562,7 @@ impl<M: Metric> Family<M> {
             hash,
             labels: labels.into_boxed_str(),
             live: AtomicBool::new(true),
+            child: OnceLock::new(),
             metric: M::build(&self.inner.options),
         });
         state.live.push(Arc::clone(&entry));
@@ -573,7 +575,7 @@ impl<M: Metric> Family<M> {
             if Arc::ptr_eq(slot, &entry) {
                 return slot;
             }
-            node = node.children[i].get_or_init(|| Box::new(Node::new()));
+            node = slot.child.get_or_init(|| Box::new(Node::new()));
             bits = bits.rotate_right(FANOUT_BITS);
         }
     }

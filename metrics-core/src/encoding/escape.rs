@@ -60,7 +60,20 @@ pub(crate) fn rendered_labels_match<N: AsRef<str>, V: AsRef<str>>(
     let mut pos = 0;
     for (name, value) in names.iter().zip(values) {
         pos += name.as_ref().len() + 2;
-        for &b in value.as_ref().as_bytes() {
+        let v = value.as_ref().as_bytes();
+        // Common case: nothing to escape, so the rendered bytes are the value itself.
+        if memchr::memchr3(b'\\', b'"', b'\n', v).is_none() {
+            if r.get(pos..pos + v.len()) != Some(v) {
+                return false;
+            }
+            pos += v.len();
+            if r.get(pos) != Some(&b'"') {
+                return false;
+            }
+            pos += 2;
+            continue;
+        }
+        for &b in v {
             let escaped: &[u8] = match b {
                 b'\\' => b"\\\\",
                 b'"' => b"\\\"",
