@@ -52,13 +52,22 @@ const METRICS: [(&str, &str, MetricType); 8] = [
     ),
 ];
 
+// Indices into `METRICS` (only Linux reads values).
+#[cfg(target_os = "linux")]
 const CPU: usize = 0;
+#[cfg(target_os = "linux")]
 const MAX_FDS: usize = 1;
+#[cfg(target_os = "linux")]
 const OPEN_FDS: usize = 2;
+#[cfg(target_os = "linux")]
 const RSS: usize = 3;
+#[cfg(target_os = "linux")]
 const START_TIME: usize = 4;
+#[cfg(target_os = "linux")]
 const THREADS: usize = 5;
+#[cfg(target_os = "linux")]
 const VSIZE: usize = 6;
+#[cfg(target_os = "linux")]
 const VSIZE_MAX: usize = 7;
 
 /// Exposes the standard `process_*` metrics of the current process (checklist J):
