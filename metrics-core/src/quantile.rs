@@ -5,19 +5,20 @@
 //! whole life. It follows the Go client's design:
 //!
 //! - every objective is estimated by a biased-quantile stream (the "targeted quantiles"
-//!   algorithm of Cormode, Korn, Muthukrishnan and Srivastava, CKMS 2005), whose memory grows
-//!   with `1/ε · log(ε·n)` rather than with `n`;
+//!   algorithm of Cormode, Korn, Muthukrishnan and Srivastava, CKMS 2005, made conservative:
+//!   see `Stream::allowance`), whose memory grows with `1/ε · log(ε·n)` rather than with `n`;
 //! - the window is split into `age_buckets` staggered streams that all receive every
 //!   observation; every `max_age / age_buckets` the oldest stream is cleared and becomes the
 //!   newest, and queries are answered from the oldest one, so a quantile covers between
 //!   `max_age · (1 − 1/age_buckets)` and `max_age` of history;
 //! - observers append to a small buffer (one short lock); the buffer is folded into the
-//!   streams when full or at scrape time;
+//!   streams when full, when it spans an age bucket, or at scrape time, as of the time its
+//!   oldest value was observed (so values never outlive the window);
 //! - `_count` and `_sum` use the same hot/cold cells as histograms, so a scrape reads them
 //!   from the same set of observations;
 //! - a window without observations reports `NaN` for every quantile.
 //!
-//! The sketch is implemented here (about 150 lines, tested against exact ranks) rather than
+//! The sketch is implemented here (about 200 lines, tested against exact ranks) rather than
 //! taken from a crate: `quantiles` (CKMS) has had no release since 2017, and `tdigest` and
 //! `sketches-ddsketch` give no rank-error guarantee, which is what Prometheus objectives mean.
 
@@ -250,11 +251,15 @@ impl Stream {
     }
 
     /// The targeted invariant: how much rank uncertainty (`g + delta`) a tuple at rank `r`
-    /// may carry. It is CKMS's `f(r, n)` computed with `ε/2`: CKMS's own bound (`2ε·n` at
-    /// the target rank, growing linearly away from it) lets a tuple just below a target be
-    /// slightly wider than `2ε·n`, which can push an answer out of `φ ± ε`. With `ε/2`,
-    /// every gap between neighbouring tuples within `ε·n` of a target is under `2ε·n`, so a
-    /// tuple whose whole rank range lies within `φ·n ± ε·n` always exists.
+    /// may carry. It is CKMS's `f(r, n)` computed with `ε/2`. CKMS's own bound (`2ε·n` at
+    /// the target rank, growing linearly away from it) lets a tuple near a target be wider
+    /// than `2ε·n`, and with CKMS's insertion rule (a new tuple gets `f − 1` of uncertainty)
+    /// answers fell outside `φ ± ε` in our tests (sorted input, as the Go client's `perks`
+    /// is known to do). With `ε/2`, GK's insertion rule and a query that picks the tuple
+    /// whose rank range lies closest to `φ·n`, every answer in the tests (fixed vectors and
+    /// property tests over random data, objectives and batch sizes) is within `φ ± ε`, at
+    /// about twice CKMS's memory (still tiny: 91 tuples for 100 000 observations with the
+    /// default objectives).
     fn allowance(targets: &[(f64, f64)], r: f64, n: f64) -> f64 {
         let mut m = f64::MAX;
         for &(q, e) in targets {
