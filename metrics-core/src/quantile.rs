@@ -254,11 +254,11 @@ impl Stream {
     /// may carry. It is CKMS's `f(r, n)` computed with `ε/2`. CKMS's own bound (`2ε·n` at
     /// the target rank, growing linearly away from it) lets a tuple near a target be wider
     /// than `2ε·n`, and with CKMS's insertion rule (a new tuple gets `f − 1` of uncertainty)
-    /// answers fell outside `φ ± ε` in our tests (reverse-sorted input). With `ε/2`, GK's insertion rule and a query that picks the tuple
-    /// whose rank range lies closest to `φ·n`, every answer in the tests (fixed vectors and
-    /// property tests over random data, objectives and batch sizes) is within `φ ± ε`, at
-    /// about twice CKMS's memory (still tiny: 91 tuples for 100 000 observations with the
-    /// default objectives).
+    /// answers fell outside `φ ± ε` in our tests (reverse-sorted input). With `ε/2`, GK's
+    /// insertion rule and a query that picks the tuple whose rank range lies closest to
+    /// `φ·n`, every answer in the tests (fixed vectors and property tests over random data,
+    /// objectives and batch sizes) is within `φ ± ε`, at about twice CKMS's memory (still
+    /// tiny: 91 tuples for 100 000 observations with the default objectives).
     fn allowance(targets: &[(f64, f64)], r: f64, n: f64) -> f64 {
         let mut m = f64::MAX;
         for &(q, e) in targets {
