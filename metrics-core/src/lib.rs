@@ -30,12 +30,16 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+pub mod collectors;
 pub mod encoding;
 mod error;
 mod family;
 pub mod http_metrics;
 mod metric;
 pub mod name;
+#[cfg(feature = "push")]
+pub mod push;
+pub mod quantile;
 mod registry;
 pub mod scrape;
 
@@ -48,6 +52,7 @@ pub use metric::{
     NativeBuckets, NativeSnapshot, Observe, StateSet, States, Summary, SummarySnapshot, Timer,
     Unknown, exponential_buckets, linear_buckets, native_bucket_index, schema_for_factor,
 };
+pub use quantile::{QuantileOptions, QuantileSummary};
 pub use registry::{
     Collector, CollectorId, Descriptor, Registry, RegistryBuilder, default_registry,
 };
