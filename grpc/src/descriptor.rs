@@ -9,7 +9,7 @@ use prost_types::FileDescriptorSet;
 /// [`GrpcMetricsBuilder::service`].
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
-/// The (method, kind) pairs of [`HEALTH_SERVICE`].
+/// The (method, kind) pairs of [`HEALTH_SERVICE`] as served by tonic-health 0.14.
 ///
 /// ```
 /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
@@ -20,7 +20,6 @@ pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 /// ```
 pub const HEALTH_METHODS: &[(&str, GrpcType)] = &[
     ("Check", GrpcType::Unary),
-    ("List", GrpcType::Unary),
     ("Watch", GrpcType::ServerStream),
 ];
 
