@@ -80,15 +80,17 @@ where
 /// The call state a [`CallBody`] carries until the end of the stream.
 pub(crate) struct CallState {
     pub(crate) tracker: CallTracker,
-    pub(crate) msgs: MsgCounter,
+    /// Whether the body's messages are received ones (client side) or sent (server side).
+    pub(crate) received: bool,
     pub(crate) frames: FrameCounter,
 }
 
+static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// The `grpc-status` of a header or trailer map, as a code number.
+#[inline]
 pub(crate) fn status_of(headers: &HeaderMap) -> Option<u8> {
-    headers
-        .get("grpc-status")
-        .map(|v| code::parse(v.as_bytes()))
+    headers.get(&GRPC_STATUS).map(|v| code::parse(v.as_bytes()))
 }
 
 pin_project! {
@@ -98,13 +100,13 @@ pin_project! {
     pub struct CallBody<B> {
         #[pin]
         inner: B,
-        call: Option<Box<CallState>>,
+        call: Option<CallState>,
         error_code: u8,
     }
 }
 
 impl<B> CallBody<B> {
-    pub(crate) fn new(inner: B, call: Option<Box<CallState>>, error_code: u8) -> Self {
+    pub(crate) fn new(inner: B, call: Option<CallState>, error_code: u8) -> Self {
         Self {
             inner,
             call,
@@ -140,7 +142,8 @@ where
         match &frame {
             Some(Ok(f)) => {
                 if let Some(data) = f.data_ref() {
-                    state.msgs.add(state.frames.push(data));
+                    let n = state.frames.push(data);
+                    state.tracker.add_msgs(state.received, n);
                 } else if let Some(trailers) = f.trailers_ref() {
                     // Trailers are the last frame: the call ends here.
                     let status = status_of(trailers);

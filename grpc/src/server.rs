@@ -189,16 +189,11 @@ where
                 } else if response.status() != http::StatusCode::OK {
                     tracker.set_code(code::from_http_status(response.status().as_u16()));
                 }
-                let msgs = if client {
-                    tracker.received_counter()
-                } else {
-                    tracker.sent_counter()
-                };
-                let state = Box::new(CallState {
+                let state = CallState {
                     tracker,
-                    msgs,
+                    received: client,
                     frames: FrameCounter::default(),
-                });
+                };
                 let error_code = if client {
                     code::UNAVAILABLE
                 } else {

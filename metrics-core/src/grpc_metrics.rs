@@ -344,6 +344,7 @@ type Lazy<M> = OnceLock<Option<Series<M>>>;
 /// The series of one method, created on first use (or up front with
 /// [`GrpcMetricsBuilder::initialize`]) and kept, so a call never looks a label set up.
 struct MethodSeries {
+    families: Arc<Families>,
     grpc_type: GrpcType,
     service: Box<str>,
     method: Box<str>,
@@ -355,8 +356,9 @@ struct MethodSeries {
 }
 
 impl MethodSeries {
-    fn new(grpc_type: GrpcType, service: &str, method: &str) -> Self {
+    fn new(families: &Arc<Families>, grpc_type: GrpcType, service: &str, method: &str) -> Self {
         Self {
+            families: Arc::clone(families),
             grpc_type,
             service: service.into(),
             method: method.into(),
@@ -372,6 +374,7 @@ impl MethodSeries {
         [self.grpc_type.as_str(), &self.service, &self.method]
     }
 
+    #[inline]
     fn counter<'a>(
         &self,
         cell: &'a Lazy<Counter>,
@@ -381,11 +384,40 @@ impl MethodSeries {
             .as_deref()
     }
 
-    fn handled<'a>(&'a self, families: &Families, code: u8) -> Option<&'a Counter> {
+    #[inline]
+    fn started(&self) -> Option<&Counter> {
+        self.counter(&self.started, &self.families.started)
+    }
+
+    #[inline]
+    fn add_msgs(&self, received: bool, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let c = if received {
+            self.counter(&self.received, &self.families.received)
+        } else {
+            self.counter(&self.sent, &self.families.sent)
+        };
+        if let Some(c) = c {
+            c.inc_by_u64(n);
+        }
+    }
+
+    #[inline]
+    fn handling(&self) -> Option<&Histogram> {
+        let h = self.families.handling.as_ref()?;
+        self.handling
+            .get_or_init(|| h.series(&self.labels()).ok())
+            .as_deref()
+    }
+
+    #[inline]
+    fn handled(&self, code: u8) -> Option<&Counter> {
         let cell = self.handled.get(usize::from(code))?;
         cell.get_or_init(|| {
             let [t, s, m] = self.labels();
-            families
+            self.families
                 .handled
                 .series(&[t, s, m, self::code::name(code)])
                 .ok()
@@ -404,7 +436,6 @@ struct Families {
 
 struct Inner {
     side: Side,
-    families: Families,
     methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState>,
     unknown: Arc<MethodSeries>,
 }
@@ -525,27 +556,6 @@ impl GrpcMetricsBuilder {
     /// assert!(GrpcMetrics::builder(&r, Side::Server).build().is_err()); // already registered
     /// ```
     pub fn build(self) -> Result<GrpcMetrics> {
-        let mut methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for (path, grpc_type) in &self.methods {
-            let Some((service, method)) = split_method(path) else {
-                return Err(Error::InvalidConfig(format!(
-                    "invalid gRPC method path {path:?} (expected /pkg.Service/Method)"
-                )));
-            };
-            if let Some(existing) = methods.get(path.as_str())
-                && existing.grpc_type != *grpc_type
-            {
-                return Err(Error::InvalidConfig(format!(
-                    "gRPC method {path} registered as both {} and {grpc_type}",
-                    existing.grpc_type
-                )));
-            }
-            methods.insert(
-                path.as_str().into(),
-                Arc::new(MethodSeries::new(*grpc_type, service, method)),
-            );
-        }
         let (prefix, help) = match self.side {
             Side::Server => ("grpc_server", &SERVER_HELP),
             Side::Client => ("grpc_client", &CLIENT_HELP),
@@ -556,7 +566,7 @@ impl GrpcMetricsBuilder {
                 .labels(labels)
                 .build()
         };
-        let families = Families {
+        let families = Arc::new(Families {
             started: counter("started_total", help[0], &base)?,
             handled: counter(
                 "handled_total",
@@ -577,7 +587,28 @@ impl GrpcMetricsBuilder {
                 ),
                 None => None,
             },
-        };
+        });
+        let mut methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState> =
+            HashMap::default();
+        for (path, grpc_type) in &self.methods {
+            let Some((service, method)) = split_method(path) else {
+                return Err(Error::InvalidConfig(format!(
+                    "invalid gRPC method path {path:?} (expected /pkg.Service/Method)"
+                )));
+            };
+            if let Some(existing) = methods.get(path.as_str())
+                && existing.grpc_type != *grpc_type
+            {
+                return Err(Error::InvalidConfig(format!(
+                    "gRPC method {path} registered as both {} and {grpc_type}",
+                    existing.grpc_type
+                )));
+            }
+            methods.insert(
+                path.as_str().into(),
+                Arc::new(MethodSeries::new(&families, *grpc_type, service, method)),
+            );
+        }
         let mut ids = Vec::new();
         let mut register = |r: Result<crate::CollectorId>| -> Result<()> {
             match r {
@@ -603,20 +634,22 @@ impl GrpcMetricsBuilder {
         }
         let inner = Inner {
             side: self.side,
-            families,
+            unknown: Arc::new(MethodSeries::new(
+                &families,
+                GrpcType::Unary,
+                UNKNOWN,
+                UNKNOWN,
+            )),
             methods,
-            unknown: Arc::new(MethodSeries::new(GrpcType::Unary, UNKNOWN, UNKNOWN)),
         };
         if self.initialize {
             for m in inner.methods.values() {
-                m.counter(&m.started, &inner.families.started);
-                m.counter(&m.received, &inner.families.received);
-                m.counter(&m.sent, &inner.families.sent);
-                if let Some(h) = &inner.families.handling {
-                    m.handling.get_or_init(|| h.series(&m.labels()).ok());
-                }
+                m.started();
+                m.counter(&m.received, &families.received);
+                m.counter(&m.sent, &families.sent);
+                m.handling();
                 for c in 0..17 {
-                    m.handled(&inner.families, c);
+                    m.handled(c);
                 }
             }
         }
@@ -750,11 +783,10 @@ impl GrpcMetrics {
     /// ```
     pub fn start(&self, path: &str) -> CallTracker {
         let method = Arc::clone(self.lookup(path));
-        if let Some(c) = method.counter(&method.started, &self.inner.families.started) {
+        if let Some(c) = method.started() {
             c.inc();
         }
         CallTracker {
-            metrics: self.clone(),
             method,
             start: Instant::now(),
             code: None,
@@ -774,8 +806,7 @@ impl GrpcMetrics {
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_client_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 1"#));
     /// ```
     pub fn record_started(&self, path: &str) {
-        let method = self.lookup(path);
-        if let Some(c) = method.counter(&method.started, &self.inner.families.started) {
+        if let Some(c) = self.lookup(path).started() {
             c.inc();
         }
     }
@@ -794,7 +825,6 @@ impl GrpcMetrics {
 /// ```
 #[derive(Clone)]
 pub struct MsgCounter {
-    metrics: GrpcMetrics,
     method: Arc<MethodSeries>,
     received: bool,
 }
@@ -812,18 +842,7 @@ impl MsgCounter {
     /// Adds `n` messages.
     #[inline]
     pub fn add(&self, n: u64) {
-        if n == 0 {
-            return;
-        }
-        let f = &self.metrics.inner.families;
-        let (cell, family) = if self.received {
-            (&self.method.received, &f.received)
-        } else {
-            (&self.method.sent, &f.sent)
-        };
-        if let Some(c) = self.method.counter(cell, family) {
-            c.inc_by_u64(n);
-        }
+        self.method.add_msgs(self.received, n);
     }
 }
 
@@ -832,7 +851,6 @@ impl MsgCounter {
 /// [`CallTracker::set_code`], or `Canceled` if none was set (stream dropped early, client
 /// went away, future cancelled).
 pub struct CallTracker {
-    metrics: GrpcMetrics,
     method: Arc<MethodSeries>,
     start: Instant,
     code: Option<u8>,
@@ -880,7 +898,7 @@ impl CallTracker {
     /// ```
     #[inline]
     pub fn msg_received(&self) {
-        self.counter(true).add(1);
+        self.method.add_msgs(true, 1);
     }
 
     /// Counts one sent message.
@@ -891,15 +909,18 @@ impl CallTracker {
     /// ```
     #[inline]
     pub fn msg_sent(&self) {
-        self.counter(false).add(1);
+        self.method.add_msgs(false, 1);
     }
 
-    fn counter(&self, received: bool) -> MsgCounter {
-        MsgCounter {
-            metrics: self.metrics.clone(),
-            method: Arc::clone(&self.method),
-            received,
-        }
+    /// Counts `n` received (`received == true`) or sent messages.
+    ///
+    /// ```
+    /// # let m = promenade_core::grpc_metrics::GrpcMetrics::builder(&promenade_core::Registry::new(), promenade_core::grpc_metrics::Side::Server).build().unwrap();
+    /// m.start("/a.B/C").add_msgs(false, 3);
+    /// ```
+    #[inline]
+    pub fn add_msgs(&self, received: bool, n: u64) {
+        self.method.add_msgs(received, n);
     }
 
     /// A handle counting received messages of this call.
@@ -910,7 +931,10 @@ impl CallTracker {
     /// call.received_counter().add(2);
     /// ```
     pub fn received_counter(&self) -> MsgCounter {
-        self.counter(true)
+        MsgCounter {
+            method: Arc::clone(&self.method),
+            received: true,
+        }
     }
 
     /// A handle counting sent messages of this call.
@@ -921,7 +945,10 @@ impl CallTracker {
     /// call.sent_counter().add(1);
     /// ```
     pub fn sent_counter(&self) -> MsgCounter {
-        self.counter(false)
+        MsgCounter {
+            method: Arc::clone(&self.method),
+            received: false,
+        }
     }
 
     /// Sets the status code to record when the call ends (the last one set wins).
@@ -979,17 +1006,11 @@ impl CallTracker {
         } else {
             code::UNKNOWN
         };
-        let families = &self.metrics.inner.families;
-        if let Some(c) = self.method.handled(families, code) {
+        if let Some(c) = self.method.handled(code) {
             c.inc();
         }
-        if let Some(h) = &families.handling
-            && let Some(series) = self
-                .method
-                .handling
-                .get_or_init(|| h.series(&self.method.labels()).ok())
-        {
-            series.observe(self.start.elapsed().as_secs_f64());
+        if let Some(h) = self.method.handling() {
+            h.observe(self.start.elapsed().as_secs_f64());
         }
     }
 }
