@@ -1,0 +1,1 @@
+//! Promenade benchmarks live in `benches/`.
