@@ -516,3 +516,82 @@ async fn all_kinds_together_client_matches_server() {
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_interceptor_counts_started_with_method_labels() {
+    let h = Harness::start().await;
+    let registry = promenade_core::Registry::new();
+    let metrics = promenade_core::grpc_metrics::GrpcMetrics::builder(
+        &registry,
+        promenade_tonic::Side::Client,
+    )
+    .method(
+        "/promenade.demo.v1.Demo/Unary",
+        promenade_tonic::GrpcType::Unary,
+    )
+    .method(
+        "/promenade.demo.v1.Demo/Bidi",
+        promenade_tonic::GrpcType::BidiStream,
+    )
+    .build()
+    .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = promenade_tonic_demo::DemoClient::with_interceptor(
+        channel,
+        promenade_tonic::MetricsInterceptor::new(metrics),
+    );
+    c.unary(ping("i")).await.unwrap();
+    c.unary(ping("i")).await.unwrap();
+    let mut s = c
+        .bidi(tokio_stream::iter(vec![ping("b")]))
+        .await
+        .unwrap()
+        .into_inner();
+    while s.message().await.unwrap().is_some() {}
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    assert!(text.contains(&format!("grpc_client_started_total{{grpc_type=\"unary\",grpc_service=\"{SVC}\",grpc_method=\"Unary\"}} 2")), "{text}");
+    assert!(text.contains(&format!("grpc_client_started_total{{grpc_type=\"bidi_stream\",grpc_service=\"{SVC}\",grpc_method=\"Bidi\"}} 1")), "{text}");
+    // An interceptor cannot see the end of a call: nothing else is recorded.
+    assert!(!text.contains("grpc_client_handled_total{"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_server_is_unavailable_on_the_client() {
+    let registry = promenade_core::Registry::new();
+    let metrics = promenade_core::grpc_metrics::GrpcMetrics::builder(
+        &registry,
+        promenade_tonic::Side::Client,
+    )
+    .method(
+        "/promenade.demo.v1.Demo/Unary",
+        promenade_tonic::GrpcType::Unary,
+    )
+    .build()
+    .unwrap();
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
+    let mut c = promenade_tonic_demo::DemoClient::new(tower_layer::Layer::layer(
+        &promenade_tonic::GrpcClientLayer::new(metrics),
+        channel,
+    ));
+    let err = c.unary(ping("x")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    assert!(text.contains(&format!("grpc_client_handled_total{{grpc_type=\"unary\",grpc_service=\"{SVC}\",grpc_method=\"Unary\",grpc_code=\"Unavailable\"}} 1")), "{text}");
+}
