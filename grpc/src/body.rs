@@ -13,6 +13,12 @@ use promenade_core::grpc_metrics::{CallTracker, FrameCounter, MsgCounter, code};
 pin_project! {
     /// A request (server side) or response (client side) body whose gRPC messages are
     /// counted as they are read. Non-gRPC requests pass through uncounted.
+    ///
+    /// ```
+    /// use promenade_tonic::MsgCountingBody;
+    /// let body = MsgCountingBody::passthrough(http_body_util::Full::new(bytes::Bytes::from_static(b"x")));
+    /// assert!(!http_body::Body::is_end_stream(&body));
+    /// ```
     pub struct MsgCountingBody<B> {
         #[pin]
         inner: B,
@@ -97,6 +103,19 @@ pin_project! {
     /// A response (server side) or the response body of a call (client side) that counts
     /// messages, reads `grpc-status` from the trailers and ends the call at the end of the
     /// stream — or as `Canceled` when it is dropped before the status was seen.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// use tower_service::Service as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// let mut svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// let req = http::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+    /// let resp = svc.call(req).await.unwrap(); // a CallFuture yielding a CallBody
+    /// let _body: &promenade_tonic::CallBody<_> = resp.body();
+    /// # }
+    /// ```
     pub struct CallBody<B> {
         #[pin]
         inner: B,

@@ -7,6 +7,10 @@ use prost_types::FileDescriptorSet;
 
 /// The methods of `grpc.health.v1.Health` (tonic-health), to register with
 /// [`GrpcMetricsBuilder::service`].
+///
+/// ```
+/// assert_eq!(promenade_tonic::HEALTH_SERVICE, "grpc.health.v1.Health");
+/// ```
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
 /// The (method, kind) pairs of [`HEALTH_SERVICE`] as served by tonic-health 0.14.

@@ -11,6 +11,10 @@ use promenade_core::scrape::ScrapeHandler;
 use tonic::service::Routes;
 
 /// The default scrape path.
+///
+/// ```
+/// assert_eq!(promenade_tonic::METRICS_PATH, "/metrics");
+/// ```
 pub const METRICS_PATH: &str = "/metrics";
 
 /// An axum router answering `path` with `handler` (GET and HEAD; other methods get 405).

@@ -143,6 +143,18 @@ where
 pin_project! {
     /// The response future of the server and client services: turns the response into a
     /// [`CallBody`] that ends the call; dropping it first records `Canceled`.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+    /// use tower_service::Service as _;
+    /// let r = Registry::new();
+    /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+    /// let mut svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// let req = http::Request::builder().uri("/x.Y/Z").header("content-type", "application/grpc")
+    ///     .body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    /// drop(svc.call(req)); // never polled: the call counts as Canceled
+    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
+    /// ```
     pub struct CallFuture<F> {
         #[pin]
         inner: F,

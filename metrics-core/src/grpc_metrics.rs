@@ -51,9 +51,18 @@ use crate::metric::{Buckets, Counter, Histogram};
 use crate::registry::Registry;
 
 /// The label value of `grpc_service` and `grpc_method` for unregistered or unparsable methods.
+///
+/// ```
+/// assert_eq!(promenade_core::grpc_metrics::UNKNOWN, "unknown");
+/// ```
 pub const UNKNOWN: &str = "unknown";
 
 /// Longest service or method name accepted by [`split_method`] (bytes).
+///
+/// ```
+/// use promenade_core::grpc_metrics::{MAX_NAME_LEN, split_method};
+/// assert!(split_method(&format!("/{}/M", "s".repeat(MAX_NAME_LEN + 1))).is_none());
+/// ```
 pub const MAX_NAME_LEN: usize = 256;
 
 /// gRPC status codes as numbers, with the grpc-go names used in the `grpc_code` label.
@@ -184,6 +193,10 @@ pub enum GrpcType {
 
 impl GrpcType {
     /// All four kinds.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::grpc_metrics::GrpcType::ALL.len(), 4);
+    /// ```
     pub const ALL: [GrpcType; 4] = [
         GrpcType::Unary,
         GrpcType::ClientStream,
@@ -230,6 +243,13 @@ impl fmt::Display for GrpcType {
 }
 
 /// Which end of the call is instrumented: `grpc_server_*` or `grpc_client_*` families.
+///
+/// ```
+/// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// let r = Registry::new();
+/// GrpcMetrics::builder(&r, Side::Client).build().unwrap();
+/// assert!(r.encode_to_string(Format::Text).unwrap().contains("# TYPE grpc_client_started_total counter"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     /// `grpc_server_*`.
@@ -294,6 +314,11 @@ pub struct FrameCounter {
 
 impl FrameCounter {
     /// Feeds the next chunk; returns how many messages it completed.
+    ///
+    /// ```
+    /// let mut c = promenade_core::grpc_metrics::FrameCounter::default();
+    /// assert_eq!(c.push(&[0, 0, 0, 0, 1, 42, 0, 0]), 1); // one message, then a partial header
+    /// ```
     pub fn push(&mut self, mut chunk: &[u8]) -> u64 {
         let mut completed = 0;
         // Every iteration consumes at least one byte, so the loop ends after chunk.len() steps.
@@ -334,6 +359,12 @@ impl FrameCounter {
     }
 
     /// Whether the stream so far ended exactly at a message boundary.
+    ///
+    /// ```
+    /// let mut c = promenade_core::grpc_metrics::FrameCounter::default();
+    /// c.push(&[0, 0, 0]);
+    /// assert!(!c.at_boundary());
+    /// ```
     pub fn at_boundary(&self) -> bool {
         self.header_len == 0 && self.remaining == 0
     }
@@ -441,6 +472,12 @@ struct Inner {
 }
 
 /// Configures [`GrpcMetrics`]; see [`GrpcMetrics::builder`].
+///
+/// ```
+/// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+/// let builder = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).initialize(true);
+/// assert!(builder.method("/a.B/C", GrpcType::Unary).build().is_ok());
+/// ```
 #[derive(Debug)]
 pub struct GrpcMetricsBuilder {
     registry: Registry,
@@ -840,6 +877,13 @@ impl fmt::Debug for MsgCounter {
 
 impl MsgCounter {
     /// Adds `n` messages.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .method("/a.B/C", GrpcType::BidiStream).build().unwrap();
+    /// m.start("/a.B/C").sent_counter().add(2);
+    /// ```
     #[inline]
     pub fn add(&self, n: u64) {
         self.method.add_msgs(self.received, n);
@@ -850,6 +894,14 @@ impl MsgCounter {
 /// exactly once: on [`CallTracker::finish`], or on drop with the code set by
 /// [`CallTracker::set_code`], or `Canceled` if none was set (stream dropped early, client
 /// went away, future cancelled).
+///
+/// ```
+/// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+/// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+/// let mut call = m.start("/a.B/C");
+/// call.set_code(code::INTERNAL);
+/// drop(call); // recorded as Internal
+/// ```
 pub struct CallTracker {
     method: Arc<MethodSeries>,
     start: Instant,
