@@ -2,8 +2,8 @@
 //!
 //! The shared metrics core of Promenade: Prometheus metric types, families with labels, a
 //! registry, the Prometheus text 0.0.4 and OpenMetrics 1.0 exposition formats with content
-//! negotiation, a framework-neutral `/metrics` response builder and the HTTP instrumentation
-//! logic that the tower, actix-web and tonic adapters share.
+//! negotiation, a framework-neutral `/metrics` response builder and the HTTP and gRPC
+//! instrumentation logic that the tower, actix-web and tonic adapters share.
 //!
 //! ```
 //! use promenade_core::{Buckets, Format, Registry};
@@ -34,6 +34,7 @@ pub mod collectors;
 pub mod encoding;
 mod error;
 mod family;
+pub mod grpc_metrics;
 pub mod http_metrics;
 mod metric;
 pub mod name;

@@ -1,0 +1,96 @@
+//! Method registration from an encoded `FileDescriptorSet`.
+
+use promenade_core::Error;
+use promenade_core::grpc_metrics::{GrpcMetricsBuilder, GrpcType};
+use prost::Message as _;
+use prost_types::FileDescriptorSet;
+
+/// The methods of `grpc.health.v1.Health` (tonic-health), to register with
+/// [`GrpcMetricsBuilder::service`].
+///
+/// ```
+/// assert_eq!(promenade_tonic::HEALTH_SERVICE, "grpc.health.v1.Health");
+/// ```
+pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// The (method, kind) pairs of [`HEALTH_SERVICE`] as served by tonic-health 0.14.
+///
+/// ```
+/// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+/// use promenade_tonic::{HEALTH_METHODS, HEALTH_SERVICE};
+/// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+///     .service(HEALTH_SERVICE, HEALTH_METHODS).build().unwrap();
+/// assert_eq!(m.grpc_type("/grpc.health.v1.Health/Watch"), Some(GrpcType::ServerStream));
+/// ```
+pub const HEALTH_METHODS: &[(&str, GrpcType)] = &[
+    ("Check", GrpcType::Unary),
+    ("Watch", GrpcType::ServerStream),
+];
+
+/// Every method of every service in an encoded `FileDescriptorSet` (the bytes you already
+/// build for gRPC reflection), as (`/pkg.Service/Method`, kind) pairs.
+///
+/// ```
+/// use prost::Message as _;
+/// use prost_types::{FileDescriptorProto, FileDescriptorSet, MethodDescriptorProto, ServiceDescriptorProto};
+/// use promenade_core::grpc_metrics::GrpcType;
+///
+/// let fds = FileDescriptorSet { file: vec![FileDescriptorProto {
+///     package: Some("chat".into()),
+///     service: vec![ServiceDescriptorProto {
+///         name: Some("Room".into()),
+///         method: vec![MethodDescriptorProto {
+///             name: Some("Talk".into()), client_streaming: Some(true), server_streaming: Some(true),
+///             ..Default::default()
+///         }],
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// }]};
+/// let methods = promenade_tonic::methods_from_file_descriptor_set(&fds.encode_to_vec()).unwrap();
+/// assert_eq!(methods, vec![("/chat.Room/Talk".to_string(), GrpcType::BidiStream)]);
+/// assert!(promenade_tonic::methods_from_file_descriptor_set(b"\xff\xff").is_err());
+/// ```
+pub fn methods_from_file_descriptor_set(encoded: &[u8]) -> Result<Vec<(String, GrpcType)>, Error> {
+    let fds = FileDescriptorSet::decode(encoded)
+        .map_err(|e| Error::InvalidConfig(format!("invalid FileDescriptorSet: {e}")))?;
+    let mut out = Vec::new();
+    for file in &fds.file {
+        let package = file.package();
+        for service in &file.service {
+            for method in &service.method {
+                let path = if package.is_empty() {
+                    format!("/{}/{}", service.name(), method.name())
+                } else {
+                    format!("/{package}.{}/{}", service.name(), method.name())
+                };
+                out.push((
+                    path,
+                    GrpcType::from_streaming(method.client_streaming(), method.server_streaming()),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Registers methods from descriptors on a [`GrpcMetricsBuilder`] in one line.
+pub trait GrpcMetricsBuilderExt: Sized {
+    /// Registers every method in an encoded `FileDescriptorSet`.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// use promenade_tonic::GrpcMetricsBuilderExt as _;
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET).unwrap()
+    ///     .build().unwrap();
+    /// assert_eq!(m.grpc_type("/promenade.demo.v1.Demo/Bidi"), Some(GrpcType::BidiStream));
+    /// ```
+    fn file_descriptor_set(self, encoded: &[u8]) -> Result<Self, Error>;
+}
+
+impl GrpcMetricsBuilderExt for GrpcMetricsBuilder {
+    fn file_descriptor_set(self, encoded: &[u8]) -> Result<Self, Error> {
+        Ok(self.methods(methods_from_file_descriptor_set(encoded)?))
+    }
+}

@@ -1,0 +1,78 @@
+//! # promenade-tonic
+//!
+//! Prometheus instrumentation for [tonic](https://docs.rs/tonic) gRPC servers and clients,
+//! with exactly the metric names, labels and code strings of the Go ecosystem's gRPC
+//! Prometheus middleware (`go-grpc-middleware/providers/prometheus`, formerly
+//! `go-grpc-prometheus`), so existing dashboards and alerts work unchanged:
+//!
+//! | server | client | labels |
+//! |---|---|---|
+//! | `grpc_server_started_total` | `grpc_client_started_total` | `grpc_type`, `grpc_service`, `grpc_method` |
+//! | `grpc_server_handled_total` | `grpc_client_handled_total` | … + `grpc_code` (`OK`, `Canceled`, `NotFound`, …) |
+//! | `grpc_server_msg_received_total` | `grpc_client_msg_received_total` | base labels |
+//! | `grpc_server_msg_sent_total` | `grpc_client_msg_sent_total` | base labels |
+//! | `grpc_server_handling_seconds` | `grpc_client_handling_seconds` | base labels (histogram, default buckets, on by default) |
+//!
+//! - [`GrpcServerLayer`] for `Server::builder().layer(..)` and [`GrpcClientLayer`] for a
+//!   `Channel` record everything: status from the response headers or the trailers (errors
+//!   raised mid-stream included), messages counted from the gRPC frames in both directions,
+//!   duration to the end of the stream, `Canceled` when a stream is dropped early.
+//! - `grpc_type` comes from the methods you register: in one line from the encoded
+//!   `FileDescriptorSet` you build for reflection ([`GrpcMetricsBuilderExt`]), or method by
+//!   method. Unregistered paths are recorded as `unknown`/`unknown` (type `unary`), so random
+//!   paths cannot grow the number of series.
+//! - [`MetricsInterceptor`] counts started calls where only an interceptor fits.
+//! - [`with_metrics_route`] serves `/metrics` on the gRPC port; [`serve_metrics`] /
+//!   [`spawn_metrics_server`] on a port of its own.
+//!
+//! ```
+//! use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}, scrape::ScrapeHandler};
+//! use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer, with_metrics_route};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new();
+//! let metrics = GrpcMetrics::builder(&registry, Side::Server)
+//!     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
+//!     .build()?;
+//! let routes = tonic::service::Routes::new(promenade_tonic_demo::server());
+//! let server = tonic::transport::Server::builder()
+//!     .accept_http1(true) // HTTP/1.1 scrapes on the gRPC port
+//!     .layer(GrpcServerLayer::new(metrics))
+//!     .add_routes(with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry.clone())));
+//! // server.serve("127.0.0.1:50051".parse()?).await?;
+//! # drop(server);
+//! assert!(registry.encode_to_string(Format::Text)?.contains("# TYPE grpc_server_handled_total counter"));
+//! # Ok(()) }
+//! ```
+//!
+//! Differences from the Go middleware, by design:
+//! - messages are counted from the wire frames, so an `io.EOF` at the end of a stream is
+//!   not a message, and a unary call that fails sends no message;
+//! - a call to a method that is not registered is recorded with the fixed `unknown` labels
+//!   (Go's server never sees calls to unknown services);
+//! - the client histogram is on by default (opt-in in Go), and the client's per-message
+//!   latency histograms are not offered.
+
+#![forbid(unsafe_code)]
+
+mod body;
+mod client;
+mod code;
+mod descriptor;
+mod interceptor;
+mod scrape;
+mod server;
+
+pub use body::{CallBody, MsgCountingBody};
+pub use client::{GrpcClientLayer, GrpcClientService};
+pub use code::{code_name, code_number};
+pub use descriptor::{
+    GrpcMetricsBuilderExt, HEALTH_METHODS, HEALTH_SERVICE, methods_from_file_descriptor_set,
+};
+pub use interceptor::MetricsInterceptor;
+pub use scrape::{
+    METRICS_PATH, metrics_router, serve_metrics, spawn_metrics_server, with_metrics_route,
+};
+pub use server::{CallFuture, GrpcServerLayer, GrpcServerService};
+
+pub use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};

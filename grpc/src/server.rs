@@ -1,0 +1,228 @@
+//! The server layer: `tonic::transport::Server::builder().layer(GrpcServerLayer::new(..))`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcMetrics, code};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::{CallBody, CallState, MsgCountingBody, status_of};
+
+/// Whether a request is gRPC (`content-type: application/grpc`, `application/grpc+proto`,
+/// …). Anything else — a `/metrics` scrape on the same port, grpc-web — passes through
+/// uninstrumented.
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+}
+
+/// A tower layer recording the `grpc_server_*` metrics of every gRPC call through a tonic
+/// server (or any tower HTTP service serving gRPC).
+///
+/// - `started` when the request arrives; `msg_received` from the request body's frames;
+///   `msg_sent` from the response body's frames (compressed frames count too);
+/// - `handled{grpc_code}` and `handling_seconds` at the end of the response stream, with the
+///   status from the response headers (trailers-only responses) or the trailers (everything
+///   else, errors raised mid-stream included); a response dropped before its status (client
+///   cancelled, connection lost) is `Canceled`; an error from the inner service is `Unknown`.
+///
+/// ```
+/// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer};
+///
+/// let registry = Registry::new();
+/// let metrics = GrpcMetrics::builder(&registry, Side::Server)
+///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET).unwrap()
+///     .build().unwrap();
+/// let router = tonic::transport::Server::builder()
+///     .layer(GrpcServerLayer::new(metrics))
+///     .add_service(promenade_tonic_demo::server());
+/// // router.serve(addr).await
+/// # drop(router);
+/// ```
+#[derive(Debug, Clone)]
+pub struct GrpcServerLayer {
+    metrics: GrpcMetrics,
+}
+
+impl GrpcServerLayer {
+    /// A layer recording into `metrics` (built with `Side::Server`).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// let layer = promenade_tonic::GrpcServerLayer::new(m);
+    /// assert_eq!(layer.metrics().side(), Side::Server);
+    /// ```
+    pub fn new(metrics: GrpcMetrics) -> Self {
+        Self { metrics }
+    }
+
+    /// The metrics this layer records into.
+    ///
+    /// ```
+    /// # use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// # let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// let layer = promenade_tonic::GrpcServerLayer::new(m);
+    /// let _ = layer.metrics().method_count();
+    /// ```
+    pub fn metrics(&self) -> &GrpcMetrics {
+        &self.metrics
+    }
+}
+
+impl<S> Layer<S> for GrpcServerLayer {
+    type Service = GrpcServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcServerService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service made by [`GrpcServerLayer`].
+#[derive(Debug, Clone)]
+pub struct GrpcServerService<S> {
+    inner: S,
+    metrics: GrpcMetrics,
+}
+
+impl<S> GrpcServerService<S> {
+    /// Wraps `inner` directly (without a layer).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// let svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// # drop(svc);
+    /// ```
+    pub fn new(inner: S, metrics: GrpcMetrics) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcServerService<S>
+where
+    S: Service<Request<MsgCountingBody<ReqBody>>, Response = Response<ResBody>>,
+    ReqBody: http_body::Body<Data = Bytes>,
+    ResBody: http_body::Body<Data = Bytes>,
+{
+    type Response = Response<CallBody<ResBody>>;
+    type Error = S::Error;
+    type Future = CallFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if !is_grpc(&req) {
+            return CallFuture::new(
+                self.inner.call(req.map(MsgCountingBody::passthrough)),
+                None,
+                false,
+            );
+        }
+        let tracker = self.metrics.start(req.uri().path());
+        let received = tracker.received_counter();
+        let req = req.map(|b| MsgCountingBody::new(b, Some(received)));
+        CallFuture::new(self.inner.call(req), Some(tracker), false)
+    }
+}
+
+pin_project! {
+    /// The response future of the server and client services: turns the response into a
+    /// [`CallBody`] that ends the call; dropping it first records `Canceled`.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+    /// use tower_service::Service as _;
+    /// let r = Registry::new();
+    /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+    /// let mut svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// let req = http::Request::builder().uri("/x.Y/Z").header("content-type", "application/grpc")
+    ///     .body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    /// drop(svc.call(req)); // never polled: the call counts as Canceled
+    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
+    /// ```
+    pub struct CallFuture<F> {
+        #[pin]
+        inner: F,
+        tracker: Option<CallTracker>,
+        client: bool,
+    }
+}
+
+impl<F> CallFuture<F> {
+    pub(crate) fn new(inner: F, tracker: Option<CallTracker>, client: bool) -> Self {
+        Self {
+            inner,
+            tracker,
+            client,
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for CallFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("tracker", &self.tracker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<CallBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(mut tracker) = this.tracker.take() else {
+            return Poll::Ready(result.map(|r| r.map(|b| CallBody::new(b, None, code::UNKNOWN))));
+        };
+        let client = *this.client;
+        match result {
+            Ok(response) => {
+                if let Some(c) = status_of(response.headers()) {
+                    tracker.set_code(c);
+                } else if response.status() != http::StatusCode::OK {
+                    tracker.set_code(code::from_http_status(response.status().as_u16()));
+                }
+                let state = CallState {
+                    tracker,
+                    received: client,
+                    frames: FrameCounter::default(),
+                };
+                let error_code = if client {
+                    code::UNAVAILABLE
+                } else {
+                    code::UNKNOWN
+                };
+                Poll::Ready(Ok(
+                    response.map(|b| CallBody::new(b, Some(state), error_code))
+                ))
+            }
+            Err(e) => {
+                tracker.finish(if client {
+                    code::UNAVAILABLE
+                } else {
+                    code::UNKNOWN
+                });
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! A real tonic server (demo service, server layer, /metrics on the same port) and a real
+//! tonic client (client layer) on 127.0.0.1, sharing one registry.
+
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+use promenade_core::scrape::ScrapeHandler;
+use promenade_core::{Format, Registry};
+use promenade_tonic::{
+    GrpcClientLayer, GrpcClientService, GrpcMetricsBuilderExt as _, GrpcServerLayer,
+    with_metrics_route,
+};
+use promenade_tonic_demo::{DemoClient, FILE_DESCRIPTOR_SET};
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+use tower_layer::Layer as _;
+
+pub const SVC: &str = "promenade.demo.v1.Demo";
+
+pub struct Harness {
+    pub registry: Registry,
+    pub addr: SocketAddr,
+    pub channel: GrpcClientService<Channel>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        let registry = Registry::new();
+        let server_metrics = GrpcMetrics::builder(&registry, Side::Server)
+            .file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .unwrap()
+            .build()
+            .unwrap();
+        let client_metrics = GrpcMetrics::builder(&registry, Side::Client)
+            .file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .unwrap()
+            .build()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let routes = tonic::service::Routes::new(promenade_tonic_demo::server());
+        let routes = with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry.clone()));
+        tokio::spawn(
+            Server::builder()
+                .accept_http1(true)
+                .layer(GrpcServerLayer::new(server_metrics))
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = rx.await;
+                }),
+        );
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap();
+        let channel = GrpcClientLayer::new(client_metrics).layer(channel);
+        Self {
+            registry,
+            addr,
+            channel,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn client(&self) -> DemoClient<GrpcClientService<Channel>> {
+        DemoClient::new(self.channel.clone())
+    }
+
+    pub fn text(&self) -> String {
+        self.registry.encode_to_string(Format::Text).unwrap()
+    }
+
+    /// The value of one exact series, 0 when absent.
+    pub fn value(
+        &self,
+        family: &str,
+        ty: &str,
+        service: &str,
+        method: &str,
+        code: Option<&str>,
+    ) -> f64 {
+        let mut key = format!(
+            "{family}{{grpc_type=\"{ty}\",grpc_service=\"{service}\",grpc_method=\"{method}\""
+        );
+        if let Some(c) = code {
+            key.push_str(&format!(",grpc_code=\"{c}\""));
+        }
+        key.push_str("} ");
+        self.text()
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// Sum of every sample line of `family` whose labels contain all `matchers`.
+    pub fn sum(&self, family: &str, matchers: &[&str]) -> f64 {
+        self.text()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .filter(|l| matchers.iter().all(|m| l.contains(m)))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    }
+
+    /// Polls `cond` every 20 ms for at most `timeout`.
+    pub async fn wait_until(&self, timeout: Duration, cond: impl Fn(&Self) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if cond(self) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cond(self)
+    }
+}
+
+/// Checks every server family of one method against the client twins and expectations.
+pub struct Expect<'a> {
+    pub ty: &'a str,
+    pub method: &'a str,
+    pub code: &'a str,
+    pub calls: f64,
+    /// Messages the client sent (= server received).
+    pub requests: f64,
+    /// Messages the server sent (= client received).
+    pub responses: f64,
+}
+
+impl Expect<'_> {
+    pub fn check(&self, h: &Harness) {
+        let (ty, m) = (self.ty, self.method);
+        for side in ["server", "client"] {
+            let started = h.value(&format!("grpc_{side}_started_total"), ty, SVC, m, None);
+            assert_eq!(started, self.calls, "{side} started {m}\n{}", h.text());
+            let handled = h.value(
+                &format!("grpc_{side}_handled_total"),
+                ty,
+                SVC,
+                m,
+                Some(self.code),
+            );
+            assert_eq!(
+                handled,
+                self.calls,
+                "{side} handled {m} {}\n{}",
+                self.code,
+                h.text()
+            );
+            let all_handled = h.sum(
+                &format!("grpc_{side}_handled_total"),
+                &[&format!("grpc_method=\"{m}\"")],
+            );
+            assert_eq!(all_handled, self.calls, "{side} handled (all codes) {m}");
+            let hist = h.value(
+                &format!("grpc_{side}_handling_seconds_count"),
+                ty,
+                SVC,
+                m,
+                None,
+            );
+            assert_eq!(hist, self.calls, "{side} handling_seconds_count {m}");
+        }
+        let v = |f: &str| h.value(f, ty, SVC, m, None);
+        assert_eq!(
+            v("grpc_server_msg_received_total"),
+            self.requests,
+            "server received {m}"
+        );
+        assert_eq!(
+            v("grpc_client_msg_sent_total"),
+            self.requests,
+            "client sent {m}"
+        );
+        assert_eq!(
+            v("grpc_server_msg_sent_total"),
+            self.responses,
+            "server sent {m}"
+        );
+        assert_eq!(
+            v("grpc_client_msg_received_total"),
+            self.responses,
+            "client received {m}"
+        );
+    }
+}
