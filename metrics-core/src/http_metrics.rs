@@ -748,7 +748,9 @@ impl Collector for HttpCollector {
 pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str> {
     let mut rest = rendered;
     for i in 0.. {
-        let Some(eq) = rest.find("=\"") else {
+        // `rest` starts at a label name, which never contains `=` (legacy-valid names), so
+        // the first `=` is the one before `"value"`; a `char` search is a fast memchr.
+        let Some(eq) = rest.find('=') else {
             return Cow::Borrowed("");
         };
         let bytes = rest.as_bytes();
@@ -808,6 +810,13 @@ mod tests {
         assert_eq!(rendered_label_value(&r, 0), "x");
         assert_eq!(rendered_label_value(&r, 1), "q\"uo\\te\n");
         assert_eq!(rendered_label_value(&r, 2), "");
+        // `=` and `="` inside values do not confuse the scan.
+        let mut r = String::new();
+        crate::encoding::render_labels(&mut r, &["a", "b", "c"], &["x=\"y", "=", "k=v"]);
+        assert_eq!(rendered_label_value(&r, 0), "x=\"y");
+        assert_eq!(rendered_label_value(&r, 1), "=");
+        assert_eq!(rendered_label_value(&r, 2), "k=v");
+        assert_eq!(rendered_label_value(&r, 3), "");
     }
 
     #[test]
