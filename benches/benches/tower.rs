@@ -3,9 +3,16 @@
 //!
 //! 1. In-process (criterion): the router is called as a tower `Service`
 //!    (`ready().call()`), the response body is read to the end, no sockets.
-//! 2. Loopback throughput: each router served by hyper on 127.0.0.1, a hyper HTTP/1.1
+//! 2. Paired in-process overhead: interleaved batches of bare axum and each instrumented
+//!    router, median of the per-batch differences (skip with `TOWER_PAIRED=0`).
+//! 3. Loopback throughput: each router served by hyper on 127.0.0.1, a hyper HTTP/1.1
 //!    client with keep-alive connections; alternating rounds, medians. Skip it with
 //!    `TOWER_LOOPBACK=0`.
+//!
+//! Also measured for reference: `noop_layer` (a pass-through `Router::layer`, i.e. what
+//! axum's per-route boxing costs before any work), `core_tracker_start_finish` (the core's
+//! `HttpMetrics::start` + drop alone) and `service_fn` (the layer on a plain tower service,
+//! without axum).
 //!
 //! ```text
 //! cargo bench -p promenade-benches --bench tower -- --warm-up-time 1 --measurement-time 3
@@ -45,7 +52,9 @@ fn ours() -> Router {
 
 /// A pass-through layer: what any `Router::layer` costs in axum, before doing any work.
 fn noop_layer() -> Router {
-    routes().layer(tower::util::MapResponseLayer::new(|r: axum::response::Response| r))
+    routes().layer(tower::util::MapResponseLayer::new(
+        |r: axum::response::Response| r,
+    ))
 }
 
 fn axum_prometheus() -> Router {
@@ -96,6 +105,53 @@ fn in_process(c: &mut Criterion) {
             drop(t);
         });
     });
+    // The layer alone, on a plain tower service (no axum routing, no per-layer boxing).
+    {
+        use promenade_tower::{HttpMetricsLayer, route_fn};
+        use std::borrow::Cow;
+        use tower::Layer;
+        let handler = tower::service_fn(|_req: Request<Empty<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                Bytes::from_static(b"user"),
+            )))
+        });
+        let registry = Registry::new();
+        let layered = HttpMetricsLayer::builder(&registry)
+            .route_extractor(route_fn(|_req| Some(Cow::Borrowed("/users/{id}"))))
+            .build()
+            .unwrap()
+            .layer(handler);
+        let mut group = c.benchmark_group("tower/service_fn");
+        group.bench_function("bare", |b| {
+            let mut svc = handler;
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let req = Request::get("/users/42").body(Empty::new()).unwrap();
+                        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+                        black_box(resp.into_body().collect().await.unwrap().to_bytes());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        group.bench_function("promenade_tower", |b| {
+            let mut svc = layered.clone();
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let req = Request::get("/users/42").body(Empty::new()).unwrap();
+                        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+                        black_box(resp.into_body().collect().await.unwrap().to_bytes());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        group.finish();
+    }
     for (path, label) in [("/users/42", "matched"), ("/nope", "unmatched")] {
         let mut group = c.benchmark_group(format!("tower/{label}"));
         for (name, router) in &routers {
@@ -236,9 +292,67 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// Paired in-process overhead: short batches of bare axum and of each instrumented router,
+/// interleaved (order alternating), so load from other processes hits both alike; reports
+/// the median over batches of (router − bare) ns/request. Skip with `TOWER_PAIRED=0`.
+fn paired() {
+    const BATCHES: usize = 201;
+    const PER_BATCH: u32 = 2_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut bare_router = bare();
+    let mut others = [
+        ("noop_layer", noop_layer()),
+        ("promenade_tower", ours()),
+        ("axum_prometheus", axum_prometheus_once()),
+    ];
+    println!(
+        "\npaired overhead vs bare axum: {BATCHES} interleaved batches x {PER_BATCH} requests, median of differences"
+    );
+    for path in ["/users/42", "/nope"] {
+        for (name, router) in &mut others {
+            let mut diffs = Vec::with_capacity(BATCHES);
+            let mut bare_ns = Vec::with_capacity(BATCHES);
+            let mut x_ns = Vec::with_capacity(BATCHES);
+            rt.block_on(async {
+                for i in 0..BATCHES {
+                    let run = async |r: &mut Router| {
+                        let start = Instant::now();
+                        for _ in 0..PER_BATCH {
+                            one_request(r, path).await;
+                        }
+                        start.elapsed().as_nanos() as f64 / f64::from(PER_BATCH)
+                    };
+                    let (b, x) = if i % 2 == 0 {
+                        let b = run(&mut bare_router).await;
+                        (b, run(router).await)
+                    } else {
+                        let x = run(router).await;
+                        (run(&mut bare_router).await, x)
+                    };
+                    diffs.push(x - b);
+                    bare_ns.push(b);
+                    x_ns.push(x);
+                }
+            });
+            println!(
+                "  {path:<10} {name:<16} {:+7.0} ns/request  (medians: bare {:.0} ns, {name} {:.0} ns)",
+                median(&diffs),
+                median(&bare_ns),
+                median(&x_ns)
+            );
+        }
+    }
+}
+
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
+    if std::env::var("TOWER_PAIRED").as_deref() != Ok("0") {
+        paired();
+    }
     if std::env::var("TOWER_LOOPBACK").as_deref() != Ok("0") {
         loopback();
     }
