@@ -95,6 +95,10 @@ impl Prometheus {
     /// (counted only with [`PrometheusBuilder::count_scrapes`]). Routes and fallbacks added
     /// to the router afterwards are not instrumented, so call this last.
     ///
+    /// # Panics
+    ///
+    /// As `Router::route_service` does, when `router` already has a route at the scrape path.
+    ///
     /// ```
     /// use axum::{Router, routing::get};
     /// let p = promenade_tower::Prometheus::new(&promenade_core::Registry::new()).unwrap();
@@ -193,12 +197,21 @@ impl PrometheusBuilder {
         self
     }
 
-    /// Registers the metrics; fails on a name clash in the registry or invalid options.
+    /// Registers the metrics; fails on a name clash in the registry or invalid options
+    /// (including a scrape path that does not start with `/` or has a `{` or `*` in it).
     ///
     /// ```
     /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).build().unwrap();
+    /// let bad = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).path("metrics").build();
+    /// assert!(bad.is_err());
     /// ```
     pub fn build(self) -> Result<Prometheus> {
+        if !self.path.starts_with('/') || self.path.contains(['{', '}', '*']) {
+            return Err(promenade_core::Error::InvalidConfig(format!(
+                "scrape path {:?} must start with '/' and be a plain path",
+                self.path
+            )));
+        }
         let mut handler = ScrapeHandler::new(self.registry).with_gzip(self.gzip);
         if let Some(auth) = self.auth {
             handler = handler.with_auth(auth);
