@@ -26,15 +26,35 @@ use promenade_tower::{Prometheus, PrometheusRouterExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// Number of chunks `/stream` sends.
+///
+/// ```
+/// assert_eq!(promenade_examples::axum_demo::STREAM_CHUNKS, 10);
+/// ```
 pub const STREAM_CHUNKS: u32 = 10;
 /// Pause before each `/stream` chunk.
+///
+/// ```
+/// use promenade_examples::axum_demo::{STREAM_CHUNKS, STREAM_INTERVAL};
+/// assert_eq!((STREAM_INTERVAL * STREAM_CHUNKS).as_millis(), 100);
+/// ```
 pub const STREAM_INTERVAL: Duration = Duration::from_millis(10);
 /// Upper bound for `/slow?ms=N`.
+///
+/// ```
+/// assert_eq!(promenade_examples::axum_demo::MAX_SLOW_MS, 10_000);
+/// ```
 pub const MAX_SLOW_MS: u64 = 10_000;
 
 /// The demo router with HTTP metrics registered in `registry` and `GET /metrics`.
 ///
 /// Fails only if `registry` already holds HTTP metrics.
+///
+/// ```
+/// let registry = promenade_core::Registry::new();
+/// let app: axum::Router = promenade_examples::axum_demo::axum_app(&registry).unwrap();
+/// // A second app on the same registry would register the same metrics twice.
+/// assert!(promenade_examples::axum_demo::axum_app(&registry).is_err());
+/// ```
 pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
@@ -48,7 +68,18 @@ pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
     Ok(app.with_prometheus(Prometheus::new(registry)?))
 }
 
-/// Serves the demo on `listener` until the process ends.
+/// Serves the demo on `listener` until the process ends (or the future is dropped).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let registry = promenade_core::Registry::new();
+/// let server = tokio::spawn(async move {
+///     promenade_examples::axum_demo::serve(listener, &registry).await
+/// });
+/// server.abort();
+/// # });
+/// ```
 pub async fn serve(listener: tokio::net::TcpListener, registry: &Registry) -> std::io::Result<()> {
     let app = axum_app(registry).map_err(std::io::Error::other)?;
     axum::serve(listener, app).await

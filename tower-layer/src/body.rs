@@ -39,7 +39,9 @@ impl Drop for Tracked {
 pin_project! {
     /// Response body of [`HttpMetricsService`](crate::HttpMetricsService): forwards every
     /// frame unchanged, counts data bytes, and records the request when the body ends, fails
-    /// for good or is dropped (so streaming responses are timed to their last byte).
+    /// for good or is dropped (so streaming responses are timed to their last byte). A
+    /// client that goes away in the middle of the body leaves the request with the status
+    /// of the head that was already sent.
     ///
     /// ```
     /// use http_body_util::{BodyExt, Full};
