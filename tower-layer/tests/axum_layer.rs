@@ -409,3 +409,51 @@ fn same_registry_twice_is_an_error_not_a_panic() {
     let _first = Prometheus::new(&registry).unwrap();
     assert!(Prometheus::new(&registry).is_err());
 }
+
+#[tokio::test]
+async fn route_layer_instruments_routes_but_not_the_fallback() {
+    let registry = Registry::new();
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route_layer(HttpMetricsLayer::builder(&registry).build().unwrap());
+    send(&app, req("GET", "/users/1")).await;
+    send(&app, req("GET", "/nope")).await;
+    let t = text(&registry);
+    assert_eq!(requests(&t, "GET", "/users/{id}", "200"), Some(1.0), "{t}");
+    assert_eq!(series_count(&t, "http_requests_total"), 1, "{t}");
+}
+
+#[tokio::test]
+async fn routers_with_state_work() {
+    #[derive(Clone)]
+    struct AppState(&'static str);
+    let registry = Registry::new();
+    let app: Router = Router::new()
+        .route(
+            "/",
+            get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.0 }),
+        )
+        .with_prometheus(Prometheus::new(&registry).unwrap())
+        .with_state(AppState("stateful"));
+    assert_eq!(send(&app, req("GET", "/")).await.2, "stateful");
+    assert_eq!(send(&app, req("GET", "/metrics")).await.0, StatusCode::OK);
+    assert_eq!(requests(&text(&registry), "GET", "/", "200"), Some(1.0));
+}
+
+#[tokio::test]
+async fn duration_to_response_head_still_counts_once() {
+    let registry = Registry::new();
+    let app = Router::new()
+        .route("/stream", get(|| async { slow_stream() }))
+        .with_prometheus(
+            Prometheus::builder(&registry)
+                .metrics(|m| m.duration_end(promenade_tower::DurationEnd::Head))
+                .build()
+                .unwrap(),
+        );
+    let resp = app.clone().oneshot(req("GET", "/stream")).await.unwrap();
+    resp.into_body().collect().await.unwrap();
+    let t = text(&registry);
+    assert_eq!(requests(&t, "GET", "/stream", "200"), Some(1.0), "{t}");
+    assert_eq!(in_flight(&t, "GET", "/stream"), Some(0.0));
+}
