@@ -1294,6 +1294,13 @@ mod tests {
         assert_eq!(rendered_label_value(&r, 0), "x");
         assert_eq!(rendered_label_value(&r, 1), "q\"uo\\te\n");
         assert_eq!(rendered_label_value(&r, 2), "");
+        // `=` and `="` inside values do not confuse the scan.
+        let mut r = String::new();
+        crate::encoding::render_labels(&mut r, &["a", "b", "c"], &["x=\"y", "=", "k=v"]);
+        assert_eq!(rendered_label_value(&r, 0), "x=\"y");
+        assert_eq!(rendered_label_value(&r, 1), "=");
+        assert_eq!(rendered_label_value(&r, 2), "k=v");
+        assert_eq!(rendered_label_value(&r, 3), "");
     }
 
     #[test]

@@ -1,0 +1,359 @@
+//! Per-request overhead of the `promenade-tower` layer against bare axum and against
+//! `axum-prometheus`, in the same run.
+//!
+//! 1. In-process (criterion): the router is called as a tower `Service`
+//!    (`ready().call()`), the response body is read to the end, no sockets.
+//! 2. Paired in-process overhead: interleaved batches of bare axum and each instrumented
+//!    router, median of the per-batch differences (skip with `TOWER_PAIRED=0`).
+//! 3. Loopback throughput: each router served by hyper on 127.0.0.1, a hyper HTTP/1.1
+//!    client with keep-alive connections; alternating rounds, medians. Skip it with
+//!    `TOWER_LOOPBACK=0`.
+//!
+//! Also measured for reference: `noop_layer` (a pass-through `Router::layer`, i.e. what
+//! axum's per-route boxing costs before any work), `core_tracker_start_finish` (the core's
+//! `HttpMetrics::start` + drop alone) and `service_fn` (the layer on a plain tower service,
+//! without axum).
+//!
+//! ```text
+//! cargo bench -p promenade-benches --bench tower -- --warm-up-time 1 --measurement-time 3
+//! ```
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use axum_prometheus::PrometheusMetricLayer;
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group};
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use promenade_core::Registry;
+use promenade_tower::{Prometheus, PrometheusRouterExt};
+use tower::{Service, ServiceExt};
+
+fn routes() -> Router {
+    Router::new()
+        .route("/", get(|| async { "hello" }))
+        .route("/users/{id}", get(|| async { "user" }))
+}
+
+fn bare() -> Router {
+    routes()
+}
+
+fn ours() -> Router {
+    // The registry lives as long as the router (the scrape route holds it).
+    let registry = Registry::new();
+    routes().with_prometheus(Prometheus::new(&registry).unwrap())
+}
+
+/// A pass-through layer: what any `Router::layer` costs in axum, before doing any work.
+fn noop_layer() -> Router {
+    routes().layer(tower::util::MapResponseLayer::new(
+        |r: axum::response::Response| r,
+    ))
+}
+
+fn axum_prometheus() -> Router {
+    // Installs the global `metrics` recorder: call once per process.
+    let (layer, handle) = PrometheusMetricLayer::pair();
+    routes()
+        .route("/metrics", get(move || async move { handle.render() }))
+        .layer(layer)
+}
+
+async fn one_request(router: &mut Router, path: &'static str) {
+    let req = Request::get(path).body(Body::empty()).unwrap();
+    let resp = ServiceExt::<Request<Body>>::ready(router)
+        .await
+        .unwrap()
+        .call(req)
+        .await
+        .unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    black_box(body);
+}
+
+fn in_process(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let routers = [
+        ("bare_axum", bare()),
+        ("noop_layer", noop_layer()),
+        ("promenade_tower", ours()),
+        ("axum_prometheus", axum_prometheus_once()),
+    ];
+    let registry = Registry::new();
+    let metrics = promenade_core::http_metrics::HttpMetrics::builder(&registry)
+        .build()
+        .unwrap();
+    let headers = http::HeaderMap::new();
+    c.bench_function("tower/core_tracker_start_finish", |b| {
+        b.iter(|| {
+            let mut t = metrics.start(&promenade_core::http_metrics::RequestInfo {
+                method: black_box("GET"),
+                route: Some(black_box("/users/{id}")),
+                path: "/users/42",
+                headers: &headers,
+            });
+            t.response_head(200);
+            drop(t);
+        });
+    });
+    // The layer alone, on a plain tower service (no axum routing, no per-layer boxing).
+    {
+        use promenade_tower::{HttpMetricsLayer, route_fn};
+        use std::borrow::Cow;
+        use tower::Layer;
+        let handler = tower::service_fn(|_req: Request<Empty<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                Bytes::from_static(b"user"),
+            )))
+        });
+        let registry = Registry::new();
+        let layered = HttpMetricsLayer::builder(&registry)
+            .route_extractor(route_fn(|_req| Some(Cow::Borrowed("/users/{id}"))))
+            .build()
+            .unwrap()
+            .layer(handler);
+        let mut group = c.benchmark_group("tower/service_fn");
+        group.bench_function("bare", |b| {
+            let mut svc = handler;
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let req = Request::get("/users/42").body(Empty::new()).unwrap();
+                        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+                        black_box(resp.into_body().collect().await.unwrap().to_bytes());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        group.bench_function("promenade_tower", |b| {
+            let mut svc = layered.clone();
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let req = Request::get("/users/42").body(Empty::new()).unwrap();
+                        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+                        black_box(resp.into_body().collect().await.unwrap().to_bytes());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        group.finish();
+    }
+    for (path, label) in [("/users/42", "matched"), ("/nope", "unmatched")] {
+        let mut group = c.benchmark_group(format!("tower/{label}"));
+        for (name, router) in &routers {
+            group.bench_function(*name, |b| {
+                let mut router = router.clone();
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            one_request(&mut router, path).await;
+                        }
+                        start.elapsed()
+                    })
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, in_process);
+
+/// Loopback: `CONNS` keep-alive connections, each sending `PER_CONN` sequential GETs.
+fn loopback() {
+    const ROUNDS: usize = 5;
+    const CONNS: usize = 8;
+    const PER_CONN: usize = 2_500;
+    const ROUND_LIMIT: Duration = Duration::from_secs(30);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Fresh routers, except axum-prometheus: its global recorder exists only once.
+    let servers: Vec<(&str, std::net::SocketAddr)> = rt.block_on(async {
+        let mut out = Vec::new();
+        for (name, router) in [
+            ("bare_axum", bare()),
+            ("promenade_tower", ours()),
+            ("axum_prometheus", axum_prometheus_once()),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            out.push((name, addr));
+        }
+        out
+    });
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    for round in 0..ROUNDS {
+        // Alternate the order every round so no server always goes first.
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        order.rotate_left(round % servers.len());
+        for i in order {
+            let addr = servers[i].1;
+            let rps = rt.block_on(async move {
+                let start = Instant::now();
+                let mut tasks = Vec::new();
+                for _ in 0..CONNS {
+                    tasks.push(tokio::spawn(async move {
+                        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                        stream.set_nodelay(true).unwrap();
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let (mut send, conn) =
+                            hyper::client::conn::http1::handshake(io).await.unwrap();
+                        tokio::spawn(conn);
+                        let mut done = 0usize;
+                        while done < PER_CONN && start.elapsed() < ROUND_LIMIT {
+                            send.ready().await.unwrap();
+                            let req = Request::get("/users/42")
+                                .header("host", "127.0.0.1")
+                                .body(Empty::<Bytes>::new())
+                                .unwrap();
+                            let resp = send.send_request(req).await.unwrap();
+                            assert_eq!(resp.status(), 200);
+                            black_box(resp.into_body().collect().await.unwrap().to_bytes());
+                            done += 1;
+                        }
+                        done
+                    }));
+                }
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await.unwrap();
+                }
+                total as f64 / start.elapsed().as_secs_f64()
+            });
+            results[i].push(rps);
+        }
+    }
+    println!(
+        "\nloopback throughput: {CONNS} keep-alive connections x {PER_CONN} GET /users/42, {ROUNDS} alternating rounds"
+    );
+    let bare_median = median(&results[0]);
+    for (i, (name, _)) in servers.iter().enumerate() {
+        let m = median(&results[i]);
+        let per_req_ns = 1e9 / m - 1e9 / bare_median;
+        println!(
+            "  {name:<16} median {m:>9.0} req/s  ({:+.1}% vs bare, {per_req_ns:+.0} ns/request)  rounds: {:?}",
+            (m / bare_median - 1.0) * 100.0,
+            results[i].iter().map(|r| r.round()).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// `axum_prometheus()` panics if its global recorder is already installed; the in-process
+/// benchmark installs it first, so share one router.
+fn axum_prometheus_once() -> Router {
+    static ROUTER: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ROUTER
+        .get_or_init(|| {
+            // Its handle spawns an upkeep task: give it a runtime of its own that lives on.
+            let _enter = background_runtime().enter();
+            axum_prometheus()
+        })
+        .clone()
+}
+
+fn background_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Paired in-process overhead: short batches of bare axum and of each instrumented router,
+/// interleaved (order alternating), so load from other processes hits both alike; reports
+/// the median over batches of (router − bare) ns/request. Skip with `TOWER_PAIRED=0`.
+fn paired() {
+    const BATCHES: usize = 201;
+    const PER_BATCH: u32 = 2_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut bare_router = bare();
+    let mut others = [
+        ("noop_layer", noop_layer()),
+        ("promenade_tower", ours()),
+        ("axum_prometheus", axum_prometheus_once()),
+    ];
+    println!(
+        "\npaired overhead vs bare axum: {BATCHES} interleaved batches x {PER_BATCH} requests, median of differences"
+    );
+    for path in ["/users/42", "/nope"] {
+        for (name, router) in &mut others {
+            let mut diffs = Vec::with_capacity(BATCHES);
+            let mut bare_ns = Vec::with_capacity(BATCHES);
+            let mut x_ns = Vec::with_capacity(BATCHES);
+            rt.block_on(async {
+                for i in 0..BATCHES {
+                    let run = async |r: &mut Router| {
+                        let start = Instant::now();
+                        for _ in 0..PER_BATCH {
+                            one_request(r, path).await;
+                        }
+                        start.elapsed().as_nanos() as f64 / f64::from(PER_BATCH)
+                    };
+                    let (b, x) = if i % 2 == 0 {
+                        let b = run(&mut bare_router).await;
+                        (b, run(router).await)
+                    } else {
+                        let x = run(router).await;
+                        (run(&mut bare_router).await, x)
+                    };
+                    diffs.push(x - b);
+                    bare_ns.push(b);
+                    x_ns.push(x);
+                }
+            });
+            println!(
+                "  {path:<10} {name:<16} {:+7.0} ns/request  (medians: bare {:.0} ns, {name} {:.0} ns)",
+                median(&diffs),
+                median(&bare_ns),
+                median(&x_ns)
+            );
+        }
+    }
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if std::env::var("TOWER_PAIRED").as_deref() != Ok("0") {
+        paired();
+    }
+    if std::env::var("TOWER_LOOPBACK").as_deref() != Ok("0") {
+        loopback();
+    }
+}

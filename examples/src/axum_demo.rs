@@ -1,0 +1,149 @@
+//! The axum demo application: a few routes instrumented with `promenade-tower`, and
+//! `GET /metrics`.
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `GET /` | `hello` |
+//! | `GET /users/{id}` | `user {id}` |
+//! | `POST /echo` | the request body back |
+//! | `GET /slow?ms=N` | answers after N ms (default 100, at most 10 000) |
+//! | `GET /stream` | a chunked body of [`STREAM_CHUNKS`] chunks over about 100 ms |
+//! | `GET /panic` | the handler panics; `CatchPanicLayer` answers 500 |
+//! | `GET /metrics` | Prometheus scrape (not counted in the HTTP metrics) |
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
+use axum::http::Uri;
+use axum::routing::{get, post};
+use promenade_core::Registry;
+use promenade_tower::{Prometheus, PrometheusRouterExt};
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Number of chunks `/stream` sends.
+///
+/// ```
+/// assert_eq!(promenade_examples::axum_demo::STREAM_CHUNKS, 10);
+/// ```
+pub const STREAM_CHUNKS: u32 = 10;
+/// Pause before each `/stream` chunk.
+///
+/// ```
+/// use promenade_examples::axum_demo::{STREAM_CHUNKS, STREAM_INTERVAL};
+/// assert_eq!((STREAM_INTERVAL * STREAM_CHUNKS).as_millis(), 100);
+/// ```
+pub const STREAM_INTERVAL: Duration = Duration::from_millis(10);
+/// Upper bound for `/slow?ms=N`.
+///
+/// ```
+/// assert_eq!(promenade_examples::axum_demo::MAX_SLOW_MS, 10_000);
+/// ```
+pub const MAX_SLOW_MS: u64 = 10_000;
+
+/// The demo router with HTTP metrics registered in `registry` and `GET /metrics`.
+///
+/// Fails only if `registry` already holds HTTP metrics.
+///
+/// ```
+/// let registry = promenade_core::Registry::new();
+/// let app: axum::Router = promenade_examples::axum_demo::axum_app(&registry).unwrap();
+/// // A second app on the same registry would register the same metrics twice.
+/// assert!(promenade_examples::axum_demo::axum_app(&registry).is_err());
+/// ```
+pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
+    let app = Router::new()
+        .route("/", get(|| async { "hello\n" }))
+        .route("/users/{id}", get(user))
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/slow", get(slow))
+        .route("/stream", get(|| async { Body::new(Ticker::new()) }))
+        .route("/panic", get(panics))
+        // Inside the metrics layer: the layer sees the 500 response.
+        .layer(CatchPanicLayer::new());
+    Ok(app.with_prometheus(Prometheus::new(registry)?))
+}
+
+/// Serves the demo on `listener` until the process ends (or the future is dropped).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let registry = promenade_core::Registry::new();
+/// let server = tokio::spawn(async move {
+///     promenade_examples::axum_demo::serve(listener, &registry).await
+/// });
+/// server.abort();
+/// # });
+/// ```
+pub async fn serve(listener: tokio::net::TcpListener, registry: &Registry) -> std::io::Result<()> {
+    let app = axum_app(registry).map_err(std::io::Error::other)?;
+    axum::serve(listener, app).await
+}
+
+async fn user(Path(id): Path<String>) -> String {
+    format!("user {id}\n")
+}
+
+async fn slow(uri: Uri) -> String {
+    let ms = uri
+        .query()
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("ms="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(100)
+        .min(MAX_SLOW_MS);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms} ms\n")
+}
+
+#[allow(clippy::unused_async)]
+async fn panics() -> &'static str {
+    panic!("/panic was called (the demo's deliberate panic)")
+}
+
+/// A chunked body: [`STREAM_CHUNKS`] chunks, one every [`STREAM_INTERVAL`].
+struct Ticker {
+    sent: u32,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Ticker {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            sleep: Box::pin(tokio::time::sleep(STREAM_INTERVAL)),
+        }
+    }
+}
+
+impl http_body::Body for Ticker {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.sent >= STREAM_CHUNKS {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.sent += 1;
+        let deadline = tokio::time::Instant::now() + STREAM_INTERVAL;
+        self.sleep.as_mut().reset(deadline);
+        let chunk = Bytes::from(format!("chunk {}\n", self.sent));
+        Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sent >= STREAM_CHUNKS
+    }
+}

@@ -1,0 +1,180 @@
+//! The axum demo served in-process on 127.0.0.1:0, and scrape-parsing helpers.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use promenade_core::Registry;
+use promenade_tests::http_get;
+
+/// The demo router from `promenade-examples`, served on its own runtime thread until drop.
+pub struct DemoServer {
+    port: u16,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The registry the demo records into.
+    pub registry: Registry,
+}
+
+impl DemoServer {
+    pub fn start() -> Self {
+        let registry = Registry::new();
+        let app = promenade_examples::axum_demo::axum_app(&registry).expect("demo app");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("local addr").port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                tokio::select! {
+                    r = axum::serve(listener, app) => r.expect("serve"),
+                    _ = rx => {}
+                }
+            });
+            // Dropping the runtime ends every connection task.
+        });
+        Self {
+            port,
+            shutdown: Some(tx),
+            thread: Some(thread),
+            registry,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `GET /metrics` as text 0.0.4.
+    pub fn scrape(&self) -> String {
+        let resp = http_get(&self.url("/metrics"), &[]).expect("scrape");
+        assert_eq!(resp.status, 200);
+        resp.text()
+    }
+
+    /// Scrapes until `ok` accepts the text (at most `timeout`), returning the last text.
+    pub fn scrape_until(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.scrape();
+            if ok(&text) || Instant::now() >= deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The value of sample `name{labels}`.
+pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let key = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `http_requests_total{method,route,status}`.
+pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
+    sample(
+        text,
+        "http_requests_total",
+        &format!(r#"method="{method}",route="{route}",status="{status}""#),
+    )
+}
+
+/// Every `(labels, value)` of a metric.
+pub fn all_samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+    let prefix = format!("{name}{{");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once("} ")?;
+            Some((labels, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Sum of every `http_requests_in_flight` gauge.
+pub fn total_in_flight(text: &str) -> f64 {
+    all_samples(text, "http_requests_in_flight")
+        .iter()
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Number of sample lines in an exposition (every series of every metric).
+pub fn sample_lines(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
+}
+
+/// A minimal HTTP/1.1 keep-alive client on one TCP connection, for methods that ureq
+/// refuses to send (`BREW`, lowercase `get`, …). Responses must carry `Content-Length`.
+pub struct RawClient {
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> Self {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        Self {
+            reader: std::io::BufReader::new(stream),
+        }
+    }
+
+    /// Sends `method path` without a body and returns the status code.
+    pub fn request(&mut self, method: &str, path: &str) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        self.reader
+            .get_mut()
+            .write_all(req.as_bytes())
+            .expect("write");
+        let mut status = 0;
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.reader.read_line(&mut line).expect("read head");
+            assert!(n > 0, "connection closed");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(rest) = l.strip_prefix("HTTP/1.1 ") {
+                status = rest[..3].parse().expect("status");
+            } else if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().expect("content-length");
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).expect("read body");
+        status
+    }
+}

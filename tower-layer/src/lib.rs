@@ -1,0 +1,76 @@
+//! # promenade-tower
+//!
+//! Prometheus HTTP server metrics for [axum] and any [tower] / [hyper] stack, built on
+//! `promenade-core`: a tower [`Layer`](tower_layer::Layer) that records
+//!
+//! * `http_requests_total{method,route,status}` (counter),
+//! * `http_request_duration_seconds{method,route,status}` (histogram, until the response
+//!   body is finished or dropped),
+//! * `http_requests_in_flight{method,route}` (gauge, balanced on every path),
+//!
+//! and a `/metrics` scrape service (GET/HEAD, content negotiation, gzip, optional auth).
+//!
+//! The route label is the matched route template (axum's `MatchedPath`, or whatever a
+//! [`RouteExtractor`] returns), never the raw path; requests that match no route are
+//! labelled `unmatched`. Methods outside the known list become `_OTHER`. A request whose
+//! future is dropped before a response exists (client went away) is recorded with status
+//! `499`; a handler that panics is recorded with status `500`.
+//!
+//! ## axum
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use promenade_core::Registry;
+//! use promenade_tower::{Prometheus, PrometheusRouterExt};
+//!
+//! let registry = Registry::new();
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "user" }))
+//!     // Last, so every route above is instrumented; adds GET /metrics (not counted itself).
+//!     .with_prometheus(Prometheus::new(&registry).unwrap());
+//! ```
+//!
+//! ## Any tower stack
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use promenade_core::Registry;
+//! use promenade_tower::{HttpMetricsLayer, route_fn};
+//!
+//! let registry = Registry::new();
+//! let layer = HttpMetricsLayer::builder(&registry)
+//!     .route_extractor(route_fn(|req| {
+//!         req.uri.path().starts_with("/users/").then(|| Cow::Borrowed("/users/{id}"))
+//!     }))
+//!     .build()
+//!     .unwrap();
+//! // ServiceBuilder::new().layer(layer).service(my_hyper_service)
+//! # let _ = layer;
+//! ```
+//!
+//! [axum]: https://docs.rs/axum
+//! [tower]: https://docs.rs/tower
+//! [hyper]: https://docs.rs/hyper
+
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "axum")]
+mod axum_support;
+mod body;
+mod future;
+mod layer;
+mod route;
+mod scrape;
+
+#[cfg(feature = "axum")]
+pub use axum_support::{Prometheus, PrometheusBuilder, PrometheusRouterExt};
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::{HttpMetricsLayer, HttpMetricsLayerBuilder, HttpMetricsService};
+pub use route::{DefaultRoute, NoRoute, RouteExtractor, RouteFn, RouteRequest, route_fn};
+pub use scrape::MetricsService;
+
+/// Re-exports of the core types used in this crate's builders.
+pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};
+pub use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
+pub use promenade_core::{Buckets, Registry};

@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use promenade_core::{Format, Registry};
+use tower::ServiceExt;
+
+/// Sends `req` through a clone of `app` and reads the whole body.
+pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.unwrap().to_bytes(),
+    )
+}
+
+/// A request with an empty body.
+pub fn req(method: &str, uri: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// The registry in text format 0.0.4.
+pub fn text(registry: &Registry) -> String {
+    registry.encode_to_string(Format::Text).unwrap()
+}
+
+/// The value of the sample `name{labels}` in `text`, if present.
+pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let key = if labels.is_empty() {
+        format!("{name} ")
+    } else {
+        format!("{name}{{{labels}}} ")
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Number of sample lines of metric `name` (exact name, any labels).
+pub fn series_count(text: &str, name: &str) -> usize {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+        })
+        .count()
+}
+
+/// `http_requests_total` for one method/route/status.
+pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
+    sample(
+        text,
+        "http_requests_total",
+        &format!(r#"method="{method}",route="{route}",status="{status}""#),
+    )
+}
+
+/// `http_requests_in_flight` for one method/route.
+pub fn in_flight(text: &str, method: &str, route: &str) -> Option<f64> {
+    sample(
+        text,
+        "http_requests_in_flight",
+        &format!(r#"method="{method}",route="{route}""#),
+    )
+}
+
+/// Sum of all in-flight gauges.
+pub fn total_in_flight(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_in_flight{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
