@@ -500,12 +500,52 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
+/// Native (sparse) buckets against classic ones, same values, same run. Neither
+/// `prometheus-client` 0.26 nor `prometheus` 0.14 has native histograms, so the anchor is our
+/// own classic histogram (target: native within 2×).
+fn native_histogram_observe(c: &mut Criterion) {
+    let registry = Registry::new();
+    let classic = registry
+        .histogram("classic_seconds", "Classic.", Buckets::default())
+        .expect("register");
+    let native = registry
+        .histogram(
+            "native_seconds",
+            "Native.",
+            Buckets::native_only(promenade_core::NativeBuckets::default()),
+        )
+        .expect("register");
+    let both = registry
+        .histogram(
+            "both_seconds",
+            "Classic and native.",
+            Buckets::default().with_native(promenade_core::NativeBuckets::default()),
+        )
+        .expect("register");
+    let mut g = c.benchmark_group("native_histogram_observe");
+    for (name, h) in [
+        ("classic", &classic),
+        ("native", &native),
+        ("classic+native", &both),
+    ] {
+        g.bench_function(name, |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                h.observe(OBSERVATIONS[i % OBSERVATIONS.len()]);
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     counter_inc,
     labelled_lookup_inc,
     histogram_observe,
     labelled_histogram_observe,
+    native_histogram_observe,
     encode
 );
 criterion_main!(benches);

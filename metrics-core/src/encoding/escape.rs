@@ -51,7 +51,11 @@ pub(crate) fn render_labels<N: AsRef<str>, V: AsRef<str>>(
 #[inline]
 fn needs_escaping(v: &[u8]) -> bool {
     // Label values are short: a plain loop beats a vectorised search's set-up cost.
-    if v.len() < 32 { v.iter().any(|&b| b == b'\\' || b == b'"' || b == b'\n') } else { memchr::memchr3(b'\\', b'"', b'\n', v).is_some() }
+    if v.len() < 32 {
+        v.iter().any(|&b| b == b'\\' || b == b'"' || b == b'\n')
+    } else {
+        memchr::memchr3(b'\\', b'"', b'\n', v).is_some()
+    }
 }
 
 /// Whether a rendered label string holds exactly `values` for `names` (compares the escaped
@@ -70,7 +74,10 @@ pub(crate) fn rendered_labels_match<N: AsRef<str>, V: AsRef<str>>(
         // Common case: the rendered bytes are the value itself, followed by the closing quote.
         // That is proof of a match only when the value needs no escaping (a value `\n` must
         // not match a stored newline), which is checked after the cheap comparison.
-        if r.get(pos..pos + v.len()) == Some(v) && r.get(pos + v.len()) == Some(&b'"') && !needs_escaping(v) {
+        if r.get(pos..pos + v.len()) == Some(v)
+            && r.get(pos + v.len()) == Some(&b'"')
+            && !needs_escaping(v)
+        {
             pos += v.len() + 2;
             continue;
         }
