@@ -56,6 +56,32 @@ pub const MAX_SLOW_MS: u64 = 10_000;
 /// assert!(promenade_examples::axum_demo::axum_app(&registry).is_err());
 /// ```
 pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
+    axum_app_with(registry, &DemoOptions::default())
+}
+
+/// Options of the demo.
+///
+/// ```
+/// let options = promenade_examples::axum_demo::DemoOptions { native: true };
+/// let app = promenade_examples::axum_demo::axum_app_with(&promenade_core::Registry::new(), &options);
+/// assert!(app.is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Native (sparse) buckets next to the classic ones in the request-duration histogram.
+    pub native: bool,
+}
+
+/// [`axum_app`] with options.
+///
+/// ```
+/// use promenade_examples::axum_demo::{axum_app_with, DemoOptions};
+/// assert!(axum_app_with(&promenade_core::Registry::new(), &DemoOptions::default()).is_ok());
+/// ```
+pub fn axum_app_with(
+    registry: &Registry,
+    options: &DemoOptions,
+) -> Result<Router, promenade_core::Error> {
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/users/{id}", get(user))
@@ -65,7 +91,11 @@ pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
         .route("/panic", get(panics))
         // Inside the metrics layer: the layer sees the 500 response.
         .layer(CatchPanicLayer::new());
-    Ok(app.with_prometheus(Prometheus::new(registry)?))
+    let mut prometheus = Prometheus::builder(registry);
+    if options.native {
+        prometheus = prometheus.native_histograms(promenade_core::NativeBuckets::default());
+    }
+    Ok(app.with_prometheus(prometheus.build()?))
 }
 
 /// Serves the demo on `listener` until the process ends (or the future is dropped).
@@ -81,7 +111,26 @@ pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
 /// # });
 /// ```
 pub async fn serve(listener: tokio::net::TcpListener, registry: &Registry) -> std::io::Result<()> {
-    let app = axum_app(registry).map_err(std::io::Error::other)?;
+    serve_with(listener, registry, &DemoOptions::default()).await
+}
+
+/// [`serve`] with options.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use promenade_examples::axum_demo::{serve_with, DemoOptions};
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let registry = promenade_core::Registry::new();
+/// let server = tokio::spawn(async move { serve_with(listener, &registry, &DemoOptions { native: true }).await });
+/// server.abort();
+/// # });
+/// ```
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    registry: &Registry,
+    options: &DemoOptions,
+) -> std::io::Result<()> {
+    let app = axum_app_with(registry, options).map_err(std::io::Error::other)?;
     axum::serve(listener, app).await
 }
 

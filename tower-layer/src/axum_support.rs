@@ -58,6 +58,7 @@ impl Prometheus {
             auth: None,
             gzip: true,
             count_scrapes: false,
+            process_collector: true,
         }
     }
 
@@ -137,9 +138,43 @@ pub struct PrometheusBuilder {
     auth: Option<ScrapeAuth>,
     gzip: bool,
     count_scrapes: bool,
+    process_collector: bool,
 }
 
 impl PrometheusBuilder {
+    /// Whether to register the process collector (`process_cpu_seconds_total`,
+    /// `process_resident_memory_bytes`, … on Linux) along with the HTTP metrics; on by default.
+    /// Already registered process metrics are left as they are.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry};
+    /// let with = Registry::new();
+    /// promenade_tower::Prometheus::builder(&with).build().unwrap();
+    /// let without = Registry::new();
+    /// promenade_tower::Prometheus::builder(&without).process_collector(false).build().unwrap();
+    /// assert!(!without.encode_to_string(Format::Text).unwrap().contains("process_"));
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(with.encode_to_string(Format::Text).unwrap().contains("process_resident_memory_bytes"));
+    /// ```
+    pub fn process_collector(mut self, on: bool) -> Self {
+        self.process_collector = on;
+        self
+    }
+
+    /// Adds native (sparse) buckets to the request-duration histogram, next to the classic
+    /// ones; Prometheus gets them when it scrapes protobuf with native histograms enabled.
+    ///
+    /// ```
+    /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new())
+    ///     .native_histograms(promenade_core::NativeBuckets::default())
+    ///     .build();
+    /// assert!(p.is_ok());
+    /// ```
+    pub fn native_histograms(mut self, native: promenade_core::NativeBuckets) -> Self {
+        self.layer = self.layer.configure(|b| b.native_histograms(native));
+        self
+    }
+
     /// The scrape route's path (default `/metrics`).
     ///
     /// ```
@@ -212,12 +247,23 @@ impl PrometheusBuilder {
                 self.path
             )));
         }
+        let layer = self.layer.build()?;
+        #[cfg(not(feature = "process"))]
+        let _ = self.process_collector;
+        #[cfg(feature = "process")]
+        if self.process_collector {
+            match promenade_core::collectors::register_process_collector(&self.registry) {
+                // Someone registered process metrics already: that is what we wanted.
+                Ok(_) | Err(promenade_core::Error::AlreadyRegistered { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let mut handler = ScrapeHandler::new(self.registry).with_gzip(self.gzip);
         if let Some(auth) = self.auth {
             handler = handler.with_auth(auth);
         }
         Ok(Prometheus {
-            layer: self.layer.build()?,
+            layer,
             scrape: MetricsService::from_handler(handler),
             path: self.path,
             count_scrapes: self.count_scrapes,

@@ -3,14 +3,18 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: axum-demo [--addr HOST:PORT]   (default 127.0.0.1:3000)";
+use promenade_examples::axum_demo::DemoOptions;
 
-fn parse_addr() -> Result<String, String> {
+const USAGE: &str = "usage: axum-demo [--addr HOST:PORT] [--native]   (default 127.0.0.1:3000; --native adds native histogram buckets)";
+
+fn parse_args() -> Result<(String, DemoOptions), String> {
     let mut addr = "127.0.0.1:3000".to_owned();
+    let mut options = DemoOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs a value")?,
+            "--native" => options.native = true,
             "-h" | "--help" => return Err(String::new()),
             other => match other.strip_prefix("--addr=") {
                 Some(v) => v.clone_into(&mut addr),
@@ -18,12 +22,12 @@ fn parse_addr() -> Result<String, String> {
             },
         }
     }
-    Ok(addr)
+    Ok((addr, options))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let addr = match parse_addr() {
+    let (addr, options) = match parse_args() {
         Ok(a) => a,
         Err(e) => {
             if !e.is_empty() {
@@ -44,7 +48,7 @@ async fn main() -> ExitCode {
     let registry = promenade_core::Registry::new();
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
-    if let Err(e) = promenade_examples::axum_demo::serve(listener, &registry).await {
+    if let Err(e) = promenade_examples::axum_demo::serve_with(listener, &registry, &options).await {
         eprintln!("server error: {e}");
         return ExitCode::FAILURE;
     }

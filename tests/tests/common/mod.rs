@@ -17,8 +17,13 @@ pub struct DemoServer {
 
 impl DemoServer {
     pub fn start() -> Self {
+        Self::start_with(promenade_examples::axum_demo::DemoOptions::default())
+    }
+
+    pub fn start_with(options: promenade_examples::axum_demo::DemoOptions) -> Self {
         let registry = Registry::new();
-        let app = promenade_examples::axum_demo::axum_app(&registry).expect("demo app");
+        let app =
+            promenade_examples::axum_demo::axum_app_with(&registry, &options).expect("demo app");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("local addr").port();
