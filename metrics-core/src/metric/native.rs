@@ -256,7 +256,12 @@ pub fn native_bucket_index(v: f64, schema: i32) -> i32 {
     let (frac, exp) = frexp(v);
     if schema > 0 {
         let bounds = fraction_bounds(schema);
-        let j = bounds.partition_point(|b| *b < frac) as i32;
+        // Small tables: a branch-free count beats a binary search's mispredictions.
+        let j = if bounds.len() <= 16 {
+            bounds.iter().map(|b| i32::from(*b < frac)).sum::<i32>()
+        } else {
+            bounds.partition_point(|b| *b < frac) as i32
+        };
         j + (exp - 1) * (1 << schema)
     } else {
         let k = if frac == 0.5 { exp - 1 } else { exp };
@@ -288,6 +293,15 @@ pub(crate) fn bucket_upper_bound(index: i32, schema: i32) -> f64 {
 
 /// Adds one to the sorted sparse bucket list.
 fn increment(buckets: &mut Vec<(i32, u64)>, index: i32) {
+    // Populated buckets are usually contiguous: then the position is the index offset.
+    if let Some(&(first, _)) = buckets.first()
+        && let Ok(k) = usize::try_from(i64::from(index) - i64::from(first))
+        && let Some(slot) = buckets.get_mut(k)
+        && slot.0 == index
+    {
+        slot.1 += 1;
+        return;
+    }
     match buckets.binary_search_by_key(&index, |(i, _)| *i) {
         Ok(pos) => buckets[pos].1 += 1,
         Err(pos) => buckets.insert(pos, (index, 1)),
