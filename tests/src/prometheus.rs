@@ -442,10 +442,10 @@ impl PrometheusServer {
         let deadline = Instant::now() + timeout;
         loop {
             let last = self.query_vector(promql);
-            if let Ok(samples) = &last {
-                if predicate(samples) {
-                    return Ok(samples.clone());
-                }
+            if let Ok(samples) = &last
+                && predicate(samples)
+            {
+                return Ok(samples.clone());
             }
             if Instant::now() >= deadline {
                 return Err(format!(
