@@ -592,15 +592,37 @@ where
             });
             counter
         });
+        // A service whose `call` itself panics is recorded like a panicking handler.
+        let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
+            Ok(fut) => fut,
+            Err(panic) => {
+                let mut tracker = tracker;
+                tracker.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                drop(tracker);
+                if !shared.catch_panics {
+                    resume_unwind(panic);
+                }
+                return MetricsFuture {
+                    state: State::Failed {
+                        err: Some(panic_error()),
+                    },
+                };
+            }
+        };
         MetricsFuture {
             state: State::Tracked {
-                fut: self.service.call(req),
+                fut,
                 tracker: Some(tracker),
                 request_bytes,
                 catch_panics: shared.catch_panics,
             },
         }
     }
+}
+
+/// The error a caught panic turns into (a `500 Internal Server Error` response).
+fn panic_error() -> Error {
+    actix_web::error::ErrorInternalServerError("request handler panicked")
 }
 
 /// Counts the request body bytes the handler reads.
@@ -656,6 +678,10 @@ pin_project! {
         Scrape {
             res: Option<ServiceResponse<BoxBody>>,
         },
+        // The wrapped service panicked in `call` (and panics are caught).
+        Failed {
+            err: Option<Error>,
+        },
     }
 }
 
@@ -680,6 +706,7 @@ where
                     "metrics future polled after completion",
                 )),
             }),
+            StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
             StateProj::Tracked {
                 fut,
                 tracker,
@@ -706,9 +733,7 @@ where
                         t.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
                         drop(tracker.take());
                         if *catch_panics {
-                            return Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
-                                "request handler panicked",
-                            )));
+                            return Poll::Ready(Err(panic_error()));
                         }
                         resume_unwind(panic);
                     }

@@ -283,3 +283,50 @@ async fn without_metrics_route_the_path_goes_to_the_app() {
         .unwrap();
     assert!(text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#));
 }
+
+#[actix_rt::test]
+async fn panic_in_an_inner_service_call_is_recorded() {
+    use actix_web::dev::Service as _;
+    let registry = Registry::new();
+    let mw = PrometheusMetrics::builder(&registry)
+        .catch_panics(true)
+        .build()
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .wrap_fn(|req, srv| {
+                if req.path() == "/" {
+                    panic!("synchronous panic in a middleware's call (test)");
+                }
+                srv.call(req)
+            })
+            .wrap(mw)
+            .configure(common::routes),
+    )
+    .await;
+    // The caught panic is an `Err` (the HTTP dispatcher turns it into a 500 response).
+    for uri in ["/", "/panic"] {
+        let err = app
+            .call(test::TestRequest::get().uri(uri).to_request())
+            .await
+            .expect_err("a caught panic is an error");
+        assert_eq!(err.error_response().status(), 500);
+    }
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    for route in ["/", "/panic"] {
+        let labels = format!(r#"method="GET",route="{route}",status="500""#);
+        assert_eq!(
+            sample(&text, "http_requests_total", &labels),
+            Some(1.0),
+            "{text}"
+        );
+        let labels = format!(r#"method="GET",route="{route}""#);
+        assert_eq!(
+            sample(&text, "http_requests_in_flight", &labels),
+            Some(0.0),
+            "{text}"
+        );
+    }
+}
