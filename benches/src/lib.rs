@@ -1,0 +1,1 @@
+//! Criterion benchmarks for Promenade; see `benches/`.
