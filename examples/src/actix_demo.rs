@@ -144,7 +144,9 @@ impl Stream for Ticker {
 /// let registry = promenade_core::Registry::new();
 /// let (server, addr) = promenade_examples::actix_demo::server("127.0.0.1:0", &registry).unwrap();
 /// assert_ne!(addr.port(), 0);
-/// server.handle().stop(false).await;
+/// let handle = server.handle();
+/// actix_rt::spawn(server);
+/// handle.stop(false).await;
 /// # });
 /// ```
 pub fn server(addr: &str, registry: &Registry) -> io::Result<(Server, SocketAddr)> {
