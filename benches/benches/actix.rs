@@ -1,0 +1,314 @@
+//! Overhead of promenade-actix against bare actix-web and against actix-web-prom 0.10.
+//!
+//! In process (criterion): one `GET /users/{id}` through `actix_web::test::init_service` +
+//! `call_service`, body read to the end, on a single-threaded actix system.
+//!
+//! Loopback (after criterion, only under `cargo bench`): a real server per variant (1 worker)
+//! on 127.0.0.1:0, 2 keep-alive client threads, a bounded number of requests per round,
+//! variants alternating, median requests/s of the rounds.
+//!
+//! ```text
+//! cargo bench -p promenade-benches --bench actix -- --warm-up-time 1 --measurement-time 3
+//! LOOPBACK_ROUNDS=5 LOOPBACK_REQUESTS=20000 (defaults)
+//! ```
+#![allow(missing_docs, clippy::unwrap_used)] // benchmark harness
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Service as _;
+use actix_web::{App, HttpResponse, HttpServer, test, web};
+use criterion::Criterion;
+
+async fn user(id: web::Path<u32>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("user {id}"))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(|| async { "root" }))
+        .route("/users/{id}", web::get().to(user))
+        .service(
+            web::scope("/api")
+                .route("/items/{id}", web::get().to(|| async { "item" }))
+                .route("/orders/{id}", web::get().to(|| async { "order" })),
+        );
+}
+
+fn promenade() -> promenade_actix::PrometheusMetrics {
+    let registry = promenade_core::Registry::new();
+    promenade_actix::PrometheusMetrics::builder(&registry)
+        .build()
+        .unwrap()
+}
+
+fn actix_web_prom() -> actix_web_prom::PrometheusMetrics {
+    actix_web_prom::PrometheusMetricsBuilder::new("api")
+        .endpoint("/metrics")
+        .build()
+        .unwrap()
+}
+
+/// Times `iters` requests through an in-process app; the body is read to the end.
+macro_rules! bench_app {
+    ($c:expr, $sys:expr, $name:expr, $app:expr) => {{
+        let app = $sys.block_on(test::init_service($app));
+        $c.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                $sys.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let req = test::TestRequest::get().uri("/users/42").to_request();
+                        let res = test::call_service(&app, req).await;
+                        black_box(test::read_body(res).await);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }};
+}
+
+fn in_process(c: &mut Criterion) {
+    let sys = actix_rt::System::new();
+    bench_app!(c, sys, "actix/bare", App::new().configure(routes));
+    let mw = promenade();
+    bench_app!(
+        c,
+        sys,
+        "actix/promenade",
+        App::new().wrap(mw).configure(routes)
+    );
+    let prom = actix_web_prom();
+    bench_app!(
+        c,
+        sys,
+        "actix/actix-web-prom",
+        App::new().wrap(prom).configure(routes)
+    );
+
+    // Where promenade's overhead goes.
+    bench_app!(
+        c,
+        sys,
+        "actix-breakdown/wrap_fn-noop",
+        App::new()
+            .wrap_fn(|req, srv| srv.call(req))
+            .configure(routes)
+    );
+    bench_app!(
+        c,
+        sys,
+        "actix-breakdown/match_pattern-before-routing",
+        App::new()
+            .wrap_fn(|req, srv| {
+                black_box(req.match_pattern());
+                srv.call(req)
+            })
+            .configure(routes)
+    );
+    bench_app!(
+        c,
+        sys,
+        "actix-breakdown/match_pattern-after-routing",
+        App::new()
+            .wrap_fn(|req, srv| {
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    black_box(res.request().match_pattern());
+                    Ok(res)
+                }
+            })
+            .configure(routes)
+    );
+    let registry = promenade_core::Registry::new();
+    let excluded = promenade_actix::PrometheusMetrics::builder(&registry)
+        .exclude_path("/users/42")
+        .build()
+        .unwrap();
+    bench_app!(
+        c,
+        sys,
+        "actix-breakdown/promenade-path-excluded",
+        App::new().wrap(excluded).configure(routes)
+    );
+    let registry = promenade_core::Registry::new();
+    let core = promenade_core::http_metrics::HttpMetrics::builder(&registry)
+        .build()
+        .unwrap();
+    let headers = http::HeaderMap::new();
+    c.bench_function("actix-breakdown/core-start-finish", |b| {
+        b.iter(|| {
+            let mut t = core.start(&promenade_core::http_metrics::RequestInfo {
+                method: "GET",
+                route: Some("/users/{id}"),
+                path: "/users/42",
+                headers: &headers,
+            });
+            t.response_head(200);
+            drop(t);
+        })
+    });
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Variant {
+    Bare,
+    Promenade,
+    ActixWebProm,
+}
+
+/// Starts a 1-worker server for `variant`; returns its port and a stop function.
+fn start(
+    variant: Variant,
+) -> (
+    u16,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_rt::System::new()
+            .block_on(async move {
+                let server = match variant {
+                    Variant::Bare => HttpServer::new(|| App::new().configure(routes))
+                        .workers(1)
+                        .disable_signals()
+                        .bind(("127.0.0.1", 0))
+                        .map(|s| (s.addrs()[0].port(), s.run())),
+                    Variant::Promenade => {
+                        let mw = promenade();
+                        HttpServer::new(move || App::new().wrap(mw.clone()).configure(routes))
+                            .workers(1)
+                            .disable_signals()
+                            .bind(("127.0.0.1", 0))
+                            .map(|s| (s.addrs()[0].port(), s.run()))
+                    }
+                    Variant::ActixWebProm => {
+                        let mw = actix_web_prom();
+                        HttpServer::new(move || App::new().wrap(mw.clone()).configure(routes))
+                            .workers(1)
+                            .disable_signals()
+                            .bind(("127.0.0.1", 0))
+                            .map(|s| (s.addrs()[0].port(), s.run()))
+                    }
+                }?;
+                let (port, server) = server;
+                tx.send((port, server.handle())).unwrap();
+                server.await
+            })
+            .unwrap();
+    });
+    let (port, handle) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    (port, handle, thread)
+}
+
+/// `n` keep-alive GETs on one connection; panics on any non-200.
+fn client_loop(port: u16, n: usize) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    let mut body = Vec::new();
+    for i in 0..n {
+        write!(
+            writer,
+            "GET /users/{} HTTP/1.1\r\nhost: x\r\n\r\n",
+            i % 1000
+        )
+        .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+        let mut len = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length: ") {
+                len = v.parse().unwrap();
+            }
+        }
+        body.resize(len, 0);
+        reader.read_exact(&mut body).unwrap();
+    }
+}
+
+fn loopback() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let rounds = env("LOOPBACK_ROUNDS", 5);
+    let requests = env("LOOPBACK_REQUESTS", 20_000);
+    const CLIENTS: usize = 2;
+    let variants = [Variant::Bare, Variant::Promenade, Variant::ActixWebProm];
+    let servers: Vec<_> = variants.iter().map(|v| start(*v)).collect();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    // Warm-up round.
+    for (port, _, _) in &servers {
+        client_loop(*port, 2_000);
+    }
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..rounds {
+        if Instant::now() > deadline {
+            eprintln!("loopback: time budget spent after {round} rounds");
+            break;
+        }
+        // Alternate the order each round.
+        let mut order: Vec<usize> = (0..variants.len()).collect();
+        order.rotate_left(round % variants.len());
+        for i in order {
+            let port = servers[i].0;
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..CLIENTS {
+                    s.spawn(|| client_loop(port, requests / CLIENTS));
+                }
+            });
+            results[i].push(requests as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    println!(
+        "\nloopback: {CLIENTS} keep-alive clients, 1 server worker, {requests} requests/round"
+    );
+    for (v, r) in variants.iter().zip(&mut results) {
+        r.sort_by(f64::total_cmp);
+        let median = r.get(r.len() / 2).copied().unwrap_or(f64::NAN);
+        let per_req_us = 1e6 / median;
+        println!(
+            "loopback {:<14} median {:>9.0} req/s ({per_req_us:.2} µs/req); rounds: {:?}",
+            format!("{v:?}"),
+            median,
+            r.iter().map(|x| x.round()).collect::<Vec<_>>()
+        );
+    }
+    for (_, handle, thread) in servers {
+        std::thread::spawn(move || actix_rt::System::new().block_on(handle.stop(false)))
+            .join()
+            .unwrap();
+        thread.join().unwrap();
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    in_process(&mut c);
+    c.final_summary();
+    // Only under `cargo bench` (not `cargo test --benches`).
+    if std::env::args().any(|a| a == "--bench") {
+        loopback();
+    }
+}

@@ -1,0 +1,163 @@
+//! The actix-web demo server: the same routes and command line as `axum-demo`, instrumented
+//! with [`promenade_actix::PrometheusMetrics`].
+//!
+//! Routes: `GET /`, `GET /users/{id}`, `POST /echo`, `GET /slow?ms=N`, `GET /stream` (a chunked
+//! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! actix_rt::System::new().block_on(async {
+//!     let registry = promenade_core::Registry::new();
+//!     let (server, addr) = promenade_examples::actix_demo::server("127.0.0.1:0", &registry)?;
+//!     println!("listening on http://{addr}");
+//!     server.await
+//! })
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use bytes::Bytes;
+use futures_core::Stream;
+use promenade_actix::PrometheusMetrics;
+use promenade_core::Registry;
+
+/// Default listen address of `actix-demo`.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
+
+/// Longest `/slow` sleep honoured, in milliseconds.
+pub const MAX_SLOW_MS: u64 = 60_000;
+
+/// The demo's middleware: default names and buckets, `/metrics` answered by the middleware,
+/// panics turned into 500 responses.
+///
+/// ```
+/// let registry = promenade_core::Registry::new();
+/// let mw = promenade_examples::actix_demo::metrics(&registry).unwrap();
+/// assert_eq!(mw.metrics_path(), Some("/metrics"));
+/// ```
+pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics> {
+    PrometheusMetrics::builder(registry)
+        .catch_panics(true)
+        .build()
+}
+
+/// The demo's routes, for `App::configure`.
+///
+/// ```
+/// # actix_rt::System::new().block_on(async {
+/// use actix_web::{App, test};
+/// let registry = promenade_core::Registry::new();
+/// let mw = promenade_examples::actix_demo::metrics(&registry).unwrap();
+/// let app = test::init_service(App::new().wrap(mw).configure(promenade_examples::actix_demo::routes)).await;
+/// let body = test::call_and_read_body(&app, test::TestRequest::get().uri("/users/42").to_request()).await;
+/// assert_eq!(&body[..], b"user 42\n");
+/// # });
+/// ```
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/",
+        web::get().to(|| async { "Promenade actix-web demo\n" }),
+    )
+    .route(
+        "/users/{id}",
+        web::get().to(|id: web::Path<String>| async move { format!("user {id}\n") }),
+    )
+    .route("/echo", web::post().to(|body: Bytes| async move { body }))
+    .route("/slow", web::get().to(slow))
+    .route("/stream", web::get().to(stream))
+    .route("/panic", web::get().to(panic));
+}
+
+async fn slow(query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let ms = query
+        .get("ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(100)
+        .min(MAX_SLOW_MS);
+    actix_rt::time::sleep(Duration::from_millis(ms)).await;
+    HttpResponse::Ok().body(format!("slept {ms} ms\n"))
+}
+
+async fn stream() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .streaming(Ticker::new(5, Duration::from_millis(20)))
+}
+
+async fn panic() -> HttpResponse {
+    panic!("GET /panic: this handler panics on purpose");
+}
+
+/// A body of `left` lines, one every `interval` (the `/stream` route).
+struct Ticker {
+    sent: u32,
+    left: u32,
+    interval: Duration,
+    sleep: Pin<Box<actix_rt::time::Sleep>>,
+}
+
+impl Ticker {
+    fn new(chunks: u32, interval: Duration) -> Self {
+        Self {
+            sent: 0,
+            left: chunks,
+            interval,
+            sleep: Box::pin(actix_rt::time::sleep(interval)),
+        }
+    }
+}
+
+impl Stream for Ticker {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.left -= 1;
+        self.sent += 1;
+        let next = actix_rt::time::Instant::now() + self.interval;
+        self.sleep.as_mut().reset(next);
+        Poll::Ready(Some(Ok(Bytes::from(format!("chunk {}\n", self.sent)))))
+    }
+}
+
+/// Binds the demo server on `addr` (all workers share one set of metrics registered in
+/// `registry`) and returns it, not yet polled, with the address actually bound. Await the
+/// server inside an actix system to run it.
+///
+/// ```
+/// # actix_rt::System::new().block_on(async {
+/// let registry = promenade_core::Registry::new();
+/// let (server, addr) = promenade_examples::actix_demo::server("127.0.0.1:0", &registry).unwrap();
+/// assert_ne!(addr.port(), 0);
+/// let handle = server.handle();
+/// actix_rt::spawn(server);
+/// handle.stop(false).await;
+/// # });
+/// ```
+pub fn server(addr: &str, registry: &Registry) -> io::Result<(Server, SocketAddr)> {
+    let metrics = metrics(registry).map_err(io::Error::other)?;
+    let server = HttpServer::new(move || App::new().wrap(metrics.clone()).configure(routes))
+        .shutdown_timeout(2)
+        .bind(addr)?;
+    let bound = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| io::Error::other("server bound no address"))?;
+    Ok((server.run(), bound))
+}
