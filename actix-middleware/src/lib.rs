@@ -171,6 +171,7 @@ pub struct PrometheusMetricsBuilder {
     instrument_scrape: bool,
     catch_panics: bool,
     body_sizes: bool,
+    process_collector: bool,
 }
 
 impl std::fmt::Debug for PrometheusMetricsBuilder {
@@ -202,6 +203,7 @@ impl PrometheusMetrics {
             instrument_scrape: false,
             catch_panics: false,
             body_sizes: false,
+            process_collector: true,
         }
     }
 
@@ -459,6 +461,37 @@ impl PrometheusMetricsBuilder {
         self
     }
 
+    /// Whether to register the process collector (`process_cpu_seconds_total`,
+    /// `process_resident_memory_bytes`, … on Linux) along with the HTTP metrics; on by default,
+    /// as in the tower adapter. Already registered process metrics are left as they are.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry};
+    /// let with = Registry::new();
+    /// promenade_actix::PrometheusMetrics::builder(&with).build().unwrap();
+    /// let without = Registry::new();
+    /// promenade_actix::PrometheusMetrics::builder(&without).process_collector(false).build().unwrap();
+    /// assert!(!without.encode_to_string(Format::Text).unwrap().contains("process_"));
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(with.encode_to_string(Format::Text).unwrap().contains("process_resident_memory_bytes"));
+    /// ```
+    pub fn process_collector(mut self, on: bool) -> Self {
+        self.process_collector = on;
+        self
+    }
+
+    /// Adds native (sparse) buckets to the request-duration histogram, next to the classic
+    /// ones; Prometheus gets them when it scrapes protobuf with native histograms enabled.
+    ///
+    /// ```
+    /// let b = promenade_actix::PrometheusMetrics::builder(&promenade_core::Registry::new())
+    ///     .native_histograms(promenade_core::NativeBuckets::default());
+    /// assert!(b.build().is_ok());
+    /// ```
+    pub fn native_histograms(self, native: promenade_core::NativeBuckets) -> Self {
+        self.map_http(|h| h.native_histograms(native))
+    }
+
     /// Validates the configuration and registers the metrics.
     ///
     /// ```
@@ -467,6 +500,16 @@ impl PrometheusMetricsBuilder {
     /// ```
     pub fn build(self) -> promenade_core::Result<PrometheusMetrics> {
         let metrics = self.http.build()?;
+        #[cfg(not(feature = "process"))]
+        let _ = self.process_collector;
+        #[cfg(feature = "process")]
+        if self.process_collector {
+            match promenade_core::collectors::register_process_collector(&self.registry) {
+                // Someone registered process metrics already: that is what we wanted.
+                Ok(_) | Err(promenade_core::Error::AlreadyRegistered { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let scrape = self.metrics_path.map(|path| {
             let mut handler = ScrapeHandler::new(self.registry.clone()).with_gzip(self.gzip);
             if let Some(auth) = self.auth {

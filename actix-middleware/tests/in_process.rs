@@ -253,7 +253,9 @@ async fn scrape_route_negotiates_every_prometheus_accept_header() {
                 "2.49.0 bug" => "",
                 "2.5-2.33" => "application/openmetrics-text; version=0.0.1",
                 // Protobuf first (native histograms enabled in Prometheus): delimited protobuf.
-                "2.40 native" | "3.4+ protobuf-first" | "3.0-3.3 protobuf-first" => "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+                "2.40 native" | "3.4+ protobuf-first" | "3.0-3.3 protobuf-first" => {
+                    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+                }
                 _ => "application/openmetrics-text; version=1.0.0",
             };
             assert!(ct.starts_with(expected_prefix), "{version}: {ct}");

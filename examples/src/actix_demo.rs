@@ -25,14 +25,23 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use bytes::Bytes;
 use futures_core::Stream;
 use promenade_actix::PrometheusMetrics;
 use promenade_core::Registry;
 
+use crate::DemoOptions;
+
 /// Default listen address of `actix-demo`.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
+
+/// Number of lines `/stream` sends, 10 ms apart (as in the axum demo).
+///
+/// ```
+/// assert_eq!(promenade_examples::actix_demo::STREAM_CHUNKS, promenade_examples::axum_demo::STREAM_CHUNKS);
+/// ```
+pub const STREAM_CHUNKS: u32 = 10;
 
 /// Longest `/slow` sleep honoured, in milliseconds.
 pub const MAX_SLOW_MS: u64 = 60_000;
@@ -46,9 +55,25 @@ pub const MAX_SLOW_MS: u64 = 60_000;
 /// assert_eq!(mw.metrics_path(), Some("/metrics"));
 /// ```
 pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics> {
-    PrometheusMetrics::builder(registry)
-        .catch_panics(true)
-        .build()
+    metrics_with(registry, &DemoOptions::default())
+}
+
+/// [`metrics`] with options (`--native` adds native histogram buckets).
+///
+/// ```
+/// use promenade_examples::{DemoOptions, actix_demo::metrics_with};
+/// let registry = promenade_core::Registry::new();
+/// assert!(metrics_with(&registry, &DemoOptions { native: true }).is_ok());
+/// ```
+pub fn metrics_with(
+    registry: &Registry,
+    options: &DemoOptions,
+) -> promenade_core::Result<PrometheusMetrics> {
+    let mut builder = PrometheusMetrics::builder(registry).catch_panics(true);
+    if options.native {
+        builder = builder.native_histograms(promenade_core::NativeBuckets::default());
+    }
+    builder.build()
 }
 
 /// The demo's routes, for `App::configure`.
@@ -64,18 +89,23 @@ pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics>
 /// # });
 /// ```
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/",
-        web::get().to(|| async { "Promenade actix-web demo\n" }),
+    // Resources answer a method they have no route for with 405, as axum does.
+    cfg.service(
+        web::resource("/").route(get_or_head().to(|| async { "Promenade actix-web demo\n" })),
     )
-    .route(
-        "/users/{id}",
-        web::get().to(|id: web::Path<String>| async move { format!("user {id}\n") }),
+    .service(
+        web::resource("/users/{id}")
+            .route(get_or_head().to(|id: web::Path<String>| async move { format!("user {id}\n") })),
     )
-    .route("/echo", web::post().to(|body: Bytes| async move { body }))
-    .route("/slow", web::get().to(slow))
-    .route("/stream", web::get().to(stream))
-    .route("/panic", web::get().to(panic));
+    .service(web::resource("/echo").route(web::post().to(|body: Bytes| async move { body })))
+    .service(web::resource("/slow").route(get_or_head().to(slow)))
+    .service(web::resource("/stream").route(get_or_head().to(stream)))
+    .service(web::resource("/panic").route(get_or_head().to(panic)));
+}
+
+/// `GET` and `HEAD`, as axum's `get` routes answer both; other methods get `405`.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn slow(query: web::Query<HashMap<String, String>>) -> HttpResponse {
@@ -91,7 +121,7 @@ async fn slow(query: web::Query<HashMap<String, String>>) -> HttpResponse {
 async fn stream() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .streaming(Ticker::new(5, Duration::from_millis(20)))
+        .streaming(Ticker::new(STREAM_CHUNKS, Duration::from_millis(10)))
 }
 
 async fn panic() -> HttpResponse {
@@ -150,9 +180,32 @@ impl Stream for Ticker {
 /// # });
 /// ```
 pub fn server(addr: &str, registry: &Registry) -> io::Result<(Server, SocketAddr)> {
-    let metrics = metrics(registry).map_err(io::Error::other)?;
+    server_with(addr, registry, &DemoOptions::default())
+}
+
+/// [`server`] with options.
+///
+/// ```
+/// # actix_rt::System::new().block_on(async {
+/// use promenade_examples::{DemoOptions, actix_demo::server_with};
+/// let registry = promenade_core::Registry::new();
+/// let (server, _addr) = server_with("127.0.0.1:0", &registry, &DemoOptions { native: true }).unwrap();
+/// let handle = server.handle();
+/// actix_rt::spawn(server);
+/// handle.stop(false).await;
+/// # });
+/// ```
+pub fn server_with(
+    addr: &str,
+    registry: &Registry,
+    options: &DemoOptions,
+) -> io::Result<(Server, SocketAddr)> {
+    let metrics = metrics_with(registry, options).map_err(io::Error::other)?;
     let server = HttpServer::new(move || App::new().wrap(metrics.clone()).configure(routes))
         .shutdown_timeout(2)
+        // A client that closes its side (FIN) has gone away: cancel its request and record
+        // it as 499, as hyper does. actix keeps half-closed connections running by default.
+        .h1_allow_half_closed(false)
         .bind(addr)?;
     let bound = server
         .addrs()

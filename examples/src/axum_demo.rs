@@ -25,6 +25,8 @@ use promenade_core::Registry;
 use promenade_tower::{Prometheus, PrometheusRouterExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use crate::DemoOptions;
+
 /// Number of chunks `/stream` sends.
 ///
 /// ```
@@ -57,19 +59,6 @@ pub const MAX_SLOW_MS: u64 = 10_000;
 /// ```
 pub fn axum_app(registry: &Registry) -> Result<Router, promenade_core::Error> {
     axum_app_with(registry, &DemoOptions::default())
-}
-
-/// Options of the demo.
-///
-/// ```
-/// let options = promenade_examples::axum_demo::DemoOptions { native: true };
-/// let app = promenade_examples::axum_demo::axum_app_with(&promenade_core::Registry::new(), &options);
-/// assert!(app.is_ok());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DemoOptions {
-    /// Native (sparse) buckets next to the classic ones in the request-duration histogram.
-    pub native: bool,
 }
 
 /// [`axum_app`] with options.

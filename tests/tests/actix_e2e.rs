@@ -2,73 +2,22 @@
 //! scraped by a real Prometheus, checked by promtool and the Python OpenMetrics parser.
 #![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
 
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
-use promenade_core::Registry;
+use common::{ActixDemoServer, Demo};
 use promenade_core::encoding::negotiate;
-use promenade_examples::actix_demo;
 use promenade_tests::{
     FIRST_SCRAPE_TIMEOUT, PROMTOOL, PYTHON_PROMETHEUS_CLIENT, PrometheusServer, ScrapeTarget,
     find_family, http_get, http_request, or_skip, promtool_check_metrics, python_openmetrics_parse,
     require_tool,
 };
 
-/// The actix demo running in its own thread (its own actix system, default worker count).
-struct Demo {
-    port: u16,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Demo {
-    fn start() -> Self {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let registry = Registry::new();
-            let result = actix_rt::System::new().block_on(async move {
-                let (server, addr) = actix_demo::server("127.0.0.1:0", &registry)?;
-                let _ = tx.send((addr.port(), server.handle()));
-                server.await
-            });
-            if let Err(e) = result {
-                eprintln!("actix demo failed: {e}");
-            }
-        });
-        let (port, handle) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("actix demo did not start");
-        Self {
-            port,
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        let _ = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(handle.stop(false));
-        })
-        .join();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn prometheus_scrapes_actix_demo_under_load_and_sees_every_request() {
-    let demo = Demo::start();
-    let target = ScrapeTarget::new("actix", demo.port).scrape_interval(Duration::from_secs(1));
+    let demo = ActixDemoServer::start();
+    let target = ScrapeTarget::new("actix", demo.port()).scrape_interval(Duration::from_secs(1));
     let prom = or_skip!(PrometheusServer::start(&[target]));
     prom.wait_for_up("actix", FIRST_SCRAPE_TIMEOUT).unwrap();
 
@@ -148,7 +97,7 @@ const ACCEPT_HEADERS: &[&str] = &[
     "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;escaping=allow-utf-8;q=0.3,*/*;escaping=allow-utf-8;q=0.2",
 ];
 
-fn warm_up(demo: &Demo) {
+fn warm_up(demo: &ActixDemoServer) {
     for path in ["/", "/users/1", "/no/such/path", "/stream"] {
         http_get(&demo.url(path), &[]).unwrap();
     }
@@ -157,7 +106,7 @@ fn warm_up(demo: &Demo) {
 
 #[test]
 fn scrape_route_answers_every_prometheus_accept_header() {
-    let demo = Demo::start();
+    let demo = ActixDemoServer::start();
     warm_up(&demo);
     for accept in ACCEPT_HEADERS {
         let resp = http_get(&demo.url("/metrics"), &[("accept", accept)]).unwrap();
@@ -197,7 +146,7 @@ fn scrape_route_answers_every_prometheus_accept_header() {
 #[test]
 fn promtool_accepts_the_actix_text_output() {
     require_tool!(PROMTOOL);
-    let demo = Demo::start();
+    let demo = ActixDemoServer::start();
     warm_up(&demo);
     let text = http_get(
         &demo.url("/metrics"),
@@ -214,7 +163,7 @@ fn promtool_accepts_the_actix_text_output() {
 #[test]
 fn python_parser_accepts_the_actix_openmetrics_output() {
     require_tool!(PYTHON_PROMETHEUS_CLIENT);
-    let demo = Demo::start();
+    let demo = ActixDemoServer::start();
     warm_up(&demo);
     let resp = http_get(&demo.url("/metrics"), &[("accept", ACCEPT_HEADERS[0])]).unwrap();
     assert!(

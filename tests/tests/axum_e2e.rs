@@ -15,7 +15,7 @@ fn prometheus_sees_exactly_the_requests_sent() {
     const JOB: &str = "axum-demo";
     const ROUNDS: usize = 150;
     const TIME_LIMIT: Duration = Duration::from_secs(60);
-    let demo = DemoServer::start();
+    let demo = AxumDemoServer::start();
     let prom = or_skip!(PrometheusServer::start(&[ScrapeTarget::new(
         JOB,
         demo.port()

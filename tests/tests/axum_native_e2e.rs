@@ -6,14 +6,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use promenade_examples::axum_demo::DemoOptions;
+use promenade_examples::DemoOptions;
 use promenade_tests::{
     FIRST_SCRAPE_TIMEOUT, PrometheusOptions, PrometheusServer, ScrapeTarget, http_get, or_skip,
 };
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-fn send_load(demo: &DemoServer, rounds: u32) {
+fn send_load(demo: &AxumDemoServer, rounds: u32) {
     let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
     for i in 0..rounds {
         let resp = http_get(
@@ -42,7 +42,7 @@ fn exemplar_found(prom: &PrometheusServer, query: &str) -> bool {
 
 #[test]
 fn native_duration_histogram_and_traceparent_exemplars() {
-    let demo = DemoServer::start_with(DemoOptions { native: true });
+    let demo = AxumDemoServer::start_with(DemoOptions { native: true });
     let options = PrometheusOptions::default()
         .enable_feature("native-histograms")
         .enable_feature("exemplar-storage");

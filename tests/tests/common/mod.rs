@@ -1,13 +1,55 @@
-//! The axum demo served in-process on 127.0.0.1:0, and scrape-parsing helpers.
+//! The axum and actix demos served in-process on 127.0.0.1:0 behind one [`Demo`] trait, so
+//! one scenario runs against both, and scrape-parsing helpers.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
 use promenade_core::Registry;
+use promenade_examples::DemoOptions;
 use promenade_tests::http_get;
 
+/// A demo server (same routes, same metric names) running in-process until drop.
+pub trait Demo: Sized {
+    /// Which adapter serves it, for messages.
+    const ADAPTER: &'static str;
+
+    /// Starts the demo with default options on 127.0.0.1:0.
+    fn start() -> Self {
+        Self::start_with(DemoOptions::default())
+    }
+
+    /// Starts the demo with `options` on 127.0.0.1:0.
+    fn start_with(options: DemoOptions) -> Self;
+
+    /// The port it listens on.
+    fn port(&self) -> u16;
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port())
+    }
+
+    /// `GET /metrics` as text 0.0.4.
+    fn scrape(&self) -> String {
+        let resp = http_get(&self.url("/metrics"), &[]).expect("scrape");
+        assert_eq!(resp.status, 200);
+        resp.text()
+    }
+
+    /// Scrapes until `ok` accepts the text (at most `timeout`), returning the last text.
+    fn scrape_until(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.scrape();
+            if ok(&text) || Instant::now() >= deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// The demo router from `promenade-examples`, served on its own runtime thread until drop.
-pub struct DemoServer {
+pub struct AxumDemoServer {
     port: u16,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -15,12 +57,10 @@ pub struct DemoServer {
     pub registry: Registry,
 }
 
-impl DemoServer {
-    pub fn start() -> Self {
-        Self::start_with(promenade_examples::axum_demo::DemoOptions::default())
-    }
+impl Demo for AxumDemoServer {
+    const ADAPTER: &'static str = "axum";
 
-    pub fn start_with(options: promenade_examples::axum_demo::DemoOptions) -> Self {
+    fn start_with(options: DemoOptions) -> Self {
         let registry = Registry::new();
         let app =
             promenade_examples::axum_demo::axum_app_with(&registry, &options).expect("demo app");
@@ -51,39 +91,71 @@ impl DemoServer {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    fn port(&self) -> u16 {
         self.port
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// `GET /metrics` as text 0.0.4.
-    pub fn scrape(&self) -> String {
-        let resp = http_get(&self.url("/metrics"), &[]).expect("scrape");
-        assert_eq!(resp.status, 200);
-        resp.text()
-    }
-
-    /// Scrapes until `ok` accepts the text (at most `timeout`), returning the last text.
-    pub fn scrape_until(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let text = self.scrape();
-            if ok(&text) || Instant::now() >= deadline {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 }
 
-impl Drop for DemoServer {
+impl Drop for AxumDemoServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The actix demo on its own thread (its own actix system, default worker count).
+pub struct ActixDemoServer {
+    port: u16,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Demo for ActixDemoServer {
+    const ADAPTER: &'static str = "actix";
+
+    fn start_with(options: DemoOptions) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let registry = Registry::new();
+            let result = actix_rt::System::new().block_on(async move {
+                let (server, addr) = promenade_examples::actix_demo::server_with(
+                    "127.0.0.1:0",
+                    &registry,
+                    &options,
+                )?;
+                let _ = tx.send((addr.port(), server.handle()));
+                server.await
+            });
+            if let Err(e) = result {
+                eprintln!("actix demo failed: {e}");
+            }
+        });
+        let (port, handle) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("actix demo did not start");
+        Self {
+            port,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for ActixDemoServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

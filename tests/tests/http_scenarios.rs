@@ -1,5 +1,7 @@
-//! Acceptance tests of `promenade-tower` through the axum demo, served on 127.0.0.1:0 and
-//! driven by a real HTTP client (ureq, keep-alive) and raw TCP sockets.
+//! One scenario, two adapters: every test here runs against the axum demo (promenade-tower)
+//! and the actix demo (promenade-actix), served on 127.0.0.1:0 and driven by a real HTTP
+//! client (ureq, keep-alive) and raw TCP sockets. Both must give the same numbers, and
+//! their expositions after the same requests must name the same series.
 
 mod common;
 
@@ -26,9 +28,8 @@ type MixLine = (
     u32,
 );
 
-#[test]
-fn known_mix_of_requests_is_counted_exactly() {
-    let demo = DemoServer::start();
+fn known_mix_of_requests_is_counted_exactly<D: Demo>() {
+    let demo = D::start();
     // (method, path, body, expected status, route label), each sent `n` times.
     let mix: &[MixLine] = &[
         ("GET", "/", b"", 200, "/", 7),
@@ -91,14 +92,13 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
-#[test]
-fn ten_thousand_unmatched_requests_add_no_series() {
+fn ten_thousand_unmatched_requests_add_no_series<D: Demo>() {
     const METHODS: [&str; 8] = [
         "GET", "POST", "PUT", "BREW", "get", "PROPFIND", "X-Y", "PATCH",
     ];
     const N: usize = 10_000;
     const TIME_LIMIT: Duration = Duration::from_secs(120);
-    let demo = DemoServer::start();
+    let demo = D::start();
     let mut client = RawClient::connect(demo.port()); // one keep-alive connection
     // Warm-up: one unmatched request per method creates every series this can produce.
     for m in METHODS {
@@ -136,9 +136,8 @@ fn ten_thousand_unmatched_requests_add_no_series() {
     assert!(!after.contains("BREW") && !after.contains("/r"), "{after}");
 }
 
-#[test]
-fn client_disconnect_during_slow_records_499() {
-    let demo = DemoServer::start();
+fn client_disconnect_during_slow_records_499<D: Demo>() {
+    let demo = D::start();
     let mut conn = TcpStream::connect(("127.0.0.1", demo.port())).unwrap();
     conn.write_all(b"GET /slow?ms=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
@@ -165,9 +164,8 @@ fn client_disconnect_during_slow_records_499() {
     assert_eq!(total_in_flight(&text), 0.0, "{text}");
 }
 
-#[test]
-fn panic_is_500_and_in_flight_returns_to_zero() {
-    let demo = DemoServer::start();
+fn panic_is_500_and_in_flight_returns_to_zero<D: Demo>() {
+    let demo = D::start();
     for _ in 0..3 {
         assert_eq!(http_get(&demo.url("/panic"), &[]).unwrap().status, 500);
     }
@@ -185,9 +183,8 @@ fn panic_is_500_and_in_flight_returns_to_zero() {
     );
 }
 
-#[test]
-fn stream_duration_covers_the_whole_body() {
-    let demo = DemoServer::start();
+fn stream_duration_covers_the_whole_body<D: Demo>() {
+    let demo = D::start();
     let resp = http_get(&demo.url("/stream"), &[]).unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
@@ -206,10 +203,9 @@ fn stream_duration_covers_the_whole_body() {
     );
 }
 
-#[test]
-fn two_routers_with_two_registries_do_not_see_each_other() {
-    let a = DemoServer::start();
-    let b = DemoServer::start();
+fn two_routers_with_two_registries_do_not_see_each_other<D: Demo>() {
+    let a = D::start();
+    let b = D::start();
     for _ in 0..5 {
         http_get(&a.url("/"), &[]).unwrap();
     }
@@ -222,9 +218,8 @@ fn two_routers_with_two_registries_do_not_see_each_other() {
     assert_eq!(requests(&tb, "GET", "/", "200"), None);
 }
 
-#[test]
-fn scrape_route_negotiates_over_http() {
-    let demo = DemoServer::start();
+fn scrape_route_negotiates_over_http<D: Demo>() {
+    let demo = D::start();
     http_get(&demo.url("/users/1"), &[]).unwrap();
     let cases = [
         (
@@ -256,10 +251,9 @@ fn scrape_route_negotiates_over_http() {
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
 }
 
-#[test]
-fn promtool_accepts_the_text_output() {
+fn promtool_accepts_the_text_output<D: Demo>() {
     require_tool!(PROMTOOL);
-    let demo = DemoServer::start();
+    let demo = D::start();
     for path in ["/", "/users/1", "/nope", "/panic", "/stream"] {
         http_get(&demo.url(path), &[]).unwrap();
     }
@@ -267,10 +261,9 @@ fn promtool_accepts_the_text_output() {
     promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
 }
 
-#[test]
-fn python_parser_accepts_the_openmetrics_output() {
+fn python_parser_accepts_the_openmetrics_output<D: Demo>() {
     require_tool!(PYTHON_PROMETHEUS_CLIENT);
-    let demo = DemoServer::start();
+    let demo = D::start();
     for path in ["/", "/users/1", "/nope"] {
         http_get(&demo.url(path), &[]).unwrap();
     }
@@ -284,10 +277,9 @@ fn python_parser_accepts_the_openmetrics_output() {
     assert_eq!(requests.samples.len(), 3, "{:?}", requests.samples);
 }
 
-#[test]
-fn raw_http11_keep_alive_connection_is_counted_per_request() {
+fn raw_http11_keep_alive_connection_is_counted_per_request<D: Demo>() {
     // Several requests on one connection: each is counted once.
-    let demo = DemoServer::start();
+    let demo = D::start();
     let mut conn = TcpStream::connect(("127.0.0.1", demo.port())).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -308,3 +300,152 @@ fn raw_http11_keep_alive_connection_is_counted_per_request() {
         "{metrics}"
     );
 }
+
+/// The series of an exposition: `name{label="value",...}` with labels sorted, mapped to the
+/// value, process metrics left out (their values and presence depend on the platform).
+fn series(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("process_"))
+        .map(|line| {
+            let (key, value) = line.rsplit_once(' ').expect("sample line has a value");
+            let (name, labels) = match key.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}').expect("closing brace")),
+                None => (key, ""),
+            };
+            let mut pairs: Vec<&str> = labels.split("\",").filter(|p| !p.is_empty()).collect();
+            pairs.sort_unstable();
+            let labels = pairs
+                .iter()
+                .map(|p| format!("{}\"", p.trim_end_matches('"')))
+                .collect::<Vec<_>>()
+                .join(",");
+            (
+                format!("{name}{{{labels}}}"),
+                value.parse().expect("numeric value"),
+            )
+        })
+        .collect()
+}
+
+/// Sends the same requests (every route, an error, a panic, unmatched paths, an unknown
+/// method) to a demo and returns its exposition once in-flight is back to zero.
+fn exposition_after_fixed_sequence<D: Demo>() -> String {
+    let demo = D::start();
+    for (method, path, body) in [
+        ("GET", "/", &b""[..]),
+        ("GET", "/users/7", b""),
+        ("GET", "/users/8", b""),
+        ("POST", "/echo", b"hello"),
+        ("GET", "/slow?ms=3", b""),
+        ("GET", "/stream", b""),
+        ("GET", "/panic", b""),
+        ("GET", "/no/such/route", b""),
+        ("PUT", "/no/such/route", b""),
+        ("DELETE", "/", b""),
+    ] {
+        http_request(method, &demo.url(path), &[], body).unwrap();
+    }
+    // A method ureq refuses to send.
+    assert_eq!(
+        RawClient::connect(demo.port()).request("PROPFIND", "/users/1/x"),
+        404
+    );
+    demo.scrape_until(SETTLE, |t| {
+        total_in_flight(t) == 0.0
+            && all_samples(t, "http_requests_total")
+                .iter()
+                .map(|s| s.1)
+                .sum::<f64>()
+                == 11.0
+    })
+}
+
+/// Issue 4's acceptance: after the same requests, axum and actix expose the same metric
+/// names, label names and label values, and the same counts (durations differ, of course).
+#[test]
+fn axum_and_actix_expose_identical_series() {
+    let axum = series(&exposition_after_fixed_sequence::<AxumDemoServer>());
+    let actix = series(&exposition_after_fixed_sequence::<ActixDemoServer>());
+    let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&axum),
+        names(&actix),
+        "series differ between axum (left) and actix (right)"
+    );
+    assert!(
+        axum.contains_key(r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#),
+        "{axum:#?}"
+    );
+    // Counts agree exactly: requests, in-flight, histogram bucket counts of the
+    // fast routes are timing-dependent, so only `_count` is compared among histogram samples.
+    for (key, value) in &axum {
+        if key.starts_with("http_requests_total")
+            || key.starts_with("http_requests_in_flight")
+            || key.starts_with("http_request_duration_seconds_count")
+        {
+            assert_eq!(Some(value), actix.get(key), "{key}");
+        }
+    }
+}
+
+/// Runs every scenario above against one adapter's demo.
+macro_rules! scenarios {
+    ($adapter:ident, $demo:ty) => {
+        mod $adapter {
+            use super::*;
+
+            #[test]
+            fn known_mix_of_requests_is_counted_exactly() {
+                super::known_mix_of_requests_is_counted_exactly::<$demo>();
+            }
+
+            #[test]
+            fn ten_thousand_unmatched_requests_add_no_series() {
+                super::ten_thousand_unmatched_requests_add_no_series::<$demo>();
+            }
+
+            #[test]
+            fn client_disconnect_during_slow_records_499() {
+                super::client_disconnect_during_slow_records_499::<$demo>();
+            }
+
+            #[test]
+            fn panic_is_500_and_in_flight_returns_to_zero() {
+                super::panic_is_500_and_in_flight_returns_to_zero::<$demo>();
+            }
+
+            #[test]
+            fn stream_duration_covers_the_whole_body() {
+                super::stream_duration_covers_the_whole_body::<$demo>();
+            }
+
+            #[test]
+            fn two_routers_with_two_registries_do_not_see_each_other() {
+                super::two_routers_with_two_registries_do_not_see_each_other::<$demo>();
+            }
+
+            #[test]
+            fn scrape_route_negotiates_over_http() {
+                super::scrape_route_negotiates_over_http::<$demo>();
+            }
+
+            #[test]
+            fn promtool_accepts_the_text_output() {
+                super::promtool_accepts_the_text_output::<$demo>();
+            }
+
+            #[test]
+            fn python_parser_accepts_the_openmetrics_output() {
+                super::python_parser_accepts_the_openmetrics_output::<$demo>();
+            }
+
+            #[test]
+            fn raw_http11_keep_alive_connection_is_counted_per_request() {
+                super::raw_http11_keep_alive_connection_is_counted_per_request::<$demo>();
+            }
+        }
+    };
+}
+
+scenarios!(axum, AxumDemoServer);
+scenarios!(actix, ActixDemoServer);
