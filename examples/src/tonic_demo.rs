@@ -29,11 +29,15 @@ pub fn flag(name: &str) -> bool {
     std::env::args().skip(1).any(|a| a == name)
 }
 
-/// gRPC metrics for the demo and health services, every series pre-created at zero.
+/// gRPC metrics for the demo and health services, every series pre-created at zero;
+/// `--native` on the command line adds native buckets to the handling-seconds histogram.
 pub fn grpc_metrics(registry: &Registry, side: Side) -> Result<GrpcMetrics> {
-    Ok(GrpcMetrics::builder(registry, side)
+    let mut builder = GrpcMetrics::builder(registry, side)
         .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
         .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)?
-        .initialize(true)
-        .build()?)
+        .initialize(true);
+    if flag("--native") {
+        builder = builder.native_histograms(promenade_core::NativeBuckets::default());
+    }
+    Ok(builder.build()?)
 }

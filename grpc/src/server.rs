@@ -133,7 +133,15 @@ where
                 false,
             );
         }
-        let tracker = self.metrics.start(req.uri().path());
+        let mut tracker = self.metrics.start(req.uri().path());
+        // A sampled W3C trace in the metadata becomes the handling-seconds exemplar.
+        if let Some(tp) = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+        {
+            tracker.set_traceparent(tp);
+        }
         let received = tracker.received_counter();
         let req = req.map(|b| MsgCountingBody::new(b, Some(received)));
         CallFuture::new(self.inner.call(req), Some(tracker), false)

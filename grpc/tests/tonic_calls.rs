@@ -595,3 +595,69 @@ async fn unreachable_server_is_unavailable_on_the_client() {
         .unwrap();
     assert!(text.contains(&format!("grpc_client_handled_total{{grpc_type=\"unary\",grpc_service=\"{SVC}\",grpc_method=\"Unary\",grpc_code=\"Unavailable\"}} 1")), "{text}");
 }
+
+/// A sampled W3C `traceparent` in the call metadata becomes the handling-seconds exemplar on
+/// both sides; native buckets are served in protobuf when configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceparent_metadata_becomes_an_exemplar_on_both_sides() {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let h = Harness::start().await;
+    let mut c = h.client();
+    let mut req = tonic::Request::new(ping("traced"));
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE}-00f067aa0ba902b7-01").parse().unwrap(),
+    );
+    c.unary(req).await.unwrap();
+    // Unsampled and malformed headers add no exemplar (and do no harm).
+    for junk in [
+        "00-11111111111111111111111111111111-2222222222222222-00",
+        "zzz",
+    ] {
+        let mut req = tonic::Request::new(ping("x"));
+        req.metadata_mut()
+            .insert("traceparent", junk.parse().unwrap());
+        c.unary(req).await.unwrap();
+    }
+    let om = h
+        .registry
+        .encode_to_string(promenade_core::Format::OpenMetrics)
+        .unwrap();
+    for side in ["server", "client"] {
+        let exemplars: Vec<&str> = om
+            .lines()
+            .filter(|l| l.starts_with(&format!("grpc_{side}_handling_seconds_bucket{{")))
+            .filter(|l| l.contains(" # {"))
+            .collect();
+        assert_eq!(exemplars.len(), 1, "{side}: {om}");
+        assert!(
+            exemplars[0].contains(&format!(r#"# {{trace_id="{TRACE}"}}"#)),
+            "{}",
+            exemplars[0]
+        );
+    }
+}
+
+#[test]
+fn native_handling_seconds_reach_the_protobuf_exposition() {
+    use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+    let registry = promenade_core::Registry::new();
+    let m = GrpcMetrics::builder(&registry, Side::Server)
+        .native_histograms(promenade_core::NativeBuckets::default())
+        .build()
+        .unwrap();
+    m.start("/a.B/C").finish(code::OK);
+    let buf = registry
+        .encode_to_vec(promenade_core::Format::Protobuf)
+        .unwrap();
+    let families = promenade_core::encoding::protobuf::decode_delimited(&buf).unwrap();
+    let handling = families
+        .iter()
+        .find(|f| f.name.as_deref() == Some("grpc_server_handling_seconds"))
+        .unwrap();
+    let hist = handling.metric[0].histogram.as_ref().unwrap();
+    assert_eq!(hist.sample_count, Some(1));
+    assert!(hist.schema.is_some(), "{hist:?}");
+    // Classic buckets stay next to the native ones.
+    assert!(!hist.bucket.is_empty());
+}

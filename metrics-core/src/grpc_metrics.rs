@@ -566,6 +566,27 @@ impl GrpcMetricsBuilder {
         self
     }
 
+    /// Adds native (sparse, exponential) buckets to the handling-seconds histogram, next to
+    /// the classic ones (turning the histogram on if it was off): Prometheus scraping
+    /// protobuf with native histograms enabled gets them.
+    ///
+    /// ```
+    /// use promenade_core::{NativeBuckets, grpc_metrics::{GrpcMetrics, Side}};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .native_histograms(NativeBuckets::default())
+    ///     .build();
+    /// assert!(m.is_ok());
+    /// ```
+    pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
+        self.handling_seconds = Some(
+            self.handling_seconds
+                .take()
+                .unwrap_or_default()
+                .with_native(native),
+        );
+        self
+    }
+
     /// Creates every series of every registered method at zero now, as Go's
     /// `InitializeMetrics`: started, messages and the histogram per method, and handled per
     /// method × all 17 codes. Off by default.
@@ -828,6 +849,8 @@ impl GrpcMetrics {
             start: Instant::now(),
             code: None,
             done: false,
+            // Feature `opentelemetry`: the current span's trace; a traceparent may replace it.
+            trace_id: crate::trace::current_span_trace_id(),
         }
     }
 
@@ -907,6 +930,8 @@ pub struct CallTracker {
     start: Instant,
     code: Option<u8>,
     done: bool,
+    /// Lower-case hex trace id of a sampled W3C trace: the handling-seconds exemplar.
+    trace_id: Option<[u8; 32]>,
 }
 
 impl fmt::Debug for CallTracker {
@@ -1036,6 +1061,32 @@ impl CallTracker {
         self.start.elapsed().as_secs_f64()
     }
 
+    /// Takes the trace id of a W3C `traceparent` header (request metadata) as the exemplar
+    /// of the handling-seconds observation, when the trace is sampled; returns whether it
+    /// did. Malformed or unsampled headers are ignored.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+    /// use promenade_core::{Format, Registry};
+    /// let r = Registry::new();
+    /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+    /// let mut call = m.start("/a.B/C");
+    /// assert!(call.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    /// assert!(!call.set_traceparent("junk"));
+    /// call.finish(code::OK);
+    /// let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+    /// assert!(om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#));
+    /// ```
+    pub fn set_traceparent(&mut self, header: &str) -> bool {
+        match crate::trace::sampled_trace_id(header) {
+            Some(id) => {
+                self.trace_id = Some(id);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Ends the call with `code` now.
     ///
     /// ```
@@ -1062,7 +1113,22 @@ impl CallTracker {
             c.inc();
         }
         if let Some(h) = self.method.handling() {
-            h.observe(self.start.elapsed().as_secs_f64());
+            let seconds = self.start.elapsed().as_secs_f64();
+            match self
+                .trace_id
+                .as_ref()
+                .and_then(|id| std::str::from_utf8(id).ok())
+            {
+                // The id was validated as hex, so the exemplar is always accepted.
+                Some(id) => {
+                    if h.observe_with_exemplar(seconds, &[("trace_id", id)])
+                        .is_err()
+                    {
+                        h.observe(seconds);
+                    }
+                }
+                None => h.observe(seconds),
+            }
         }
     }
 }

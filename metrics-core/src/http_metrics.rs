@@ -716,10 +716,7 @@ impl HttpMetrics {
             inner: Arc::clone(&self.inner),
             in_flight,
             derived,
-            trace_id: info
-                .headers
-                .header("traceparent")
-                .and_then(sampled_trace_id),
+            trace_id: crate::trace::exemplar_trace_id(info.headers.header("traceparent")),
             start: Instant::now(),
             status: None,
             head_seconds: None,
@@ -913,38 +910,6 @@ impl Drop for RequestTracker {
             }
         }
     }
-}
-
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex flags>`) when
-/// the trace is sampled; anything malformed is ignored.
-fn sampled_trace_id(header: &str) -> Option<[u8; 32]> {
-    let mut parts = header.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let lower_hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    if !lower_hex(version, 2)
-        || version == "ff"
-        || !lower_hex(trace, 32)
-        || !lower_hex(span, 16)
-        || !lower_hex(flags, 2)
-    {
-        return None;
-    }
-    // Version 00 has exactly four fields; later versions may append more.
-    if version == "00" && parts.next().is_some() {
-        return None;
-    }
-    if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
-        return None;
-    }
-    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-    let mut id = [0u8; 32];
-    id.copy_from_slice(trace.as_bytes());
-    sampled.then_some(id)
 }
 
 /// `"200"`, or `"2xx"` with classes; no allocation.
@@ -1258,7 +1223,7 @@ mod tests {
     fn traceparent_parsing() {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         assert_eq!(
-            sampled_trace_id(ok)
+            crate::trace::sampled_trace_id(ok)
                 .map(|b| String::from_utf8(b.to_vec()).unwrap())
                 .as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -1274,7 +1239,7 @@ mod tests {
             "",
             "00-😱😱😱😱😱😱😱😱-00f067aa0ba902b7-01",
         ] {
-            assert_eq!(sampled_trace_id(bad), None, "{bad}");
+            assert_eq!(crate::trace::sampled_trace_id(bad), None, "{bad}");
         }
     }
 

@@ -43,6 +43,7 @@ pub mod push;
 pub mod quantile;
 mod registry;
 pub mod scrape;
+mod trace;
 
 pub use encoding::Format;
 pub use error::{Error, Result};

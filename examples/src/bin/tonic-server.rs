@@ -1,13 +1,15 @@
 //! The demo gRPC server, instrumented with promenade-tonic.
 //!
 //! ```text
-//! cargo run -p promenade-examples --bin tonic-server -- [--addr 127.0.0.1:50051] [--metrics-addr 127.0.0.1:9464]
+//! cargo run -p promenade-examples --bin tonic-server -- [--addr 127.0.0.1:50051] [--metrics-addr 127.0.0.1:9464] [--native]
 //! ```
 //!
 //! Serves `promenade.demo.v1.Demo` and `grpc.health.v1.Health`, and `/metrics` on the same
 //! port (HTTP/1.1 next to HTTP/2 gRPC): `curl http://127.0.0.1:50051/metrics`. With
 //! `--metrics-addr`, `/metrics` is also served on a port of its own. Prints
-//! `listening on http://ADDR` once the port is bound.
+//! `listening on http://ADDR` once the port is bound. `--native` adds native buckets to
+//! `grpc_server_handling_seconds`; a sampled W3C `traceparent` in a call's metadata becomes
+//! that histogram's exemplar.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
