@@ -186,9 +186,19 @@ impl PushFormat {
 
 /// Appends `/<name>/<value>` or `/<name>@base64/<base64url value>` for one grouping-key
 /// component (checklist K5).
-fn push_component(path: &mut String, name: &str, value: &str, always_base64: bool) {
+fn push_component(
+    path: &mut String,
+    name: &str,
+    value: &str,
+    always_base64: bool,
+    utf8_names: bool,
+) {
     path.push('/');
-    path.push_str(name);
+    if utf8_names && (!is_valid_label_name(name) || name.starts_with("U__")) {
+        push_utf8_name(path, name);
+    } else {
+        path.push_str(name);
+    }
     if value.is_empty() {
         path.push_str("@base64/=");
     } else if always_base64 || value.contains('/') {
@@ -197,6 +207,25 @@ fn push_component(path: &mut String, name: &str, value: &str, always_base64: boo
     } else {
         path.push('/');
         query_escape(path, value);
+    }
+}
+
+/// A grouping label name for a gateway run with `--push.enable-utf8-names` (checklist K8):
+/// the `values` escaping of G5, `U__` then legacy characters as they are, `_` doubled, any
+/// other character as `_<hex code point>_`. A legacy name that already starts with `U__`
+/// is encoded too (its first `U` as `_55_`), so the gateway does not decode it by mistake.
+fn push_utf8_name(path: &mut String, name: &str) {
+    use std::fmt::Write as _;
+    path.push_str("U__");
+    for (i, c) in name.char_indices() {
+        let legacy = c.is_ascii_alphabetic() || c == ':' || (i > 0 && c.is_ascii_digit());
+        if c == '_' {
+            path.push_str("__");
+        } else if legacy && !(i == 0 && name.starts_with("U__")) {
+            path.push(c);
+        } else {
+            let _ = write!(path, "_{:x}_", u32::from(c));
+        }
     }
 }
 
@@ -215,13 +244,19 @@ fn query_escape(out: &mut String, s: &str) {
     }
 }
 
-fn check_grouping(job: &str, grouping: &[(String, String)]) -> Result<(), PushError> {
+fn check_grouping(
+    job: &str,
+    grouping: &[(String, String)],
+    utf8_names: bool,
+) -> Result<(), PushError> {
     if job.is_empty() {
         return Err(PushError::EmptyJob);
     }
     for (i, (name, _)) in grouping.iter().enumerate() {
-        let reason = if !is_valid_label_name(name) {
-            Some("must match [a-zA-Z_][a-zA-Z0-9_]*")
+        let reason = if name.is_empty() {
+            Some("must not be empty")
+        } else if !utf8_names && !is_valid_label_name(name) {
+            Some("must match [a-zA-Z_][a-zA-Z0-9_]* (or enable utf8_names)")
         } else if name.starts_with("__") {
             Some("names starting with __ are reserved")
         } else if name == "job" {
@@ -264,15 +299,20 @@ pub fn grouping_key_path(job: &str, grouping: &[(&str, &str)]) -> Result<String,
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    check_grouping(job, &owned)?;
-    Ok(build_path(job, &owned, false))
+    check_grouping(job, &owned, false)?;
+    Ok(build_path(job, &owned, false, false))
 }
 
-fn build_path(job: &str, grouping: &[(String, String)], always_base64: bool) -> String {
+fn build_path(
+    job: &str,
+    grouping: &[(String, String)],
+    always_base64: bool,
+    utf8_names: bool,
+) -> String {
     let mut path = String::from("/metrics");
-    push_component(&mut path, "job", job, always_base64);
+    push_component(&mut path, "job", job, always_base64, false);
     for (n, v) in grouping {
-        push_component(&mut path, n, v, always_base64);
+        push_component(&mut path, n, v, always_base64, utf8_names);
     }
     path
 }
@@ -297,6 +337,7 @@ pub struct PushgatewayBuilder {
     format: PushFormat,
     gzip: bool,
     always_base64: bool,
+    utf8_names: bool,
     basic_auth: Option<(String, String)>,
     headers: Vec<(String, String)>,
     timeout: Duration,
@@ -313,6 +354,7 @@ impl std::fmt::Debug for PushgatewayBuilder {
             .field("format", &self.format)
             .field("gzip", &self.gzip)
             .field("always_base64", &self.always_base64)
+            .field("utf8_names", &self.utf8_names)
             .field("basic_auth_user", &self.basic_auth.as_ref().map(|(u, _)| u))
             .field("header_names", &header_names)
             .field("timeout", &self.timeout)
@@ -373,6 +415,25 @@ impl PushgatewayBuilder {
         self
     }
 
+    /// Allows UTF-8 grouping label names (any non-empty name), sent in the `values` escaping
+    /// the gateway decodes when started with `--push.enable-utf8-names` (checklist K8);
+    /// legacy names starting with `U__` are escaped too. Off by default, as in the gateway.
+    ///
+    /// ```
+    /// let g = promenade_core::push::Pushgateway::builder("http://gw:9091", "j")
+    ///     .utf8_names(true)
+    ///     .grouping("foo.bar", "x")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(g.url(), "http://gw:9091/metrics/job/j/U__foo_2e_bar/x");
+    /// assert!(promenade_core::push::Pushgateway::builder("http://gw:9091", "j")
+    ///     .grouping("foo.bar", "x").build().is_err());
+    /// ```
+    pub fn utf8_names(mut self, on: bool) -> Self {
+        self.utf8_names = on;
+        self
+    }
+
     /// Sends HTTP basic authentication with every request.
     ///
     /// ```
@@ -417,7 +478,7 @@ impl PushgatewayBuilder {
     /// assert!(Pushgateway::builder("http://gw:9091", "j").grouping("job", "x").build().is_err());
     /// ```
     pub fn build(self) -> Result<Pushgateway, PushError> {
-        check_grouping(&self.job, &self.grouping)?;
+        check_grouping(&self.job, &self.grouping, self.utf8_names)?;
         if self.timeout.is_zero() {
             return Err(PushError::InvalidTimeout);
         }
@@ -440,7 +501,12 @@ impl PushgatewayBuilder {
         }
         let url = format!(
             "{base}{}",
-            build_path(&self.job, &self.grouping, self.always_base64)
+            build_path(
+                &self.job,
+                &self.grouping,
+                self.always_base64,
+                self.utf8_names
+            )
         );
         let uri: Uri = url
             .parse()
@@ -566,6 +632,7 @@ impl Pushgateway {
             format: PushFormat::default(),
             gzip: false,
             always_base64: false,
+            utf8_names: false,
             basic_auth: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
@@ -875,7 +942,7 @@ mod tests {
             "/metrics/job/example/first_label@base64/=/second_label/foobar"
         );
         let mut p = String::new();
-        push_component(&mut p, "name", "Προμηθεύς", true);
+        push_component(&mut p, "name", "Προμηθεύς", true, false);
         assert_eq!(p, "/name@base64/zqDPgc6_zrzOt864zrXPjc-C");
         // Without forcing, Go's rule: percent-encoded UTF-8.
         assert_eq!(
@@ -908,6 +975,32 @@ mod tests {
         }
         assert!(grouping_key_path("j", &[("a", "1"), ("a", "2")]).is_err());
         assert!(grouping_key_path("j", &[("_a", "1"), ("b", "2")]).is_ok());
+    }
+
+    #[test]
+    fn utf8_grouping_names_use_values_escaping_k8() {
+        let path = |name: &str, value: &str| {
+            build_path("j", &[(name.to_owned(), value.to_owned())], false, true)
+        };
+        assert_eq!(path("foo.bar", "v"), "/metrics/job/j/U__foo_2e_bar/v");
+        assert_eq!(path("U__foo", "v"), "/metrics/job/j/U___55_____foo/v");
+        assert_eq!(path("plain", "v"), "/metrics/job/j/plain/v");
+        assert_eq!(path("花火", "v"), "/metrics/job/j/U___82b1__706b_/v");
+        // Combines with @base64 values.
+        assert_eq!(path("a.b", "/x"), "/metrics/job/j/U__a_2e_b@base64/L3g");
+        // The gateway's decoding (our `values` unescaping) gives the names back.
+        for name in ["foo.bar", "U__foo", "花火", "a_b.c"] {
+            let p = path(name, "v");
+            let encoded = p.split('/').nth(4).unwrap();
+            assert_eq!(
+                crate::encoding::unescape_name(encoded, crate::encoding::EscapingScheme::Values),
+                name,
+                "{p}"
+            );
+        }
+        assert!(check_grouping("j", &[("".to_owned(), "v".to_owned())], true).is_err());
+        assert!(check_grouping("j", &[("__x.y".to_owned(), "v".to_owned())], true).is_err());
+        assert!(check_grouping("j", &[("x.y".to_owned(), "v".to_owned())], true).is_ok());
     }
 
     #[test]
