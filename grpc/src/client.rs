@@ -119,15 +119,7 @@ where
         if !is_grpc(&req) {
             return CallFuture::new(self.inner.call(req.map(tonic::body::Body::new)), None, true);
         }
-        let mut tracker = self.metrics.start(req.uri().path());
-        // A sampled W3C trace in the metadata becomes the handling-seconds exemplar.
-        if let Some(tp) = req
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-        {
-            tracker.set_traceparent(tp);
-        }
+        let tracker = crate::server::start_call(&self.metrics, &req);
         let sent = tracker.sent_counter();
         let req = req.map(|b| tonic::body::Body::new(MsgCountingBody::new(b, Some(sent))));
         CallFuture::new(self.inner.call(req), Some(tracker), true)

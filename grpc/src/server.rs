@@ -23,6 +23,23 @@ pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
+/// Starts tracking a gRPC call: `started` now, and a sampled W3C `traceparent` in the
+/// metadata becomes the handling-seconds exemplar.
+pub(crate) fn start_call<B>(
+    metrics: &promenade_core::grpc_metrics::GrpcMetrics,
+    req: &Request<B>,
+) -> promenade_core::grpc_metrics::CallTracker {
+    let mut tracker = metrics.start(req.uri().path());
+    if let Some(tp) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        tracker.set_traceparent(tp);
+    }
+    tracker
+}
+
 /// A tower layer recording the `grpc_server_*` metrics of every gRPC call through a tonic
 /// server (or any tower HTTP service serving gRPC).
 ///
@@ -133,15 +150,7 @@ where
                 false,
             );
         }
-        let mut tracker = self.metrics.start(req.uri().path());
-        // A sampled W3C trace in the metadata becomes the handling-seconds exemplar.
-        if let Some(tp) = req
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-        {
-            tracker.set_traceparent(tp);
-        }
+        let tracker = start_call(&self.metrics, &req);
         let received = tracker.received_counter();
         let req = req.map(|b| MsgCountingBody::new(b, Some(received)));
         CallFuture::new(self.inner.call(req), Some(tracker), false)

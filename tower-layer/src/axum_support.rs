@@ -252,11 +252,7 @@ impl PrometheusBuilder {
         let _ = self.process_collector;
         #[cfg(feature = "process")]
         if self.process_collector {
-            match promenade_core::collectors::register_process_collector(&self.registry) {
-                // Someone registered process metrics already: that is what we wanted.
-                Ok(_) | Err(promenade_core::Error::AlreadyRegistered { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            promenade_core::collectors::ensure_process_collector(&self.registry)?;
         }
         let mut handler = ScrapeHandler::new(self.registry).with_gzip(self.gzip);
         if let Some(auth) = self.auth {

@@ -8,6 +8,6 @@ mod process;
 mod tokio;
 
 #[cfg(feature = "process")]
-pub use process::{ProcessCollector, register_process_collector};
+pub use process::{ProcessCollector, ensure_process_collector, register_process_collector};
 #[cfg(feature = "tokio")]
 pub use tokio::TokioCollector;

@@ -187,6 +187,22 @@ pub fn register_process_collector(registry: &Registry) -> Result<CollectorId> {
     registry.register(ProcessCollector::new())
 }
 
+/// Registers the process collector unless `registry` already has process metrics (from an
+/// earlier call or another adapter): what the adapters' one-call set-ups use, so several
+/// servers in one process can share a registry.
+///
+/// ```
+/// let registry = promenade_core::Registry::new();
+/// promenade_core::collectors::ensure_process_collector(&registry).unwrap();
+/// promenade_core::collectors::ensure_process_collector(&registry).unwrap(); // still fine
+/// ```
+pub fn ensure_process_collector(registry: &Registry) -> Result<()> {
+    match register_process_collector(registry) {
+        Ok(_) | Err(crate::Error::AlreadyRegistered { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Collector for ProcessCollector {
     fn descriptors(&self) -> Vec<Descriptor> {
         METRICS
