@@ -53,6 +53,7 @@
 //!   when the body ends or is dropped.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::unwrap_used)]
 
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};

@@ -54,6 +54,7 @@
 //!   latency histograms are not offered.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::unwrap_used)]
 
 mod body;
 mod client;

@@ -53,6 +53,7 @@
 //! [hyper]: https://docs.rs/hyper
 
 #![forbid(unsafe_code)]
+#![warn(clippy::unwrap_used)]
 
 #[cfg(feature = "axum")]
 mod axum_support;
