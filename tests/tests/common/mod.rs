@@ -64,6 +64,17 @@ impl Demo for AxumDemoServer {
         let registry = Registry::new();
         let app =
             promenade_examples::axum_demo::axum_app_with(&registry, &options).expect("demo app");
+        Self::serve(app, registry)
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl AxumDemoServer {
+    /// Serves any `app` (recording into `registry`) the way the demo is served.
+    pub fn serve(app: axum::Router, registry: Registry) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("local addr").port();
@@ -89,10 +100,6 @@ impl Demo for AxumDemoServer {
             thread: Some(thread),
             registry,
         }
-    }
-
-    fn port(&self) -> u16 {
-        self.port
     }
 }
 
@@ -146,6 +153,45 @@ impl Demo for ActixDemoServer {
 
     fn port(&self) -> u16 {
         self.port
+    }
+}
+
+impl ActixDemoServer {
+    /// Serves `routes` wrapped in `metrics` with the demo's server settings, on its own
+    /// thread and actix system.
+    pub fn serve(
+        metrics: promenade_actix::PrometheusMetrics,
+        routes: fn(&mut actix_web::web::ServiceConfig),
+    ) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let result = actix_rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    actix_web::App::new()
+                        .wrap(metrics.clone())
+                        .configure(routes)
+                })
+                .workers(2)
+                .shutdown_timeout(2)
+                .h1_allow_half_closed(false)
+                .bind("127.0.0.1:0")?;
+                let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
+                let server = server.run();
+                let _ = tx.send((port, server.handle()));
+                server.await
+            });
+            if let Err(e) = result {
+                eprintln!("actix server failed: {e}");
+            }
+        });
+        let (port, handle) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("actix server did not start");
+        Self {
+            port,
+            handle,
+            thread: Some(thread),
+        }
     }
 }
 
