@@ -64,6 +64,17 @@ impl Demo for AxumDemoServer {
         let registry = Registry::new();
         let app =
             promenade_examples::axum_demo::axum_app_with(&registry, &options).expect("demo app");
+        Self::serve(app, registry)
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl AxumDemoServer {
+    /// Serves any `app` (recording into `registry`) the way the demo is served.
+    pub fn serve(app: axum::Router, registry: Registry) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("local addr").port();
@@ -89,10 +100,6 @@ impl Demo for AxumDemoServer {
             thread: Some(thread),
             registry,
         }
-    }
-
-    fn port(&self) -> u16 {
-        self.port
     }
 }
 
@@ -146,6 +153,45 @@ impl Demo for ActixDemoServer {
 
     fn port(&self) -> u16 {
         self.port
+    }
+}
+
+impl ActixDemoServer {
+    /// Serves `routes` wrapped in `metrics` with the demo's server settings, on its own
+    /// thread and actix system.
+    pub fn serve(
+        metrics: promenade_actix::PrometheusMetrics,
+        routes: fn(&mut actix_web::web::ServiceConfig),
+    ) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let result = actix_rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    actix_web::App::new()
+                        .wrap(metrics.clone())
+                        .configure(routes)
+                })
+                .workers(2)
+                .shutdown_timeout(2)
+                .h1_allow_half_closed(false)
+                .bind("127.0.0.1:0")?;
+                let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
+                let server = server.run();
+                let _ = tx.send((port, server.handle()));
+                server.await
+            });
+            if let Err(e) = result {
+                eprintln!("actix server failed: {e}");
+            }
+        });
+        let (port, handle) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("actix server did not start");
+        Self {
+            port,
+            handle,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -254,4 +300,144 @@ impl RawClient {
         self.reader.read_exact(&mut body).expect("read body");
         status
     }
+}
+
+/// One response read by [`RawClient::send`].
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header pairs as received (names lower-cased, values as raw bytes).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body (chunked bodies are decoded).
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first header called `name` (lower-case), if any.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Whether the server announced that it closes the connection after this response.
+    pub fn closes_connection(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"close"))
+    }
+}
+
+/// Largest response body [`RawClient::send`] reads.
+pub const RAW_MAX_BODY: usize = 64 * 1024 * 1024;
+
+impl RawClient {
+    /// Sends `request` exactly as given (request line, headers, blank line and any body) and
+    /// reads one response: `Content-Length` or chunked bodies, none after a `HEAD` request
+    /// (`head_request`) or for 1xx/204/304. Transport and framing problems are `Err`.
+    pub fn send(&mut self, request: &[u8], head_request: bool) -> std::io::Result<RawResponse> {
+        use std::io::{BufRead, Error, Read, Write};
+        fn line(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+            let mut buf = Vec::new();
+            // Bounded: a header line longer than 1 MiB is an error, not a hang.
+            let n = reader.take(1 << 20).read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                return Err(Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
+            }
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            Ok(buf)
+        }
+        let bad = |what: String| Error::new(std::io::ErrorKind::InvalidData, what);
+        self.reader.get_mut().write_all(request)?;
+        let status_line = line(&mut self.reader)?;
+        let status: u16 = status_line
+            .strip_prefix(b"HTTP/1.1 ")
+            .and_then(|rest| std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "bad status line {:?}",
+                    String::from_utf8_lossy(&status_line)
+                ))
+            })?;
+        let mut headers = Vec::new();
+        for _ in 0..1000 {
+            let l = line(&mut self.reader)?;
+            if l.is_empty() {
+                break;
+            }
+            let colon = l
+                .iter()
+                .position(|b| *b == b':')
+                .ok_or_else(|| bad(format!("bad header {:?}", String::from_utf8_lossy(&l))))?;
+            let name = String::from_utf8_lossy(&l[..colon]).to_ascii_lowercase();
+            headers.push((name, l[colon + 1..].trim_ascii().to_vec()));
+        }
+        let mut response = RawResponse {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if head_request || status < 200 || status == 204 || status == 304 {
+            return Ok(response);
+        }
+        let chunked = response
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+        if chunked {
+            loop {
+                let size_line = line(&mut self.reader)?;
+                let size = std::str::from_utf8(&size_line)
+                    .ok()
+                    .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok())
+                    .ok_or_else(|| bad("bad chunk size".into()))?;
+                if size == 0 {
+                    // Trailers, then the blank line.
+                    while !line(&mut self.reader)?.is_empty() {}
+                    break;
+                }
+                if response.body.len() + size > RAW_MAX_BODY {
+                    return Err(bad("body too large".into()));
+                }
+                let start = response.body.len();
+                response.body.resize(start + size, 0);
+                self.reader.read_exact(&mut response.body[start..])?;
+                line(&mut self.reader)?; // CRLF after the chunk
+            }
+        } else if let Some(v) = response.header("content-length") {
+            let length: usize = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .filter(|n| *n <= RAW_MAX_BODY)
+                .ok_or_else(|| bad("bad content-length".into()))?;
+            response.body.resize(length, 0);
+            self.reader.read_exact(&mut response.body)?;
+        } else {
+            // Delimited by the end of the connection.
+            self.reader
+                .by_ref()
+                .take(RAW_MAX_BODY as u64)
+                .read_to_end(&mut response.body)?;
+        }
+        Ok(response)
+    }
+}
+
+/// `VmRSS` of this process in bytes (Linux only; `None` elsewhere or if unreadable).
+pub fn resident_set_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
