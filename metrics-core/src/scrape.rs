@@ -190,7 +190,7 @@ impl ScrapeHandler {
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes)
                 .unwrap_or_default();
-            if !constant_time_eq(given, expected.as_bytes()) {
+            if !credentials_match(given, expected.as_bytes()) {
                 return plain(StatusCode::UNAUTHORIZED, "unauthorized\n")
                     .map(|mut r| {
                         r.headers_mut().insert(
@@ -281,6 +281,18 @@ fn gzip_bytes(data: &[u8]) -> Option<Bytes> {
     enc.finish().ok().map(Bytes::from)
 }
 
+/// `Authorization` values match: the scheme case-insensitively (RFC 9110 §11.1), the
+/// credentials exactly and in constant time.
+fn credentials_match(given: &[u8], expected: &[u8]) -> bool {
+    fn split(v: &[u8]) -> (&[u8], &[u8]) {
+        v.split_at(v.iter().position(|&b| b == b' ').unwrap_or(v.len()))
+    }
+    let (given_scheme, given_rest) = split(given);
+    let (expected_scheme, expected_rest) = split(expected);
+    given_scheme.eq_ignore_ascii_case(expected_scheme)
+        & constant_time_eq(given_rest, expected_rest)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -291,6 +303,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_scheme_is_case_insensitive_credentials_are_not() {
+        let expected = b"Bearer s3cret";
+        assert!(credentials_match(b"Bearer s3cret", expected));
+        assert!(credentials_match(b"bearer s3cret", expected));
+        assert!(credentials_match(b"BEARER s3cret", expected));
+        assert!(!credentials_match(b"Bearer S3CRET", expected));
+        assert!(!credentials_match(b"Basic s3cret", expected));
+        assert!(!credentials_match(b"Bearers3cret", expected));
+        assert!(!credentials_match(b"", expected));
+        assert!(!credentials_match(b"Bearer s3cret ", expected));
+    }
 
     #[test]
     fn gzip_detection() {
