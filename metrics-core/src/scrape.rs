@@ -289,8 +289,7 @@ fn credentials_match(given: &[u8], expected: &[u8]) -> bool {
     }
     let (given_scheme, given_rest) = split(given);
     let (expected_scheme, expected_rest) = split(expected);
-    given_scheme.eq_ignore_ascii_case(expected_scheme)
-        & constant_time_eq(given_rest, expected_rest)
+    given_scheme.eq_ignore_ascii_case(expected_scheme) & constant_time_eq(given_rest, expected_rest)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

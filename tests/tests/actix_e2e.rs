@@ -1,5 +1,6 @@
 //! End-to-end: the actix demo (promenade-actix) served on 127.0.0.1, loaded over real HTTP,
-//! scraped by a real Prometheus, checked by promtool and the Python OpenMetrics parser.
+//! scraped by a real Prometheus. Scrape-format conformance (every Accept header, promtool,
+//! the Python OpenMetrics parser, protobuf) is in `conformance.rs`, for every demo.
 #![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
 
 mod common;
@@ -7,11 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ActixDemoServer, Demo};
-use promenade_core::encoding::negotiate;
 use promenade_tests::{
-    FIRST_SCRAPE_TIMEOUT, PROMTOOL, PYTHON_PROMETHEUS_CLIENT, PrometheusServer, ScrapeTarget,
-    find_family, http_get, http_request, or_skip, promtool_check_metrics, python_openmetrics_parse,
-    require_tool,
+    FIRST_SCRAPE_TIMEOUT, PrometheusServer, ScrapeTarget, http_request, or_skip,
 };
 
 #[test]
@@ -79,111 +77,4 @@ fn prometheus_scrapes_actix_demo_under_load_and_sees_every_request() {
         )
         .unwrap();
     assert_eq!(in_flight, 0.0);
-}
-
-/// The Accept headers of SPEC-CHECKLIST F1–F3.
-const ACCEPT_HEADERS: &[&str] = &[
-    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;escaping=allow-utf-8;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;escaping=allow-utf-8;q=0.2,*/*;q=0.1",
-    "text/plain;version=0.0.4;q=1,*/*;q=0.1",
-    "application/openmetrics-text; version=0.0.1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "application/openmetrics-text;version=1.0.0;q=0.75,application/openmetrics-text;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=2",
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
-    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;escaping=allow-utf-8;q=0.3,*/*;escaping=allow-utf-8;q=0.2",
-];
-
-fn warm_up(demo: &ActixDemoServer) {
-    for path in ["/", "/users/1", "/no/such/path", "/stream"] {
-        http_get(&demo.url(path), &[]).unwrap();
-    }
-    http_request("POST", &demo.url("/echo"), &[], b"x").unwrap();
-}
-
-#[test]
-fn scrape_route_answers_every_prometheus_accept_header() {
-    let demo = ActixDemoServer::start();
-    warm_up(&demo);
-    for accept in ACCEPT_HEADERS {
-        let resp = http_get(&demo.url("/metrics"), &[("accept", accept)]).unwrap();
-        assert_eq!(resp.status, 200);
-        let ct = resp.header("content-type").unwrap();
-        assert_eq!(
-            ct,
-            negotiate(Some(accept)).content_type(),
-            "Accept: {accept}"
-        );
-        if ct.starts_with("application/vnd.google.protobuf;") {
-            // Protobuf-first Accept (native histograms on): the body must decode.
-            let families = promenade_core::encoding::protobuf::decode_delimited(&resp.body)
-                .expect("delimited protobuf body");
-            assert!(
-                families
-                    .iter()
-                    .any(|f| f.name.as_deref() == Some("http_requests_total")),
-                "Accept: {accept}"
-            );
-            assert!(accept.starts_with("application/vnd.google.protobuf"));
-        } else {
-            assert!(
-                ct.starts_with("application/openmetrics-text; version=")
-                    || ct.starts_with("text/plain; version=0.0.4"),
-                "{ct}"
-            );
-        }
-    }
-    let resp = http_get(&demo.url("/metrics"), &[]).unwrap();
-    assert_eq!(
-        resp.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8; escaping=underscores")
-    );
-}
-
-#[test]
-fn promtool_accepts_the_actix_text_output() {
-    require_tool!(PROMTOOL);
-    let demo = ActixDemoServer::start();
-    warm_up(&demo);
-    let text = http_get(
-        &demo.url("/metrics"),
-        &[("accept", "text/plain;version=0.0.4")],
-    )
-    .unwrap()
-    .text();
-    assert!(
-        text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#)
-    );
-    promtool_check_metrics(&text).unwrap();
-}
-
-#[test]
-fn python_parser_accepts_the_actix_openmetrics_output() {
-    require_tool!(PYTHON_PROMETHEUS_CLIENT);
-    let demo = ActixDemoServer::start();
-    warm_up(&demo);
-    let resp = http_get(&demo.url("/metrics"), &[("accept", ACCEPT_HEADERS[0])]).unwrap();
-    assert!(
-        resp.header("content-type")
-            .unwrap()
-            .starts_with("application/openmetrics-text; version=1.0.0")
-    );
-    let families = python_openmetrics_parse(&resp.text()).unwrap();
-    let requests = find_family(&families, "http_requests").expect("http_requests family");
-    assert!(
-        requests
-            .sample(
-                "http_requests_total",
-                &[
-                    ("method", "GET"),
-                    ("route", "/users/{id}"),
-                    ("status", "200")
-                ]
-            )
-            .is_some_and(|s| s.value == 1.0)
-    );
-    assert!(find_family(&families, "http_request_duration_seconds").is_some());
 }

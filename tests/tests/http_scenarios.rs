@@ -1,7 +1,8 @@
 //! One scenario, two adapters: every test here runs against the axum demo (promenade-tower)
 //! and the actix demo (promenade-actix), served on 127.0.0.1:0 and driven by a real HTTP
 //! client (ureq, keep-alive) and raw TCP sockets. Both must give the same numbers, and
-//! their expositions after the same requests must name the same series.
+//! their expositions after the same requests must name the same series. Scrape-format
+//! conformance (every Accept header, reference parsers) is in `conformance.rs`.
 
 mod common;
 
@@ -11,10 +12,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use promenade_tests::{
-    PROMTOOL, PYTHON_PROMETHEUS_CLIENT, find_family, http_get, http_request,
-    promtool_check_metrics, python_openmetrics_parse, require_tool,
-};
+use promenade_tests::{http_get, http_request};
 
 const SETTLE: Duration = Duration::from_secs(5);
 
@@ -218,65 +216,6 @@ fn two_routers_with_two_registries_do_not_see_each_other<D: Demo>() {
     assert_eq!(requests(&tb, "GET", "/", "200"), None);
 }
 
-fn scrape_route_negotiates_over_http<D: Demo>() {
-    let demo = D::start();
-    http_get(&demo.url("/users/1"), &[]).unwrap();
-    let cases = [
-        (
-            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
-        ),
-        (
-            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
-            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores",
-        ),
-        (
-            "application/openmetrics-text; version=0.0.1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-            "application/openmetrics-text; version=0.0.1; charset=utf-8; escaping=underscores",
-        ),
-        (
-            "text/plain;version=0.0.4;q=1,*/*;q=0.1",
-            "text/plain; version=0.0.4; charset=utf-8; escaping=underscores",
-        ),
-    ];
-    for (accept, want) in cases {
-        let resp = http_get(&demo.url("/metrics"), &[("accept", accept)]).unwrap();
-        assert_eq!(resp.status, 200);
-        assert_eq!(resp.header("content-type"), Some(want), "Accept: {accept}");
-    }
-    let head = http_request("HEAD", &demo.url("/metrics"), &[], b"").unwrap();
-    assert_eq!(head.status, 200);
-    let post = http_request("POST", &demo.url("/metrics"), &[], b"x").unwrap();
-    assert_eq!(post.status, 405);
-    assert_eq!(post.header("allow"), Some("GET, HEAD"));
-}
-
-fn promtool_accepts_the_text_output<D: Demo>() {
-    require_tool!(PROMTOOL);
-    let demo = D::start();
-    for path in ["/", "/users/1", "/nope", "/panic", "/stream"] {
-        http_get(&demo.url(path), &[]).unwrap();
-    }
-    let text = demo.scrape_until(SETTLE, |t| total_in_flight(t) == 0.0);
-    promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
-}
-
-fn python_parser_accepts_the_openmetrics_output<D: Demo>() {
-    require_tool!(PYTHON_PROMETHEUS_CLIENT);
-    let demo = D::start();
-    for path in ["/", "/users/1", "/nope"] {
-        http_get(&demo.url(path), &[]).unwrap();
-    }
-    let resp = http_get(
-        &demo.url("/metrics"),
-        &[("accept", "application/openmetrics-text;version=1.0.0")],
-    )
-    .unwrap();
-    let families = python_openmetrics_parse(&resp.text()).unwrap();
-    let requests = find_family(&families, "http_requests").expect("http_requests family");
-    assert_eq!(requests.samples.len(), 3, "{:?}", requests.samples);
-}
-
 fn raw_http11_keep_alive_connection_is_counted_per_request<D: Demo>() {
     // Several requests on one connection: each is counted once.
     let demo = D::start();
@@ -422,21 +361,6 @@ macro_rules! scenarios {
             #[test]
             fn two_routers_with_two_registries_do_not_see_each_other() {
                 super::two_routers_with_two_registries_do_not_see_each_other::<$demo>();
-            }
-
-            #[test]
-            fn scrape_route_negotiates_over_http() {
-                super::scrape_route_negotiates_over_http::<$demo>();
-            }
-
-            #[test]
-            fn promtool_accepts_the_text_output() {
-                super::promtool_accepts_the_text_output::<$demo>();
-            }
-
-            #[test]
-            fn python_parser_accepts_the_openmetrics_output() {
-                super::python_parser_accepts_the_openmetrics_output::<$demo>();
             }
 
             #[test]

@@ -441,3 +441,101 @@ pub fn resident_set_bytes() -> Option<u64> {
         .ok()?;
     Some(kib * 1024)
 }
+
+/// The tonic demo as `tonic-server` serves it: `promenade.demo.v1.Demo` and
+/// `grpc.health.v1.Health` behind `GrpcServerLayer`, every method's series pre-created at
+/// zero, and `/metrics` on the gRPC port (HTTP/1.1 beside HTTP/2), on a runtime of its own
+/// (two workers) until drop. [`DemoOptions`] are ignored: the gRPC demo has no switches.
+pub struct TonicDemoServer {
+    port: u16,
+    runtime: Option<tokio::runtime::Runtime>,
+    /// The registry the server records into.
+    pub registry: Registry,
+}
+
+impl Demo for TonicDemoServer {
+    const ADAPTER: &'static str = "tonic";
+
+    fn start_with(_options: DemoOptions) -> Self {
+        use promenade_tonic::GrpcMetricsBuilderExt as _;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let registry = Registry::new();
+        let r = registry.clone();
+        let port = runtime.block_on(async move {
+            let metrics = promenade_core::grpc_metrics::GrpcMetrics::builder(
+                &r,
+                promenade_core::grpc_metrics::Side::Server,
+            )
+            .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)
+            .expect("demo descriptors")
+            .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .expect("health descriptors")
+            .initialize(true)
+            .build()
+            .expect("grpc metrics");
+            let (health, health_service) = tonic_health::server::health_reporter();
+            health
+                .set_serving::<promenade_tonic_demo::DemoServer<promenade_tonic_demo::DemoService>>(
+                )
+                .await;
+            let routes = tonic::service::Routes::new(promenade_tonic_demo::server())
+                .add_service(health_service);
+            let routes = promenade_tonic::with_metrics_route(
+                routes,
+                "/metrics",
+                promenade_core::scrape::ScrapeHandler::new(r),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let port = listener.local_addr().expect("local addr").port();
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .accept_http1(true)
+                    .layer(promenade_tonic::GrpcServerLayer::new(metrics))
+                    .add_routes(routes)
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            );
+            port
+        });
+        Self {
+            port,
+            runtime: Some(runtime),
+            registry,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl TonicDemoServer {
+    /// `http://127.0.0.1:PORT`, the gRPC endpoint.
+    pub fn grpc_uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A connected channel to the server (call from inside a tokio runtime).
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.grpc_uri())
+            .expect("endpoint")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect to the tonic demo")
+    }
+}
+
+impl Drop for TonicDemoServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
