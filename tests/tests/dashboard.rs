@@ -1,13 +1,14 @@
 //! The Grafana dashboard in `examples/grafana/` works for every adapter: each PromQL
 //! expression parses (checked by `promtool check rules`) and names only metrics that the
-//! HTTP and gRPC instrumentation actually expose.
+//! axum, actix and tonic demos actually expose (scraped from the running demos).
 
 use std::collections::BTreeSet;
 
-use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
-use promenade_core::{Format, NativeBuckets, Registry};
-use promenade_tests::{PROMTOOL, require_tool};
+mod common;
+
+use common::{ActixDemoServer, AxumDemoServer, Demo, TonicDemoServer};
+use promenade_examples::DemoOptions;
+use promenade_tests::{PROMTOOL, http_get, require_tool};
 
 fn dashboard_expressions() -> Vec<String> {
     let path = concat!(
@@ -30,42 +31,46 @@ fn dashboard_expressions() -> Vec<String> {
         .collect()
 }
 
-/// Every family and sample name the HTTP and gRPC instrumentation expose.
-fn exposed_names() -> BTreeSet<String> {
-    let registry = Registry::new();
-    let http = HttpMetrics::builder(&registry)
-        .native_histograms(NativeBuckets::default())
-        .build()
-        .unwrap();
-    let headers = http::HeaderMap::new();
-    let mut t = http.start(&RequestInfo {
-        method: "GET",
-        route: Some("/"),
-        path: "/",
-        headers: &headers,
-    });
-    t.response_head(200);
-    drop(t);
-    GrpcMetrics::builder(&registry, Side::Server)
-        .method("/demo.Demo/Unary", GrpcType::Unary)
-        .initialize(true)
-        .build()
-        .unwrap();
-    let text = registry.encode_to_string(Format::Text).unwrap();
+/// The family and sample names in a text exposition.
+fn names_in(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             names.insert(rest.split(' ').next().unwrap().to_owned());
-        } else if !line.starts_with('#') {
+        } else if !line.starts_with('#') && !line.is_empty() {
             names.insert(line.split(['{', ' ']).next().unwrap().to_owned());
         }
     }
     names
 }
 
+/// What a demo exposes after serving a request, as Prometheus would scrape it.
+fn demo_names<D: Demo>(warm_up: impl FnOnce(&D)) -> BTreeSet<String> {
+    let demo = D::start_with(DemoOptions { native: true });
+    warm_up(&demo);
+    names_in(&demo.scrape())
+}
+
+fn http_warm_up<D: Demo>(demo: &D) {
+    assert_eq!(http_get(&demo.url("/users/1"), &[]).unwrap().status, 200);
+}
+
 #[test]
 fn every_expression_names_exposed_metrics_only() {
-    let exposed = exposed_names();
+    let axum = demo_names::<AxumDemoServer>(http_warm_up);
+    let actix = demo_names::<ActixDemoServer>(http_warm_up);
+    // tonic-server's series exist from the start (pre-initialised at zero).
+    let tonic = demo_names::<TonicDemoServer>(|_| {});
+    // One dashboard for every adapter: the HTTP names must be the same in both HTTP demos.
+    let http_only = |n: &BTreeSet<String>| -> BTreeSet<String> {
+        n.iter()
+            .filter(|n| n.starts_with("http_"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(http_only(&axum), http_only(&actix));
+    assert!(tonic.contains("grpc_server_handled_total"), "{tonic:?}");
+    let exposed: BTreeSet<String> = axum.iter().chain(&actix).chain(&tonic).cloned().collect();
     let mut used = BTreeSet::new();
     for expr in dashboard_expressions() {
         // A metric selector is an identifier directly followed by `{`.
