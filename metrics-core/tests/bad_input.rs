@@ -203,3 +203,14 @@ fn hostile_label_values_are_escaped_not_rejected() {
         assert_eq!(samples, hostile.len());
     }
 }
+
+// Regressions found by the `encode` fuzz target (fuzz/, see fuzz/README.md).
+
+#[test]
+fn fuzz_a_second_trailing_inf_bound_is_refused() {
+    // Only one trailing +Inf is implicit; `[1, +Inf, +Inf]` used to leave a finite-looking
+    // `+Inf` bound and so write two `le="+Inf"` buckets.
+    assert!(Buckets::new(vec![1.0, f64::INFINITY, f64::INFINITY]).is_err());
+    assert!(Buckets::new(vec![f64::INFINITY, f64::INFINITY]).is_err());
+    assert_eq!(Buckets::new(vec![1.0, f64::INFINITY]).unwrap().bounds(), &[1.0]);
+}
