@@ -261,6 +261,14 @@ fn fuzz_gauge_histogram_unobserve_of_an_absent_value_keeps_buckets_cumulative() 
     g.unobserve(0.3); // bucket 0.5 holds nothing of its own
     let s = g.snapshot();
     assert_eq!(s.count, 1);
-    assert!(s.cumulative.windows(2).all(|w| w[0] <= w[1]), "{:?}", s.cumulative);
-    assert!(s.cumulative.iter().all(|&c| c <= s.count), "{:?}", s.cumulative);
+    assert!(
+        s.cumulative.windows(2).all(|w| w[0] <= w[1]),
+        "{:?}",
+        s.cumulative
+    );
+    assert!(
+        s.cumulative.iter().all(|&c| c <= s.count),
+        "{:?}",
+        s.cumulative
+    );
 }
