@@ -344,11 +344,29 @@ impl Registry {
             if d.metric_type == MetricType::StateSet && full.contains(':') {
                 return Err(Error::InvalidLabelName(full));
             }
-            if d.metric_type == MetricType::StateSet
-                && (d.label_names.contains(&full)
-                    || self.inner.const_labels.iter().any(|(c, _)| *c == full))
-            {
-                return Err(Error::DuplicateLabelName(full));
+            // Label names as written under each scheme (a state set adds its full name as a
+            // label) must not clash with each other or with a constant label.
+            for scheme in [
+                EscapingScheme::AllowUtf8,
+                EscapingScheme::Underscores,
+                EscapingScheme::Dots,
+                EscapingScheme::Values,
+            ] {
+                let mut written: Vec<_> = d
+                    .label_names
+                    .iter()
+                    .map(|l| escape_name_for_exposition(l, scheme))
+                    .collect();
+                if d.metric_type == MetricType::StateSet {
+                    written.push(escape_name_for_exposition(&full, scheme));
+                }
+                let clash = written.iter().enumerate().find(|(i, w)| {
+                    written[..*i].contains(w)
+                        || self.inner.const_labels.iter().any(|(c, _)| c == w.as_ref())
+                });
+                if let Some((_, w)) = clash {
+                    return Err(Error::DuplicateLabelName(w.clone().into_owned()));
+                }
             }
             if let Some(unit) = d.unit.as_deref().filter(|u| !u.is_empty())
                 && !full.ends_with(&format!("_{unit}"))

@@ -345,3 +345,25 @@ fn fuzz_custom_collector_unit_must_fit_its_name() {
     let om = r.encode_to_string(Format::OpenMetrics).unwrap();
     assert!(!om.contains("# UNIT"), "{om}");
 }
+
+#[test]
+fn fuzz_label_clashes_after_escaping_are_refused() {
+    // A UTF-8 state set `a.b` writes its state label as `a_b` under `underscores`, next to a
+    // constant label `a_b`; the same for a UTF-8 label name of any family.
+    let r = Registry::builder().const_label("a_b", "x").build().unwrap();
+    let s = Family::<promenade_core::StateSet>::builder_with_options(
+        "a.b",
+        "S.",
+        States::new(["on"]).unwrap(),
+    )
+    .allow_utf8_names()
+    .build()
+    .unwrap();
+    assert!(matches!(r.register(s), Err(Error::DuplicateLabelName(_))));
+    let g = Family::<Gauge>::builder("g", "G.")
+        .labels(&["a.b"])
+        .allow_utf8_names()
+        .build()
+        .unwrap();
+    assert!(matches!(r.register(g), Err(Error::DuplicateLabelName(_))));
+}
