@@ -450,10 +450,8 @@ pub fn validate_text(body: &str, om: bool, utf8: bool) -> Result<TextSummary, St
             .split('\n')
             .collect()
     };
-    if om {
-        if lines.pop() != Some("# EOF") {
-            return Err("OpenMetrics exposition does not end with # EOF".into());
-        }
+    if om && lines.pop() != Some("# EOF") {
+        return Err("OpenMetrics exposition does not end with # EOF".into());
     }
     let mut families: Vec<TextFamily> = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
@@ -626,10 +624,8 @@ pub fn validate_text(body: &str, om: bool, utf8: bool) -> Result<TextSummary, St
         let label = |n: &str| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let canonical = |v: &str| !om || v.contains(['.', 'e']) || v.ends_with("Inf") || v == "NaN";
         match (kind.as_str(), suffix) {
-            ("counter", "_total") if om => {
-                if value.is_nan() || value < 0.0 {
-                    return Err(format!("counter total {value_tok} in {line:?}"));
-                }
+            ("counter", "_total") if om && (value.is_nan() || value < 0.0) => {
+                return Err(format!("counter total {value_tok} in {line:?}"));
             }
             ("histogram" | "gaugehistogram", _) => {
                 let mut rest: Vec<(String, String)> =
@@ -651,7 +647,9 @@ pub fn validate_text(body: &str, om: bool, utf8: bool) -> Result<TextSummary, St
                         if g.inf_count.is_some() {
                             return Err(format!("bucket after +Inf: {line:?}"));
                         }
-                        if g.last_le.is_some_and(|p| !(p < le)) {
+                        if g.last_le
+                            .is_some_and(|p| p.partial_cmp(&le) != Some(std::cmp::Ordering::Less))
+                        {
                             return Err(format!("le not increasing: {line:?}"));
                         }
                         if g.last_le.is_some() && count < g.last_count {
@@ -683,10 +681,8 @@ pub fn validate_text(body: &str, om: bool, utf8: bool) -> Result<TextSummary, St
                     return Err(format!("quantile {q} outside [0, 1]"));
                 }
             }
-            ("summary", "_count") if om => {
-                if !is_integer_token(value_tok) {
-                    return Err(format!("summary count {value_tok:?} is not an integer"));
-                }
+            ("summary", "_count") if om && !is_integer_token(value_tok) => {
+                return Err(format!("summary count {value_tok:?} is not an integer"));
             }
             ("stateset", _) => {
                 if label(&fam.name).is_none() {
@@ -696,10 +692,8 @@ pub fn validate_text(body: &str, om: bool, utf8: bool) -> Result<TextSummary, St
                     return Err(format!("stateset value {value_tok:?}"));
                 }
             }
-            ("info", _) => {
-                if value_tok != "1" {
-                    return Err(format!("info value {value_tok:?}"));
-                }
+            ("info", _) if value_tok != "1" => {
+                return Err(format!("info value {value_tok:?}"));
             }
             _ => {}
         }
@@ -761,7 +755,7 @@ pub fn validate_protobuf(bytes: &[u8], utf8: bool) -> Result<usize, String> {
                         b.cumulative_count.unwrap_or(0),
                     );
                     if let Some((pu, pc)) = prev
-                        && (!(pu < ub) || cc < pc)
+                        && (pu.partial_cmp(&ub) != Some(std::cmp::Ordering::Less) || cc < pc)
                     {
                         return Err(format!("protobuf buckets out of order in {name:?}"));
                     }
