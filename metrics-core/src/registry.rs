@@ -338,6 +338,44 @@ impl Registry {
             // and the escaped forms below catch collisions.
             check_utf8_metric_name(&full)?;
             check_utf8_label_names(&d.label_names)?;
+            // A state set writes its full name as a label: it must not clash with a
+            // constant label or (once prefixed) with one of its own labels.
+            // A `:` is fine in metric names but not in label names.
+            if d.metric_type == MetricType::StateSet && full.contains(':') {
+                return Err(Error::InvalidLabelName(full));
+            }
+            // Label names as written under each scheme (a state set adds its full name as a
+            // label) must not clash with each other or with a constant label.
+            for scheme in [
+                EscapingScheme::AllowUtf8,
+                EscapingScheme::Underscores,
+                EscapingScheme::Dots,
+                EscapingScheme::Values,
+            ] {
+                let mut written: Vec<_> = d
+                    .label_names
+                    .iter()
+                    .map(|l| escape_name_for_exposition(l, scheme))
+                    .collect();
+                if d.metric_type == MetricType::StateSet {
+                    written.push(escape_name_for_exposition(&full, scheme));
+                }
+                let clash = written.iter().enumerate().find(|(i, w)| {
+                    written[..*i].contains(w)
+                        || self.inner.const_labels.iter().any(|(c, _)| c == w.as_ref())
+                });
+                if let Some((_, w)) = clash {
+                    return Err(Error::DuplicateLabelName(w.clone().into_owned()));
+                }
+            }
+            if let Some(unit) = d.unit.as_deref().filter(|u| !u.is_empty())
+                && !full.ends_with(&format!("_{unit}"))
+            {
+                return Err(Error::UnitMismatch {
+                    name: full,
+                    unit: unit.to_owned(),
+                });
+            }
             if let Some(clash) = d
                 .label_names
                 .iter()
@@ -345,8 +383,10 @@ impl Registry {
             {
                 return Err(Error::DuplicateLabelName(clash.clone()));
             }
+            // The reserved label must not come from the registry's constant labels either.
             if let Some(reserved) = d.metric_type.reserved_label()
-                && d.label_names.iter().any(|l| l == reserved)
+                && (d.label_names.iter().any(|l| l == reserved)
+                    || self.inner.const_labels.iter().any(|(c, _)| c == reserved))
             {
                 return Err(Error::ReservedLabelName {
                     name: reserved.to_owned(),

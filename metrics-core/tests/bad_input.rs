@@ -203,3 +203,167 @@ fn hostile_label_values_are_escaped_not_rejected() {
         assert_eq!(samples, hostile.len());
     }
 }
+
+// Regressions found by the `encode` fuzz target (fuzz/, see fuzz/README.md).
+
+#[test]
+fn fuzz_a_second_trailing_inf_bound_is_refused() {
+    // Only one trailing +Inf is implicit; `[1, +Inf, +Inf]` used to leave a finite-looking
+    // `+Inf` bound and so write two `le="+Inf"` buckets.
+    assert!(Buckets::new(vec![1.0, f64::INFINITY, f64::INFINITY]).is_err());
+    assert!(Buckets::new(vec![f64::INFINITY, f64::INFINITY]).is_err());
+    assert_eq!(
+        Buckets::new(vec![1.0, f64::INFINITY]).unwrap().bounds(),
+        &[1.0]
+    );
+}
+
+#[test]
+fn fuzz_reserved_labels_from_constant_labels_are_refused() {
+    // A registry-wide `le` label used to be written next to the bucket's own `le`.
+    let r = Registry::builder().const_label("le", "x").build().unwrap();
+    assert!(matches!(
+        r.histogram("h", "H.", Buckets::default()),
+        Err(Error::ReservedLabelName { .. })
+    ));
+    assert!(r.gauge("g", "G.").is_ok());
+    let r = Registry::builder()
+        .const_label("quantile", "x")
+        .build()
+        .unwrap();
+    assert!(r.summary("s", "S.").is_err());
+}
+
+#[test]
+fn fuzz_state_set_label_clashes_and_colons_are_refused() {
+    // The state label is named like the family (with the registry prefix); it used to be
+    // written next to a constant label of the same name, or as the invalid label name `a:b`.
+    let states = || States::new(["on", "off"]).unwrap();
+    let r = Registry::builder()
+        .const_label("mode", "x")
+        .build()
+        .unwrap();
+    assert!(r.stateset("mode", "M.", states()).is_err());
+    let r = Registry::builder().prefix("p").build().unwrap();
+    let f = Family::<promenade_core::StateSet>::builder_with_options("s", "S.", states())
+        .labels(&["p_s"])
+        .build()
+        .unwrap();
+    assert!(r.register(f).is_err());
+    assert!(Registry::new().stateset("a:b", "A.", states()).is_err());
+    let r = Registry::builder().prefix("ns:x").build().unwrap();
+    assert!(r.stateset("mode", "M.", states()).is_err());
+    assert!(r.gauge("g", "G.").is_ok());
+}
+
+#[test]
+fn fuzz_utf8_state_set_label_is_quoted() {
+    let r = Registry::new();
+    let f = Family::<promenade_core::StateSet>::builder_with_options(
+        "door.state",
+        "D.",
+        States::new(["open"]).unwrap(),
+    )
+    .allow_utf8_names()
+    .build()
+    .unwrap();
+    r.register(f).unwrap();
+    let n =
+        promenade_core::encoding::negotiate(Some("text/plain;version=0.0.4;escaping=allow-utf-8"));
+    let text = String::from_utf8(r.encode_negotiated(&n).unwrap()).unwrap();
+    assert!(
+        text.contains("{\"door.state\",\"door.state\"=\"open\"} 0\n"),
+        "{text}"
+    );
+    // Escaped, the label name is the escaped family name.
+    let text = r.encode_to_string(Format::Text).unwrap();
+    assert!(
+        text.contains("door_state{door_state=\"open\"} 0\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fuzz_custom_collector_unit_must_fit_its_name() {
+    use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    use promenade_core::{Collector, Descriptor, MetricType};
+
+    /// Declares `unit` for `name`, and writes `written_unit` in the header at scrape time.
+    struct U {
+        name: &'static str,
+        unit: Option<&'static str>,
+        written_unit: Option<&'static str>,
+    }
+    impl Collector for U {
+        fn descriptors(&self) -> Vec<Descriptor> {
+            let mut d = Descriptor::new(self.name, "U.", MetricType::Gauge, &[] as &[&str]);
+            d.unit = self.unit.map(str::to_owned);
+            vec![d]
+        }
+        fn collect(&self, enc: &mut MetricEncoder<'_>) {
+            enc.family(&FamilyHeader {
+                name: self.name,
+                help: "U.",
+                unit: self.written_unit,
+                metric_type: MetricType::Gauge,
+            });
+            enc.gauge(&LabelSet::empty(), 1.0);
+        }
+    }
+    // Registration refuses a declared unit that is not the name's suffix (D5)...
+    let r = Registry::new();
+    let bad = U {
+        name: "a",
+        unit: Some("a"),
+        written_unit: Some("a"),
+    };
+    assert!(matches!(r.register(bad), Err(Error::UnitMismatch { .. })));
+    // ...and the encoder leaves out a header unit that does not fit rather than write it.
+    let sneaky = U {
+        name: "b",
+        unit: None,
+        written_unit: Some("x y"),
+    };
+    r.register(sneaky).unwrap();
+    let good = U {
+        name: "c_seconds",
+        unit: Some("seconds"),
+        written_unit: Some("seconds"),
+    };
+    r.register(good).unwrap();
+    let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+    assert!(!om.contains("# UNIT b"), "{om}");
+    assert!(om.contains("# UNIT c_seconds seconds\n"), "{om}");
+    // A UTF-8 name whose unit escaping changes loses the unit too, not the suffix rule.
+    let f = Family::<Gauge>::builder("size_kilo.bytes", "S.")
+        .unit("kilo.bytes")
+        .allow_utf8_names()
+        .build()
+        .unwrap();
+    let r = Registry::new();
+    r.register(f).unwrap();
+    let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+    assert!(!om.contains("# UNIT"), "{om}");
+}
+
+#[test]
+fn fuzz_label_clashes_after_escaping_are_refused() {
+    // A UTF-8 state set `a.b` writes its state label as `a_b` under `underscores`, next to a
+    // constant label `a_b`; the same for a UTF-8 label name of any family.
+    let r = Registry::builder().const_label("a_b", "x").build().unwrap();
+    let s = Family::<promenade_core::StateSet>::builder_with_options(
+        "a.b",
+        "S.",
+        States::new(["on"]).unwrap(),
+    )
+    .allow_utf8_names()
+    .build()
+    .unwrap();
+    assert!(matches!(r.register(s), Err(Error::DuplicateLabelName(_))));
+    let g = Family::<Gauge>::builder("g", "G.")
+        .labels(&["a.b"])
+        .allow_utf8_names()
+        .build()
+        .unwrap();
+    assert!(matches!(r.register(g), Err(Error::DuplicateLabelName(_))));
+}

@@ -244,3 +244,31 @@ fn gauge_histogram_unobserve_of_nothing_changes_nothing() {
     let s = g.snapshot();
     assert_eq!((s.count, s.sum), (0, 0.0));
 }
+
+#[test]
+fn fuzz_gauge_histogram_unobserve_of_an_absent_value_keeps_buckets_cumulative() {
+    // Found by the `encode` fuzz target: observe 0.005, then take away 21 (never added). The
+    // count dropped to 0 while the finite buckets stayed at 1, so `+Inf` < `le="10"`.
+    let g = GaugeHistogram::default();
+    g.observe(0.005);
+    g.unobserve(21.0);
+    let s = g.snapshot();
+    assert_eq!(s.count, 0);
+    assert!(s.cumulative.iter().all(|&c| c == 0), "{:?}", s.cumulative);
+    // A value in an empty bucket range takes the item from the lower bucket instead.
+    g.observe(0.005);
+    g.observe(3.0);
+    g.unobserve(0.3); // bucket 0.5 holds nothing of its own
+    let s = g.snapshot();
+    assert_eq!(s.count, 1);
+    assert!(
+        s.cumulative.windows(2).all(|w| w[0] <= w[1]),
+        "{:?}",
+        s.cumulative
+    );
+    assert!(
+        s.cumulative.iter().all(|&c| c <= s.count),
+        "{:?}",
+        s.cumulative
+    );
+}

@@ -186,6 +186,18 @@ impl<'o> TextEncoder<'o> {
     }
 }
 
+/// Whether `unit` may be written as the `# UNIT` of `name`: non-empty, made of name
+/// characters, and `name` ends with `_<unit>` (checklist D5).
+fn unit_fits(name: &str, unit: &str) -> bool {
+    !unit.is_empty()
+        && unit
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        && name
+            .strip_suffix(unit)
+            .is_some_and(|base| base.ends_with('_'))
+}
+
 impl Encode for TextEncoder<'_> {
     fn family(&mut self, h: &FamilyHeader<'_>) {
         self.name.clear();
@@ -223,7 +235,9 @@ impl Encode for TextEncoder<'_> {
             self.out.push(' ');
             self.out.push_str(kind);
             self.out.push('\n');
-            if let Some(unit) = h.unit.filter(|u| !u.is_empty()) {
+            // D5: a UNIT must be the written name's suffix; one that is not (a custom
+            // collector's, or one that escaping changed) is left out rather than written wrong.
+            if let Some(unit) = h.unit.filter(|u| unit_fits(&self.name, u)) {
                 self.header_line("UNIT", "");
                 self.out.push(' ');
                 self.out.push_str(unit);
@@ -326,7 +340,15 @@ impl Encode for TextEncoder<'_> {
 
     fn stateset(&mut self, labels: &str, states: &[(String, bool)]) {
         // The state label is named like the family (without any prefix folded in twice).
-        let label_name = self.name.clone();
+        // A UTF-8 name is written quoted, as a label name too (checklist C10).
+        let label_name = if self.quoted {
+            let mut quoted = String::from("\"");
+            escape_label_value(&mut quoted, &self.name);
+            quoted.push('"');
+            quoted
+        } else {
+            self.name.clone()
+        };
         for (state, on) in states {
             self.scratch.clear();
             escape_label_value(&mut self.scratch, state);

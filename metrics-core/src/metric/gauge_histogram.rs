@@ -95,6 +95,14 @@ impl GaugeHistogram {
         } else {
             s.count = s.count.saturating_sub(1);
             s.sum -= v;
+            // Taking away an item that was never added (a value whose bucket is empty) must
+            // not leave a bucket above a higher one or above the count: cap each bucket by the
+            // one after it, the last by the count, so the buckets stay cumulative.
+            let mut cap = s.count;
+            for c in s.cumulative.iter_mut().rev() {
+                *c = (*c).min(cap);
+                cap = *c;
+            }
         }
     }
 

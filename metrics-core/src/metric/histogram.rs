@@ -95,6 +95,10 @@ impl Buckets {
             if b.is_nan() {
                 return Err(Error::InvalidBuckets("a bound is NaN".into()));
             }
+            // Only one trailing +Inf is dropped: another one would be a second `+Inf` bucket.
+            if *b == f64::INFINITY {
+                return Err(Error::InvalidBuckets("+Inf appears twice".into()));
+            }
             if i > 0 && !(bounds[i - 1] < *b) {
                 return Err(Error::InvalidBuckets(format!(
                     "bound {} at position {i} is not greater than {}",
