@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
@@ -540,7 +540,7 @@ impl HttpMetricsBuilder {
             .labels(&request_labels)
             .max_series(self.max_series)
             .build()?;
-        let in_flight = Family::<Gauge>::builder("http_requests_in_flight", "")
+        let in_flight = Family::<InFlight>::builder("http_requests_in_flight", "")
             .labels(&["method", "route"])
             .max_series(self.max_series)
             .build()?;
@@ -580,7 +580,7 @@ struct Inner {
     derived_labels: Vec<(String, LabelFn)>,
     const_rendered: String,
     requests: Family<RequestSeries>,
-    in_flight: Family<Gauge>,
+    in_flight: Family<InFlight>,
 }
 
 /// Request counts, durations and (optionally) sizes of HTTP servers, ready for any adapter.
@@ -704,7 +704,7 @@ impl HttpMetrics {
         // detached gauge rather than panic.
         let in_flight = self.inner.in_flight.series(&[method, route]).ok();
         if let Some(g) = &in_flight {
-            g.inc();
+            g.gauge.inc();
         }
         let derived = self
             .inner
@@ -747,7 +747,7 @@ impl HttpMetrics {
 /// ```
 pub struct RequestTracker {
     inner: Arc<Inner>,
-    in_flight: Option<Series<Gauge>>,
+    in_flight: Option<Series<InFlight>>,
     derived: Vec<String>,
     trace_id: Option<[u8; 32]>,
     start: Instant,
@@ -862,6 +862,28 @@ impl RequestTracker {
     pub fn finish(self) {}
 }
 
+impl RequestTracker {
+    /// Calls `f` with the request series' label values: method, route, status, derived.
+    fn with_values<R>(
+        &self,
+        in_flight: &Series<InFlight>,
+        code: u16,
+        f: impl FnOnce(&[&str]) -> R,
+    ) -> R {
+        let method = in_flight.label_value(0);
+        let route = in_flight.label_value(1);
+        let mut code_buf = [0u8; 5];
+        let status = status_label(code, self.inner.status_classes, &mut code_buf);
+        if self.derived.is_empty() {
+            f(&[&method, &route, status])
+        } else {
+            let mut values: Vec<&str> = vec![&method, &route, status];
+            values.extend(self.derived.iter().map(String::as_str));
+            f(&values)
+        }
+    }
+}
+
 impl Drop for RequestTracker {
     fn drop(&mut self) {
         let seconds = self
@@ -870,21 +892,29 @@ impl Drop for RequestTracker {
         let Some(in_flight) = self.in_flight.take() else {
             return;
         };
-        in_flight.dec();
-        let method = in_flight.label_value(0);
-        let route = in_flight.label_value(1);
-        let mut code_buf = [0u8; 5];
-        let status = status_label(
-            self.status.unwrap_or(CLIENT_CLOSED_STATUS),
-            self.inner.status_classes,
-            &mut code_buf,
-        );
-        let series = if self.derived.is_empty() {
-            self.inner.requests.get(&[&*method, &*route, status])
+        in_flight.gauge.dec();
+        let code = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
+        let classes = self.inner.status_classes;
+        // Without derived labels the series depends on (method, route, status) only: the
+        // in-flight entry remembers it per common status.
+        let slot = if self.derived.is_empty() {
+            status_slot(code, classes).and_then(|i| in_flight.ends.get(i))
         } else {
-            let mut values: Vec<&str> = vec![&method, &route, status];
-            values.extend(self.derived.iter().map(String::as_str));
-            self.inner.requests.get(&values)
+            None
+        };
+        let cached = slot.and_then(|slot| {
+            if slot.get().is_none()
+                && let Ok(found) =
+                    self.with_values(&in_flight, code, |v| self.inner.requests.series(v))
+            {
+                // Another request may have filled the slot meanwhile: with the same series.
+                let _ = slot.set(found);
+            }
+            slot.get()
+        });
+        let series = match cached {
+            Some(series) => Ok(&**series),
+            None => self.with_values(&in_flight, code, |v| self.inner.requests.get(v)),
         };
         if let Ok(series) = series {
             match self
@@ -935,6 +965,75 @@ fn status_label(code: u16, classes: bool, buf: &mut [u8; 5]) -> &str {
         }
     }
     std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// Statuses whose request series an in-flight entry remembers (one slot each); status
+/// classes use the first five slots. Other statuses are looked up every time.
+const STATUS_SLOTS: usize = 24;
+
+/// The slot of `code` among [`STATUS_SLOTS`], if it has one.
+fn status_slot(code: u16, classes: bool) -> Option<usize> {
+    if classes {
+        return match code / 100 {
+            c @ 1..=5 => Some(usize::from(c - 1)),
+            _ => None,
+        };
+    }
+    Some(match code {
+        200 => 0,
+        201 => 1,
+        202 => 2,
+        204 => 3,
+        206 => 4,
+        301 => 5,
+        302 => 6,
+        303 => 7,
+        304 => 8,
+        307 => 9,
+        308 => 10,
+        400 => 11,
+        401 => 12,
+        403 => 13,
+        404 => 14,
+        405 => 15,
+        409 => 16,
+        422 => 17,
+        429 => 18,
+        499 => 19,
+        500 => 20,
+        502 => 21,
+        503 => 22,
+        504 => 23,
+        _ => return None,
+    })
+}
+
+/// The in-flight gauge of one (method, route), and the request series its requests end in,
+/// per common status, found on first use: ending a request then needs neither hashing nor
+/// label parsing. (HTTP series are never removed, so a remembered series stays the right one.)
+struct InFlight {
+    gauge: Gauge,
+    ends: [OnceLock<Series<RequestSeries>>; STATUS_SLOTS],
+}
+
+impl Metric for InFlight {
+    type Options = ();
+    const TYPE: MetricType = MetricType::Gauge;
+
+    fn build(_: &()) -> Self {
+        Self {
+            gauge: Gauge::default(),
+            ends: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    fn reset(&self) {
+        self.gauge.reset();
+    }
+
+    fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
+        self.gauge.encode(labels, enc);
+    }
 }
 
 /// The storage behind one (method, route, status, derived…) series: the duration histogram
@@ -1175,9 +1274,9 @@ impl Collector for HttpCollector {
                     metric_type: ty,
                 });
                 if part == Part::InFlight {
-                    inner.in_flight.for_each_series(|rendered, gauge| {
+                    inner.in_flight.for_each_series(|rendered, in_flight| {
                         view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
-                        gauge.encode(&LabelSet::pre_rendered(&scratch), enc);
+                        in_flight.encode(&LabelSet::pre_rendered(&scratch), enc);
                     });
                     continue;
                 }
@@ -1218,6 +1317,94 @@ pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finish(metrics: &HttpMetrics, method: &str, route: &str, status: u16) {
+        let headers = http::HeaderMap::new();
+        let mut tracker = metrics.start(&RequestInfo {
+            method,
+            route: Some(route),
+            path: route,
+            headers: &headers,
+        });
+        tracker.response_head(status);
+    }
+
+    /// The per-(method, route) memory of request series must never put a request in the
+    /// wrong series: every status, cached or not, from several threads at once.
+    #[test]
+    fn remembered_request_series_count_exactly() {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder(&registry).build().unwrap();
+        let statuses = [200u16, 404, 500, 418, 200, 599, 499, 204];
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let metrics = &metrics;
+                s.spawn(move || {
+                    for i in 0..500 {
+                        let route = if (i + t) % 2 == 0 { "/a" } else { "/b/{id}" };
+                        finish(metrics, "GET", route, statuses[i % statuses.len()]);
+                    }
+                });
+            }
+        });
+        let mut expected = std::collections::BTreeMap::new();
+        for t in 0..4 {
+            for i in 0..500 {
+                let route = if (i + t) % 2 == 0 { "/a" } else { "/b/{id}" };
+                *expected
+                    .entry((route, statuses[i % statuses.len()]))
+                    .or_insert(0) += 1;
+            }
+        }
+        let text = registry.encode_to_string(crate::Format::Text).unwrap();
+        for ((route, status), n) in expected {
+            let line = format!(
+                "http_requests_total{{method=\"GET\",route=\"{route}\",status=\"{status}\"}} {n}\n"
+            );
+            assert!(text.contains(&line), "{line}{text}");
+        }
+        assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/a\"} 0\n"));
+    }
+
+    #[test]
+    fn remembered_series_respect_status_classes_and_derived_labels() {
+        let registry = Registry::new();
+        let classes = HttpMetrics::builder(&registry)
+            .status_classes(true)
+            .build()
+            .unwrap();
+        for status in [200, 201, 404, 503, 200] {
+            finish(&classes, "GET", "/", status);
+        }
+        let text = registry.encode_to_string(crate::Format::Text).unwrap();
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/",status="2xx"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/",status="4xx"} 1"#),
+            "{text}"
+        );
+
+        let registry = Registry::new();
+        let derived = HttpMetrics::builder(&registry)
+            .derived_label("tenant", |req| req.path.trim_start_matches('/').to_owned())
+            .build()
+            .unwrap();
+        let headers = http::HeaderMap::new();
+        for path in ["/x", "/y", "/x"] {
+            let mut t = derived.start(&RequestInfo {
+                method: "GET",
+                route: Some("/{t}"),
+                path,
+                headers: &headers,
+            });
+            t.response_head(200);
+        }
+        let text = registry.encode_to_string(crate::Format::Text).unwrap();
+        assert!(text.contains(r#"status="200",tenant="x"} 2"#), "{text}");
+        assert!(text.contains(r#"status="200",tenant="y"} 1"#), "{text}");
+    }
 
     #[test]
     fn traceparent_parsing() {
