@@ -79,6 +79,11 @@ pub use promenade_core::{Buckets, Registry};
 use promenade_core::http_metrics::{HeaderLookup, HttpMetricsBuilder, RequestTracker};
 
 /// Default path of the scrape route the middleware answers.
+///
+/// ```
+/// let mw = promenade_actix::PrometheusMetrics::builder(&promenade_core::Registry::new()).build().unwrap();
+/// assert_eq!(mw.metrics_path(), Some(promenade_actix::DEFAULT_METRICS_PATH));
+/// ```
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].

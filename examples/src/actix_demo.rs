@@ -34,6 +34,10 @@ use promenade_core::Registry;
 use crate::DemoOptions;
 
 /// Default listen address of `actix-demo`.
+///
+/// ```
+/// assert_eq!(promenade_examples::actix_demo::DEFAULT_ADDR, "127.0.0.1:3001");
+/// ```
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 
 /// Number of lines `/stream` sends, 10 ms apart (as in the axum demo).
@@ -44,6 +48,10 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 pub const STREAM_CHUNKS: u32 = 10;
 
 /// Longest `/slow` sleep honoured, in milliseconds.
+///
+/// ```
+/// assert_eq!(promenade_examples::actix_demo::MAX_SLOW_MS, 60_000);
+/// ```
 pub const MAX_SLOW_MS: u64 = 60_000;
 
 /// The demo's middleware: default names and buckets, `/metrics` answered by the middleware,

@@ -76,6 +76,16 @@ impl<S> Layer<S> for GrpcClientLayer {
 }
 
 /// The service made by [`GrpcClientLayer`].
+///
+/// ```
+/// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// use tower_layer::Layer as _;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let metrics = GrpcMetrics::builder(&Registry::new(), Side::Client).build().unwrap();
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let service: promenade_tonic::GrpcClientService<_> = promenade_tonic::GrpcClientLayer::new(metrics).layer(channel);
+/// # drop(service); }
+/// ```
 #[derive(Debug, Clone)]
 pub struct GrpcClientService<S> {
     inner: S,

@@ -75,6 +75,17 @@ pub fn methods_from_file_descriptor_set(encoded: &[u8]) -> Result<Vec<(String, G
 }
 
 /// Registers methods from descriptors on a [`GrpcMetricsBuilder`] in one line.
+///
+/// ```
+/// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+/// use promenade_tonic::GrpcMetricsBuilderExt as _;
+/// let metrics = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)
+///     .unwrap()
+///     .build()
+///     .unwrap();
+/// assert!(metrics.method_count() > 0);
+/// ```
 pub trait GrpcMetricsBuilderExt: Sized {
     /// Registers every method in an encoded `FileDescriptorSet`.
     ///

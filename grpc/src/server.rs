@@ -106,7 +106,15 @@ impl<S> Layer<S> for GrpcServerLayer {
     }
 }
 
-/// The service made by [`GrpcServerLayer`].
+/// The service made by [`GrpcServerLayer`] (or [`GrpcServerService::new`]).
+///
+/// ```
+/// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// use tower_layer::Layer as _;
+/// let metrics = GrpcMetrics::builder(&Registry::new(), Side::Server).build().unwrap();
+/// let service = promenade_tonic::GrpcServerLayer::new(metrics).layer(promenade_tonic_demo::server());
+/// # drop(service);
+/// ```
 #[derive(Debug, Clone)]
 pub struct GrpcServerService<S> {
     inner: S,

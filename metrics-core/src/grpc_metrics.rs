@@ -178,6 +178,12 @@ pub mod code {
 }
 
 /// The streaming kind of a method: the `grpc_type` label.
+///
+/// ```
+/// use promenade_core::grpc_metrics::GrpcType;
+/// assert_eq!(GrpcType::default(), GrpcType::Unary);
+/// assert_eq!(GrpcType::ServerStream.to_string(), "server_stream");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum GrpcType {
     /// One request, one response: `unary`.

@@ -128,6 +128,12 @@ impl RouteExtractor for NoRoute {
 }
 
 /// A [`RouteExtractor`] made from a closure; see [`route_fn`].
+///
+/// ```
+/// use std::borrow::Cow;
+/// let extractor: promenade_tower::RouteFn<_> = promenade_tower::route_fn(|_req| Some(Cow::Borrowed("/all")));
+/// # drop(extractor);
+/// ```
 #[derive(Clone, Copy)]
 pub struct RouteFn<F>(F);
 
