@@ -4,7 +4,7 @@
 //! Cases: `counter_inc` (with a raw `fetch_add` floor), `labelled_lookup_inc`,
 //! `labelled_lookup_inc_2threads`, `histogram_observe`, `histogram_observe_2threads`,
 //! `labelled_histogram_observe` and text encoding of 1,000 / 100,000 counter series and
-//! 10,000 histogram series. Two-thread cases report the time per operation of one thread
+//! 10,000 histogram series, and `remove_100000_series_one_by_one`. Two-thread cases report the time per operation of one thread
 //! (wall time of both threads doing N operations each, divided by N).
 //!
 //! ```text
@@ -539,9 +539,82 @@ fn native_histogram_observe(c: &mut Criterion) {
     g.finish();
 }
 
+/// Series lifecycle: 100,000 series removed one by one (the series exist before the timer
+/// starts), for Promenade and the anchors that can remove a series.
+fn remove_series(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let keys: Vec<String> = (0..N).map(|i| format!("user-{i}")).collect();
+    let mut g = c.benchmark_group("remove_100000_series_one_by_one");
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.bench_function(Library::Promenade.name(), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let family = promenade_core::Family::<promenade_core::Counter>::builder(
+                    "users_total",
+                    "Users.",
+                )
+                .labels(&["user"])
+                .build()
+                .expect("valid family");
+                for k in &keys {
+                    family.get(&[k]).expect("one value").inc();
+                }
+                let start = Instant::now();
+                for k in &keys {
+                    black_box(family.remove(&[k]));
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function(Library::PrometheusClient.name(), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let family = PcFamily::<[(&'static str, String); 1], PcCounter>::default();
+                for k in &keys {
+                    family.get_or_create(&[("user", k.clone())]).inc();
+                }
+                let start = Instant::now();
+                for k in &keys {
+                    black_box(family.remove(&[("user", k.clone())]));
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function(Library::Prometheus.name(), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let family = prometheus::IntCounterVec::new(
+                    prometheus::Opts::new("users_total", "Users."),
+                    &["user"],
+                )
+                .expect("valid counter vec");
+                for k in &keys {
+                    family.with_label_values(&[k.as_str()]).inc();
+                }
+                let start = Instant::now();
+                for k in &keys {
+                    black_box(family.remove_label_values(&[k.as_str()]).is_ok());
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     counter_inc,
+    remove_series,
     labelled_lookup_inc,
     histogram_observe,
     labelled_histogram_observe,

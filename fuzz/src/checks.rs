@@ -876,11 +876,34 @@ fn each_series<M: Metric>(
         let values: Vec<String> = (0..n).map(|_| src.string(6)).collect();
         if let Ok(m) = family.get(&values) {
             for _ in 0..=src.below(3) {
-                f(src, m);
+                f(src, &m);
             }
         }
-        if src.below(8) == 0 {
-            family.remove(&values);
+        // Lifecycle operations interleaved with updates and scrapes: removing, clearing and
+        // re-creating series must never make a scrape fail, stall or write an invalid page.
+        match src.below(16) {
+            0 | 1 => {
+                family.remove(&values);
+            }
+            2 => family.clear(),
+            3 => {
+                let kept = family.series(&values).ok();
+                family.remove(&values);
+                if let Some(kept) = kept {
+                    f(src, &kept);
+                }
+                if let Ok(m) = family.get(&values) {
+                    f(src, &m);
+                }
+            }
+            4 => {
+                for format in [Format::Text, Format::OpenMetrics] {
+                    if let Err(e) = registry.encode_to_string(format) {
+                        panic!("a scrape between lifecycle operations failed: {e}");
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

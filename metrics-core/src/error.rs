@@ -79,6 +79,37 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A collector wrote something that would have made the whole exposition invalid, or
+    /// panicked, during a scrape. Scrapers reject an invalid page whole, so by default the
+    /// scrape fails with this error instead (see
+    /// [`RegistryBuilder::collector_errors`](crate::RegistryBuilder::collector_errors)).
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, Descriptor, Error, Format, MetricType, Registry};
+    ///
+    /// struct Broken;
+    /// impl Collector for Broken {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
+    ///         enc.family(&FamilyHeader { name: "jobs", help: "Jobs.", unit: None, metric_type: MetricType::Counter });
+    ///         enc.counter(&LabelSet::empty(), -1.0, None);
+    ///     }
+    /// }
+    /// let registry = Registry::new();
+    /// registry.register(Broken).unwrap();
+    /// let err = registry.encode_to_string(Format::Text).unwrap_err();
+    /// assert!(matches!(err, Error::Collector { .. }));
+    /// assert!(err.to_string().contains("Broken"));
+    /// assert!(err.to_string().contains("negative"));
+    /// ```
+    #[error("collector {collector} {problem}")]
+    Collector {
+        /// The collector's type (and the first family it describes, if any).
+        collector: String,
+        /// What it did.
+        problem: String,
+    },
 }
 
 /// Shorthand for results in this crate.

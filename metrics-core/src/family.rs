@@ -3,7 +3,9 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::encoding::{
@@ -40,38 +42,85 @@ use crate::registry::{Collector, Descriptor};
 /// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
-const FANOUT_BITS: u32 = 4;
-const FANOUT: usize = 1 << FANOUT_BITS;
-
 /// One series: its hash, its labels rendered once for the text formats, and the metric.
+///
+/// An entry is never reset or reused: removing a series marks its entry dead and a later
+/// lookup of the same labels creates a fresh entry, so an observer that still holds the old
+/// one can never leave a half-finished observation in the new one.
 struct Entry<M> {
     hash: u64,
     labels: Box<str>,
     live: AtomicBool,
-    /// The next trie level for keys that hash to this entry's slot: hanging it off the entry
-    /// (rather than a parallel array in the node) halves the node size.
-    child: OnceLock<Box<Node<M>>>,
+    /// Index in [`WriteState::order`] while live; written only under the family's lock.
+    position: AtomicUsize,
     metric: M,
 }
 
-/// A node of the lookup trie. Slots are written once (under the family's write lock) and
-/// read with a plain acquire load, so lookups take no lock and write no shared memory.
-/// Level `d` is indexed by hash bits `4d..4d+4`; a key sits in the first free slot on its path.
-struct Node<M> {
-    slots: [OnceLock<Arc<Entry<M>>>; FANOUT],
+/// An open-addressing table (linear probing) whose slots are written once, under the
+/// family's lock, and read with plain acquire loads: a lookup takes no lock and writes no
+/// shared memory. A removed entry stays in its slot, dead, until the table is rebuilt; the
+/// rebuild (on growth, or when dead entries outnumber live ones) copies only live entries
+/// into a new table that replaces this one atomically, so removed series are reclaimed once
+/// the last reader of the old table has finished.
+struct Table<M> {
+    mask: usize,
+    /// The entry's hash (never 0, see [`Family::hash`]) once the slot is set; 0 while vacant.
+    hashes: Box<[AtomicU64]>,
+    slots: Box<[OnceLock<Arc<Entry<M>>>]>,
+    /// What a [`SeriesRef`] derefs to if its slot were ever empty (it cannot be: a slot is
+    /// set before its hash is published). Avoids a panic path in `Deref`.
+    fallback: Arc<Entry<M>>,
 }
 
-impl<M> Node<M> {
-    fn new() -> Self {
+impl<M> Table<M> {
+    fn with_capacity(capacity: usize, fallback: Arc<Entry<M>>) -> Self {
+        let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
         Self {
-            slots: std::array::from_fn(|_| OnceLock::new()),
+            mask: capacity - 1,
+            hashes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..capacity).map(|_| OnceLock::new()).collect(),
+            fallback,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn start(&self, hash: u64) -> usize {
+        (hash >> 1) as usize & self.mask
+    }
+
+    /// Puts `entry` in the first vacant slot of its probe sequence; returns the slot index.
+    /// Only called under the family's lock (or on a table no reader can see yet), so a
+    /// vacant slot stays vacant until this sets it.
+    fn place(&self, entry: &Arc<Entry<M>>) -> usize {
+        let mut i = self.start(entry.hash);
+        loop {
+            if self.hashes[i].load(Ordering::Relaxed) == 0
+                && self.slots[i].set(Arc::clone(entry)).is_ok()
+            {
+                // Publish the hash last: a reader that sees it also sees the slot.
+                self.hashes[i].store(entry.hash, Ordering::Release);
+                return i;
+            }
+            i = (i + 1) & self.mask;
         }
     }
 }
 
+/// Slots a table has at least.
+const MIN_CAPACITY: usize = 8;
+
 struct WriteState<M> {
-    /// Live series in creation order: the exposition order, stable across scrapes.
-    live: Vec<Arc<Entry<M>>>,
+    /// Live series in creation order (the exposition order, stable across scrapes), with
+    /// holes where series were removed; compacted when holes outnumber live series.
+    order: Vec<Option<Arc<Entry<M>>>>,
+    /// Live series.
+    live: usize,
+    /// Slots of the current table in use, live or dead.
+    occupied: usize,
 }
 
 struct Inner<M: Metric> {
@@ -84,7 +133,7 @@ struct Inner<M: Metric> {
     /// All label names are legacy-valid, so the pre-rendered labels can be written as they are.
     legacy_labels: bool,
     hasher: foldhash::fast::RandomState,
-    root: Node<M>,
+    table: ArcSwap<Table<M>>,
     write: Mutex<WriteState<M>>,
     overflowed: AtomicU64,
 }
@@ -92,9 +141,13 @@ struct Inner<M: Metric> {
 /// A metric family: a name, help text, fixed label names, and one metric of type `M` per
 /// label-value combination.
 ///
-/// Finding an existing series hashes the values and walks a write-once trie: no lock, no
-/// allocation, no write to shared memory. [`Family::get`] returns a reference for immediate
-/// use; [`Family::series`] returns a handle that can be kept to skip the lookup entirely.
+/// Finding an existing series hashes the values and probes a table whose slots are written
+/// once: no lock, no allocation, no write to shared memory. [`Family::get`] returns a
+/// short-lived [`SeriesRef`] for immediate use; [`Family::series`] returns a handle that can
+/// be kept to skip the lookup entirely.
+///
+/// Removing series ([`Family::remove`], [`Family::clear`]) reclaims their memory, and
+/// re-creating a removed label set starts a fresh series: see [`Family::remove`].
 ///
 /// ```
 /// use promenade_core::{Counter, Family};
@@ -130,12 +183,20 @@ impl<M: Metric> fmt::Debug for Family<M> {
 
 /// A kept handle to one series of a family; dereferences to the metric.
 ///
+/// A handle keeps its series' memory alive. If the series is removed from its family
+/// ([`Family::remove`], [`Family::clear`]), the handle keeps working but is detached: what it
+/// records is no longer exported, and looking the labels up again creates a new series
+/// that starts from zero.
+///
 /// ```
 /// use promenade_core::{Counter, Family};
 /// let f = Family::<Counter>::builder("jobs_total", "Jobs.").labels(&["queue"]).build().unwrap();
 /// let mail = f.series(&["mail"]).unwrap();
 /// mail.inc();
 /// assert_eq!(f.get(&["mail"]).unwrap().get(), 1.0);
+/// f.remove(&["mail"]);
+/// mail.inc(); // detached: not exported any more
+/// assert_eq!(f.get(&["mail"]).unwrap().get(), 0.0);
 /// ```
 pub struct Series<M> {
     entry: Arc<Entry<M>>,
@@ -168,6 +229,53 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
         f.debug_struct("Series")
             .field("labels", &self.entry.labels)
             .field("metric", &self.entry.metric)
+            .finish()
+    }
+}
+
+/// A series found by [`Family::get`], for immediate use; dereferences to the metric.
+///
+/// It pins the family's lookup table while it lives (a removed series' memory is freed
+/// only after the last such reference is gone), so use it and let it go; keep a
+/// [`Series`] (from [`Family::series`]) instead when the series is needed for long.
+///
+/// ```
+/// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
+/// let c = f.get(&["x"]).unwrap();
+/// c.inc();
+/// assert_eq!(c.get(), 1.0);
+/// ```
+pub struct SeriesRef<M> {
+    table: Guard<Arc<Table<M>>>,
+    index: usize,
+}
+
+impl<M> Deref for SeriesRef<M> {
+    type Target = M;
+    #[inline]
+    fn deref(&self) -> &M {
+        match self.table.slots.get(self.index).and_then(OnceLock::get) {
+            Some(entry) => &entry.metric,
+            None => &self.table.fallback.metric,
+        }
+    }
+}
+
+impl<M> SeriesRef<M> {
+    fn entry(&self) -> &Arc<Entry<M>> {
+        match self.table.slots.get(self.index).and_then(OnceLock::get) {
+            Some(entry) => entry,
+            None => &self.table.fallback,
+        }
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for SeriesRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entry = self.entry();
+        f.debug_struct("SeriesRef")
+            .field("labels", &entry.labels)
+            .field("metric", &entry.metric)
             .finish()
     }
 }
@@ -337,6 +445,13 @@ impl<M: Metric> FamilyBuilder<M> {
                 unit: unit.clone(),
             });
         }
+        let fallback = Arc::new(Entry {
+            hash: 0,
+            labels: Box::from(""),
+            live: AtomicBool::new(false),
+            position: AtomicUsize::new(usize::MAX),
+            metric: M::build(&self.options),
+        });
         let family = Family {
             inner: Arc::new(Inner {
                 name,
@@ -351,8 +466,12 @@ impl<M: Metric> FamilyBuilder<M> {
                 max_series: self.max_series,
                 legacy_labels,
                 hasher: foldhash::fast::RandomState::default(),
-                root: Node::new(),
-                write: Mutex::new(WriteState { live: Vec::new() }),
+                table: ArcSwap::from_pointee(Table::with_capacity(MIN_CAPACITY, fallback)),
+                write: Mutex::new(WriteState {
+                    order: Vec::new(),
+                    live: 0,
+                    occupied: 0,
+                }),
                 overflowed: AtomicU64::new(0),
             }),
         };
@@ -433,6 +552,7 @@ impl<M: Metric> Family<M> {
         &self.inner.label_names
     }
 
+    /// The hash of a label-value list; never 0 (0 marks a vacant table slot).
     #[inline]
     fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
         let mut h = self.inner.hasher.build_hasher();
@@ -441,23 +561,27 @@ impl<M: Metric> Family<M> {
             // 0xff never occurs in UTF-8, so ("ab","c") and ("a","bc") hash apart.
             h.write_u8(0xff);
         }
-        h.finish()
+        h.finish() | 1
     }
 
+    /// The slot of the live entry for `values` in `table`, comparing the label text (never
+    /// the hash alone: two label sets must not merge).
     #[inline]
-    fn find<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Option<&Arc<Entry<M>>> {
-        let mut node = &self.inner.root;
-        let mut bits = hash;
+    fn find<S: AsRef<str>>(&self, table: &Table<M>, hash: u64, values: &[S]) -> Option<usize> {
+        let mut i = table.start(hash);
         loop {
-            let i = (bits as usize) & (FANOUT - 1);
-            let entry = node.slots[i].get()?;
-            if entry.hash == hash
+            let h = table.hashes[i].load(Ordering::Acquire);
+            if h == 0 {
+                return None;
+            }
+            if h == hash
+                && let Some(entry) = table.slots[i].get()
+                && entry.live.load(Ordering::Relaxed)
                 && rendered_labels_match(&entry.labels, &self.inner.label_names, values)
             {
-                return Some(entry);
+                return Some(i);
             }
-            node = entry.child.get()?;
-            bits = bits.rotate_right(FANOUT_BITS);
+            i = (i + 1) & table.mask;
         }
     }
 
@@ -470,8 +594,17 @@ impl<M: Metric> Family<M> {
     /// assert!(f.get(&["x", "y"]).is_err());
     /// ```
     #[inline]
-    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Result<&M> {
-        self.entry(values).map(|e| &e.metric)
+    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Result<SeriesRef<M>> {
+        self.check_count(values.len())?;
+        let hash = self.hash(values);
+        let table = self.inner.table.load();
+        match self.find(&table, hash, values) {
+            Some(index) => Ok(SeriesRef { table, index }),
+            None => {
+                drop(table);
+                Ok(self.create(hash, values))
+            }
+        }
     }
 
     /// Like [`Family::get`], but returns a handle that can be kept and reused.
@@ -482,8 +615,8 @@ impl<M: Metric> Family<M> {
     /// s.set(2.0);
     /// ```
     pub fn series<S: AsRef<str>>(&self, values: &[S]) -> Result<Series<M>> {
-        self.entry(values).map(|e| Series {
-            entry: Arc::clone(e),
+        self.get(values).map(|r| Series {
+            entry: Arc::clone(r.entry()),
         })
     }
 
@@ -495,13 +628,8 @@ impl<M: Metric> Family<M> {
     /// assert_eq!(f.get(&["1", "2"]).unwrap().get(), 1.0);
     /// assert!(f.get_by_name(&[("a", "1"), ("z", "2")]).is_err());
     /// ```
-    pub fn get_by_name(&self, pairs: &[(&str, &str)]) -> Result<&M> {
-        if pairs.len() != self.inner.label_names.len() {
-            return Err(Error::LabelCount {
-                expected: self.inner.label_names.len(),
-                got: pairs.len(),
-            });
-        }
+    pub fn get_by_name(&self, pairs: &[(&str, &str)]) -> Result<SeriesRef<M>> {
+        self.check_count(pairs.len())?;
         let values = self
             .inner
             .label_names
@@ -518,69 +646,61 @@ impl<M: Metric> Family<M> {
     }
 
     #[inline]
-    fn entry<S: AsRef<str>>(&self, values: &[S]) -> Result<&Arc<Entry<M>>> {
-        if values.len() != self.inner.label_names.len() {
-            return Err(Error::LabelCount {
+    fn check_count(&self, got: usize) -> Result<()> {
+        if got == self.inner.label_names.len() {
+            Ok(())
+        } else {
+            Err(Error::LabelCount {
                 expected: self.inner.label_names.len(),
-                got: values.len(),
-            });
-        }
-        let hash = self.hash(values);
-        match self.find(hash, values) {
-            Some(e) if e.live.load(Ordering::Relaxed) => Ok(e),
-            _ => Ok(self.create(hash, values)),
+                got,
+            })
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, WriteState<M>> {
-        // A panic while holding the lock cannot leave the list half-written in a harmful way.
+        // A panic while holding the lock cannot leave the state half-written in a harmful
+        // way: every step below keeps the table and the order list consistent on its own.
         self.inner.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     #[cold]
     #[inline(never)]
-    fn create<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> &Arc<Entry<M>> {
+    fn create<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> SeriesRef<M> {
         let mut state = self.lock();
-        if let Some(entry) = self.find(hash, values) {
-            if !entry.live.load(Ordering::Relaxed) {
-                // Created again after `remove`: start from zero in the same slot.
-                if self.at_capacity(&state) {
-                    drop(state);
-                    return self.overflow();
-                }
-                entry.metric.reset();
-                entry.live.store(true, Ordering::Relaxed);
-                state.live.push(Arc::clone(entry));
-            }
-            return entry;
+        let table = self.inner.table.load_full();
+        if let Some(index) = self.find(&table, hash, values) {
+            // Created by another thread meanwhile.
+            return SeriesRef {
+                table: Guard::from_inner(table),
+                index,
+            };
         }
         if self.at_capacity(&state) {
-            drop(state);
-            return self.overflow();
+            drop(table);
+            return self.overflow(state);
         }
         self.insert(&mut state, hash, values)
     }
 
     fn at_capacity(&self, state: &WriteState<M>) -> bool {
-        self.inner
-            .max_series
-            .is_some_and(|max| state.live.len() >= max)
+        self.inner.max_series.is_some_and(|max| state.live >= max)
     }
 
-    fn overflow(&self) -> &Arc<Entry<M>> {
+    fn overflow(&self, mut state: MutexGuard<'_, WriteState<M>>) -> SeriesRef<M> {
         self.inner.overflowed.fetch_add(1, Ordering::Relaxed);
         let values = vec![OVERFLOW_LABEL_VALUE; self.inner.label_names.len()];
         let hash = self.hash(&values);
-        let mut state = self.lock();
-        match self.find(hash, &values) {
-            Some(entry) => {
-                if !entry.live.swap(true, Ordering::Relaxed) {
-                    entry.metric.reset();
-                    state.live.push(Arc::clone(entry));
-                }
-                entry
+        let table = self.inner.table.load_full();
+        match self.find(&table, hash, &values) {
+            Some(index) => SeriesRef {
+                table: Guard::from_inner(table),
+                index,
+            },
+            // The overflow series is created even past the cap: it is what keeps the cap.
+            None => {
+                drop(table);
+                self.insert(&mut state, hash, &values)
             }
-            None => self.insert(&mut state, hash, &values),
         }
     }
 
@@ -589,34 +709,55 @@ impl<M: Metric> Family<M> {
         state: &mut WriteState<M>,
         hash: u64,
         values: &[S],
-    ) -> &Arc<Entry<M>> {
+    ) -> SeriesRef<M> {
+        let mut table = self.inner.table.load_full();
+        // Keep the load factor at most 3/4 so probe sequences stay short and always end.
+        if (state.occupied + 1) * 4 > table.capacity() * 3 {
+            let live = state.live;
+            self.rebuild(state, live + 1);
+            table = self.inner.table.load_full();
+        }
         let mut labels = String::new();
         render_labels(&mut labels, &self.inner.label_names, values);
         let entry = Arc::new(Entry {
             hash,
             labels: labels.into_boxed_str(),
             live: AtomicBool::new(true),
-            child: OnceLock::new(),
+            position: AtomicUsize::new(state.order.len()),
             metric: M::build(&self.inner.options),
         });
-        state.live.push(Arc::clone(&entry));
-        let mut node = &self.inner.root;
-        let mut bits = hash;
-        loop {
-            let i = (bits as usize) & (FANOUT - 1);
-            // Only writers (holding the lock) set slots, so a free slot stays free until we set it.
-            let slot = node.slots[i].get_or_init(|| Arc::clone(&entry));
-            if Arc::ptr_eq(slot, &entry) {
-                return slot;
-            }
-            node = slot.child.get_or_init(|| Box::new(Node::new()));
-            bits = bits.rotate_right(FANOUT_BITS);
+        state.order.push(Some(Arc::clone(&entry)));
+        state.live += 1;
+        state.occupied += 1;
+        let index = table.place(&entry);
+        SeriesRef {
+            table: Guard::from_inner(table),
+            index,
         }
     }
 
-    /// Removes the series for these label values; returns whether it existed. Handles kept
-    /// from before stop being exported; if the label set is used again it starts from zero.
-    /// (A removed label set keeps a small tombstone for reuse.)
+    /// Replaces the table with one holding only the live entries, sized for `live` of them
+    /// at half load, and compacts the order list. Readers of the old table finish on it;
+    /// dead entries are freed when the last of them lets go.
+    fn rebuild(&self, state: &mut WriteState<M>, live: usize) {
+        let fallback = Arc::clone(&self.inner.table.load().fallback);
+        let table = Table::with_capacity(live.saturating_mul(2), fallback);
+        state.order.retain(Option::is_some);
+        for (position, entry) in state.order.iter().flatten().enumerate() {
+            entry.position.store(position, Ordering::Relaxed);
+            table.place(entry);
+        }
+        state.occupied = state.order.len();
+        self.inner.table.store(Arc::new(table));
+    }
+
+    /// Removes the series for these label values; returns whether it existed.
+    ///
+    /// The series stops being exported at once and its memory is reclaimed (a removal is
+    /// O(1) amortised; the lookup table is rebuilt when removed series outnumber live ones).
+    /// Handles kept from before ([`Series`]) stay valid but detached: what they record is
+    /// not exported. Using the label set again creates a fresh series that starts from zero,
+    /// whatever observers of the old one are still doing.
     ///
     /// ```
     /// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
@@ -626,21 +767,35 @@ impl<M: Metric> Family<M> {
     /// assert_eq!(f.get(&["x"]).unwrap().get(), 0.0);
     /// ```
     pub fn remove<S: AsRef<str>>(&self, values: &[S]) -> bool {
-        if values.len() != self.inner.label_names.len() {
+        if self.check_count(values.len()).is_err() {
             return false;
         }
         let hash = self.hash(values);
         let mut state = self.lock();
-        match self.find(hash, values) {
-            Some(entry) if entry.live.swap(false, Ordering::Relaxed) => {
-                state.live.retain(|e| !Arc::ptr_eq(e, entry));
-                true
-            }
-            _ => false,
+        let table = self.inner.table.load_full();
+        let Some(entry) = self
+            .find(&table, hash, values)
+            .and_then(|i| table.slots[i].get())
+        else {
+            return false;
+        };
+        entry.live.store(false, Ordering::Relaxed);
+        let position = entry.position.load(Ordering::Relaxed);
+        if let Some(slot) = state.order.get_mut(position) {
+            *slot = None;
         }
+        state.live -= 1;
+        drop(table);
+        let dead = state.occupied - state.live;
+        let live = state.live;
+        if dead > live.max(MIN_CAPACITY) {
+            self.rebuild(&mut state, live);
+        }
+        true
     }
 
-    /// Removes every series.
+    /// Removes every series and frees their memory (handles kept from before become
+    /// detached, as after [`Family::remove`]).
     ///
     /// ```
     /// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
@@ -650,9 +805,12 @@ impl<M: Metric> Family<M> {
     /// ```
     pub fn clear(&self) {
         let mut state = self.lock();
-        for entry in state.live.drain(..) {
+        for entry in state.order.iter().flatten() {
             entry.live.store(false, Ordering::Relaxed);
         }
+        state.order.clear();
+        state.live = 0;
+        self.rebuild(&mut state, 0);
     }
 
     /// Number of live series.
@@ -662,7 +820,7 @@ impl<M: Metric> Family<M> {
     /// assert_eq!(f.len(), 1); // the unlabelled series exists from the start
     /// ```
     pub fn len(&self) -> usize {
-        self.lock().live.len()
+        self.lock().live
     }
 
     /// Whether the family has no live series.
@@ -688,7 +846,7 @@ impl<M: Metric> Family<M> {
     /// Calls `f` with each live series' rendered labels and metric, in creation order.
     pub(crate) fn for_each_series(&self, mut f: impl FnMut(&str, &M)) {
         let state = self.lock();
-        for entry in &state.live {
+        for entry in state.order.iter().flatten() {
             f(&entry.labels, &entry.metric);
         }
     }
@@ -704,6 +862,10 @@ impl<M: Metric> Family<M> {
 }
 
 impl<M: Metric> Collector for Family<M> {
+    fn series_unique_by_construction(&self) -> bool {
+        true
+    }
+
     fn descriptors(&self) -> Vec<Descriptor> {
         let mut d = Descriptor::new(
             &self.inner.name,
@@ -720,7 +882,7 @@ impl<M: Metric> Collector for Family<M> {
         // New series wait while the family is written out; updates to existing ones do not.
         let state = self.lock();
         if self.inner.legacy_labels {
-            for entry in &state.live {
+            for entry in state.order.iter().flatten() {
                 entry
                     .metric
                     .encode(&LabelSet::pre_rendered(&entry.labels), enc);
@@ -730,7 +892,7 @@ impl<M: Metric> Collector for Family<M> {
         // UTF-8 label names: quoted for `allow-utf-8`, escaped otherwise.
         let escaping = enc.escaping();
         let mut scratch = String::new();
-        for entry in &state.live {
+        for entry in state.order.iter().flatten() {
             scratch.clear();
             for (i, (name, value)) in parse_rendered_labels(&entry.labels).enumerate() {
                 if i > 0 {

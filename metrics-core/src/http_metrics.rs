@@ -912,11 +912,17 @@ impl Drop for RequestTracker {
             }
             slot.get()
         });
+        let looked_up;
         let series = match cached {
-            Some(series) => Ok(&**series),
-            None => self.with_values(&in_flight, code, |v| self.inner.requests.get(v)),
+            Some(series) => Some(&**series),
+            None => {
+                looked_up = self
+                    .with_values(&in_flight, code, |v| self.inner.requests.get(v))
+                    .ok();
+                looked_up.as_deref()
+            }
         };
-        if let Ok(series) = series {
+        if let Some(series) = series {
             match self
                 .trace_id
                 .as_ref()
@@ -1027,10 +1033,6 @@ impl Metric for InFlight {
         }
     }
 
-    fn reset(&self) {
-        self.gauge.reset();
-    }
-
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         self.gauge.encode(labels, enc);
     }
@@ -1059,14 +1061,6 @@ impl Metric for RequestSeries {
                 .sizes
                 .as_ref()
                 .map(|b| (Histogram::new(b.clone()), Histogram::new(b.clone()))),
-        }
-    }
-
-    fn reset(&self) {
-        self.duration.reset();
-        if let Some((a, b)) = &self.sizes {
-            a.reset();
-            b.reset();
         }
     }
 
@@ -1232,6 +1226,10 @@ fn view_labels(out: &mut String, const_rendered: &str, rendered: &str, view: Vie
 }
 
 impl Collector for HttpCollector {
+    fn series_unique_by_construction(&self) -> bool {
+        true
+    }
+
     fn descriptors(&self) -> Vec<Descriptor> {
         let derived: Vec<&str> = self
             .0

@@ -47,7 +47,7 @@ mod trace;
 
 pub use encoding::Format;
 pub use error::{Error, Result};
-pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series};
+pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series, SeriesRef};
 pub use metric::{
     Buckets, Counter, DEFAULT_BUCKETS, EXEMPLAR_MAX_RUNES, Exemplar, Gauge, GaugeHistogram,
     GaugeHistogramSnapshot, Histogram, HistogramSnapshot, InflightGuard, Info, Metric, MetricType,
@@ -56,5 +56,6 @@ pub use metric::{
 };
 pub use quantile::{QuantileOptions, QuantileSummary};
 pub use registry::{
-    Collector, CollectorId, Descriptor, Registry, RegistryBuilder, default_registry,
+    Collector, CollectorErrors, CollectorId, Descriptor, Registry, RegistryBuilder,
+    default_registry,
 };

@@ -29,9 +29,7 @@ use std::time::{Duration, Instant};
 use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
-use crate::metric::{
-    CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now, unix_now_seconds,
-};
+use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now};
 use crate::registry::Registry;
 
 /// Default window length of a [`QuantileSummary`] (10 minutes, as in the Go client).
@@ -464,6 +462,28 @@ impl Buffer {
 /// let snap = s.snapshot();
 /// assert_eq!((snap.count, snap.sum), (1000, 500_500.0));
 /// ```
+///
+/// # Special values
+///
+/// - NaN: counted and summed, never ranked, so never a quantile value; a quantile is NaN
+///   only when the window holds no observation.
+/// - `±Inf`, negative values, subnormals, `-0.0`: counted, summed and ranked like any value,
+///   so quantiles may be infinite or negative.
+/// - `_sum` follows [`Summary`](crate::Summary): written as it is in text 0.0.4 and
+///   protobuf, left out of OpenMetrics while NaN or negative.
+/// - OpenMetrics 1.0 quantile values are not negative: a quantile sample whose value is
+///   negative (`-Inf` included) is left out of that scrape; NaN and `+Inf` are written. Text
+///   0.0.4 and protobuf write every quantile.
+///
+/// ```
+/// use promenade_core::{Format, QuantileOptions, Registry};
+/// let r = Registry::new();
+/// let s = r.quantile_summary("skew_seconds", "Skew.", QuantileOptions::new(&[(0.5, 0.05)]).unwrap()).unwrap();
+/// s.observe(-3.0);
+/// let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(!om.contains("quantile=") && om.contains("skew_seconds_count 1\n"));
+/// assert!(r.encode_to_string(Format::Text).unwrap().contains("skew_seconds{quantile=\"0.5\"} -3\n"));
+/// ```
 #[derive(Debug)]
 pub struct QuantileSummary {
     options: QuantileOptions,
@@ -604,15 +624,6 @@ impl Metric for QuantileSummary {
 
     fn build(options: &QuantileOptions) -> Self {
         Self::new(options.clone())
-    }
-
-    fn reset(&self) {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        *self.buffer.lock().unwrap_or_else(|p| p.into_inner()) = Buffer::new();
-        *w = Window::new(&self.options, Instant::now());
-        self.cells.reset();
-        self.created_bits
-            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {

@@ -120,7 +120,20 @@ pub trait Collector: Send + Sync + 'static {
     /// that cannot know them in advance may return an empty list and is then not checked.
     fn descriptors(&self) -> Vec<Descriptor>;
     /// Writes the current values.
+    ///
+    /// What it writes is checked during the scrape: a duplicate family or series, a
+    /// negative or NaN counter, a sample of the wrong type, invalid buckets, or a panic
+    /// make the scrape fail with [`Error::Collector`] naming this collector, or (with
+    /// [`CollectorErrors::Skip`]) leave the offending family out. A collector runs outside
+    /// the registry's lock, so a slow one never blocks registration or other scrapes' start.
     fn collect(&self, encoder: &mut MetricEncoder<'_>);
+
+    /// Whether every series this collector writes is unique by construction, so the
+    /// scrape-time duplicate-series check can be skipped. For this crate's own collectors.
+    #[doc(hidden)]
+    fn series_unique_by_construction(&self) -> bool {
+        false
+    }
 }
 
 impl<C: Collector + ?Sized> Collector for Arc<C> {
@@ -130,7 +143,32 @@ impl<C: Collector + ?Sized> Collector for Arc<C> {
     fn collect(&self, encoder: &mut MetricEncoder<'_>) {
         (**self).collect(encoder)
     }
+    fn series_unique_by_construction(&self) -> bool {
+        (**self).series_unique_by_construction()
+    }
 }
+
+/// What a scrape does when a collector writes something invalid or panics (see
+/// [`RegistryBuilder::collector_errors`]), after client_golang's `HandlerOpts.ErrorHandling`.
+///
+/// ```
+/// use promenade_core::{CollectorErrors, Registry};
+/// let registry = Registry::builder().collector_errors(CollectorErrors::Skip).build().unwrap();
+/// # drop(registry);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CollectorErrors {
+    /// The scrape fails with [`Error::Collector`] naming the collector and the problem; the
+    /// scrape handlers answer `500` with that message. Never an invalid page.
+    #[default]
+    Fail,
+    /// The offending family is left out, the rest is exposed, and the self-metric
+    /// `promenade_scrape_collector_errors_total` counts such errors.
+    Skip,
+}
+
+/// The name of the self-metric that counts collector errors under [`CollectorErrors::Skip`].
+const SCRAPE_ERRORS: &str = "promenade_scrape_collector_errors";
 
 /// Identifies a registration, for [`Registry::unregister`].
 ///
@@ -151,6 +189,8 @@ struct Registered {
     sort_key: String,
     sample_names: Vec<String>,
     collector: Arc<dyn Collector>,
+    /// How errors name this collector: its type, and its first family if it describes one.
+    label: Arc<str>,
 }
 
 struct Inner {
@@ -158,6 +198,8 @@ struct Inner {
     const_labels: Vec<(String, String)>,
     const_rendered: String,
     created_samples: bool,
+    collector_errors: CollectorErrors,
+    scrape_errors: AtomicU64,
     next_id: AtomicU64,
     collectors: RwLock<Vec<Registered>>,
 }
@@ -212,6 +254,7 @@ pub struct RegistryBuilder {
     prefix: Option<String>,
     const_labels: Vec<(String, String)>,
     created_samples: bool,
+    collector_errors: CollectorErrors,
 }
 
 impl RegistryBuilder {
@@ -251,6 +294,32 @@ impl RegistryBuilder {
         self
     }
 
+    /// What a scrape does when a collector writes something invalid (a duplicate family or
+    /// series, a negative counter, …) or panics: fail with a message naming the collector
+    /// (the default), or leave the family out and count the error. Either way no scrape ever
+    /// returns a page that Prometheus would reject whole.
+    ///
+    /// ```
+    /// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
+    /// use promenade_core::{Collector, CollectorErrors, Descriptor, Format, MetricType, Registry};
+    ///
+    /// struct Panics;
+    /// impl Collector for Panics {
+    ///     fn descriptors(&self) -> Vec<Descriptor> { Vec::new() }
+    ///     fn collect(&self, _: &mut MetricEncoder<'_>) { panic!("backend unreachable") }
+    /// }
+    /// let registry = Registry::builder().collector_errors(CollectorErrors::Skip).build().unwrap();
+    /// registry.gauge("up", "Up.").unwrap().set(1.0);
+    /// registry.register(Panics).unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("up 1\n"));
+    /// assert!(text.contains("promenade_scrape_collector_errors_total 1\n"));
+    /// ```
+    pub fn collector_errors(mut self, policy: CollectorErrors) -> Self {
+        self.collector_errors = policy;
+        self
+    }
+
     /// Validates the prefix and constant labels.
     ///
     /// ```
@@ -272,6 +341,8 @@ impl RegistryBuilder {
                 const_labels: self.const_labels,
                 const_rendered,
                 created_samples: self.created_samples,
+                collector_errors: self.collector_errors,
+                scrape_errors: AtomicU64::new(0),
                 next_id: AtomicU64::new(0),
                 collectors: RwLock::new(Vec::new()),
             }),
@@ -438,6 +509,11 @@ impl Registry {
             .map_or_else(|| "\u{10ffff}".to_owned(), |d| self.full_name(&d.name));
         // Families are exposed sorted by name (as the Go client does), unchecked collectors last.
         let at = collectors.partition_point(|r| r.sort_key <= sort_key);
+        let type_name = std::any::type_name::<C>();
+        let label: Arc<str> = match descriptors.first() {
+            Some(d) => format!("{type_name} (family {:?})", self.full_name(&d.name)).into(),
+            None => type_name.into(),
+        };
         collectors.insert(
             at,
             Registered {
@@ -445,6 +521,7 @@ impl Registry {
                 sort_key,
                 sample_names,
                 collector: Arc::new(collector),
+                label,
             },
         );
         Ok(id)
@@ -630,16 +707,72 @@ impl Registry {
         self.register(CallbackMetric::new(name, help, MetricType::Counter, f)?)
     }
 
-    pub(crate) fn collect_into(&self, enc: &mut dyn Encode, escaping: EscapingScheme) {
-        let collectors = self
+    /// Runs every collector into `enc`. The collectors are taken from the list under the
+    /// lock and run outside it, so a slow collector delays neither `register` nor another
+    /// scrape's start. Each runs under `catch_unwind`: a panic is a collector error.
+    pub(crate) fn collect_into(
+        &self,
+        enc: &mut dyn Encode,
+        escaping: EscapingScheme,
+    ) -> Result<()> {
+        let collectors: Vec<(Arc<dyn Collector>, Arc<str>)> = self
             .inner
             .collectors
             .read()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut encoder = MetricEncoder::new(enc, self.inner.prefix.as_deref(), escaping);
-        for r in collectors.iter() {
-            r.collector.collect(&mut encoder);
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|r| (Arc::clone(&r.collector), Arc::clone(&r.label)))
+            .collect();
+        let const_names = self
+            .inner
+            .const_labels
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut encoder =
+            MetricEncoder::new(enc, self.inner.prefix.as_deref(), escaping, const_names);
+        for (collector, label) in &collectors {
+            encoder.begin_collector(collector.series_unique_by_construction());
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                collector.collect(&mut encoder)
+            }));
+            let panicked = run.err().map(|payload| panic_message(payload.as_ref()));
+            if let Some(problem) = encoder.end_collector(panicked) {
+                match self.inner.collector_errors {
+                    CollectorErrors::Fail => {
+                        return Err(Error::Collector {
+                            collector: label.to_string(),
+                            problem,
+                        });
+                    }
+                    CollectorErrors::Skip => {
+                        self.inner.scrape_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
         }
+        if self.inner.collector_errors == CollectorErrors::Skip {
+            encoder.begin_collector(true);
+            encoder.family(&FamilyHeader {
+                name: SCRAPE_ERRORS,
+                help: "Collector errors (invalid output or panics) whose families were left out of scrapes.",
+                unit: None,
+                metric_type: MetricType::Counter,
+            });
+            encoder.counter(
+                &LabelSet::empty(),
+                self.inner.scrape_errors.load(Ordering::Relaxed) as f64,
+                None,
+            );
+            if let Some(problem) = encoder.end_collector(None) {
+                // Only possible when a collector already wrote a family of this name.
+                return Err(Error::Collector {
+                    collector: "promenade_core::Registry (self-metric)".to_owned(),
+                    problem,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Writes every family in a text `format` into `out` (names escaped with `underscores`
@@ -673,7 +806,7 @@ impl Registry {
             self.inner.created_samples,
             escaping,
         );
-        self.collect_into(&mut enc, escaping);
+        self.collect_into(&mut enc, escaping)?;
         enc.finish();
         Ok(())
     }
@@ -712,7 +845,7 @@ impl Registry {
                     self.inner.created_samples,
                     negotiated.escaping,
                 );
-                self.collect_into(&mut enc, negotiated.escaping);
+                self.collect_into(&mut enc, negotiated.escaping)?;
                 enc.finish();
                 Ok(out)
             }
@@ -735,6 +868,15 @@ impl Registry {
         self.encode(format, &mut out)?;
         Ok(out)
     }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// A gauge or counter read from a closure at scrape time.
@@ -770,6 +912,10 @@ impl CallbackMetric {
 }
 
 impl Collector for CallbackMetric {
+    fn series_unique_by_construction(&self) -> bool {
+        true
+    }
+
     fn descriptors(&self) -> Vec<Descriptor> {
         vec![Descriptor::new(
             &self.name,

@@ -1,6 +1,7 @@
 //! Exposition formats: Prometheus text 0.0.4 and OpenMetrics 1.0 text, the encoder
 //! interface collectors write to, and content negotiation.
 
+mod check;
 mod escape;
 mod escaping;
 mod float;
@@ -11,6 +12,7 @@ mod text;
 
 use std::borrow::Cow;
 
+pub(crate) use check::Check;
 pub use escape::escape_label_value;
 pub(crate) use escape::{parse_rendered_labels, render_labels, rendered_labels_match};
 pub use escaping::{escape_name, escape_name_for_exposition, unescape_name};
@@ -305,6 +307,9 @@ pub(crate) trait Encode {
     fn summary(&mut self, labels: &str, value: &SummaryValue<'_>);
     fn info(&mut self, labels: &str);
     fn stateset(&mut self, labels: &str, states: &[(String, bool)]);
+    /// Drops everything written since the current family's header, the header included
+    /// (a collector's invalid or half-written family is left out of the exposition whole).
+    fn discard_family(&mut self);
 }
 
 /// What collectors write their families and samples to during a scrape.
@@ -340,6 +345,9 @@ pub struct MetricEncoder<'a> {
     name: String,
     reading: CellsReading,
     states: Vec<(String, bool)>,
+    check: Check,
+    /// Whether the current family's header went to the format writer.
+    header_written: bool,
 }
 
 impl std::fmt::Debug for MetricEncoder<'_> {
@@ -381,6 +389,7 @@ impl<'a> MetricEncoder<'a> {
         inner: &'a mut dyn Encode,
         prefix: Option<&'a str>,
         escaping: EscapingScheme,
+        const_labels: Vec<String>,
     ) -> Self {
         Self {
             inner,
@@ -389,6 +398,55 @@ impl<'a> MetricEncoder<'a> {
             name: String::new(),
             reading: CellsReading::default(),
             states: Vec::new(),
+            check: Check::new(escaping, const_labels),
+            header_written: false,
+        }
+    }
+
+    /// A collector starts writing; `trusted` collectors skip the per-series label checks.
+    pub(crate) fn begin_collector(&mut self, trusted: bool) {
+        self.check.begin_collector(trusted);
+        self.header_written = false;
+    }
+
+    /// The collector finished (or panicked): its first problem, with its unfinished or
+    /// invalid family already dropped from the output.
+    pub(crate) fn end_collector(&mut self, panicked: Option<String>) -> Option<String> {
+        if let Some(message) = panicked {
+            self.reject(format!("panicked during the scrape: {message}"));
+        }
+        self.header_written = false;
+        self.check.end_collector()
+    }
+
+    fn reject(&mut self, problem: String) {
+        self.check.fail(problem);
+        if self.header_written {
+            self.inner.discard_family();
+            self.header_written = false;
+        }
+    }
+
+    /// Whether a sample may be written; a refused one drops its family.
+    #[inline]
+    fn admit(&mut self, kind: MetricType, labels: &str) -> bool {
+        match self.check.sample(kind, labels) {
+            Ok(ok) => ok,
+            Err(problem) => {
+                self.reject(problem);
+                false
+            }
+        }
+    }
+
+    #[inline]
+    fn admit_value(&mut self, value: std::result::Result<(), String>) -> bool {
+        match value {
+            Ok(()) => true,
+            Err(problem) => {
+                self.reject(problem);
+                false
+            }
         }
     }
 
@@ -412,21 +470,33 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(text.contains("# TYPE myapp_queue_depth gauge\nmyapp_queue_depth 4\n"));
     /// ```
     pub fn family(&mut self, header: &FamilyHeader<'_>) {
-        match self.prefix {
+        self.header_written = false;
+        let name = match self.prefix {
             Some(prefix) => {
                 self.name.clear();
                 self.name.push_str(prefix);
                 self.name.push('_');
                 self.name.push_str(header.name);
-                let name = std::mem::take(&mut self.name);
+                std::mem::take(&mut self.name)
+            }
+            None => String::new(),
+        };
+        let full = if self.prefix.is_some() {
+            name.as_str()
+        } else {
+            header.name
+        };
+        match self.check.family(full, header.metric_type) {
+            Ok(()) => {
                 self.inner.family(&FamilyHeader {
-                    name: &name,
+                    name: full,
                     ..*header
                 });
-                self.name = name;
+                self.header_written = true;
             }
-            None => self.inner.family(header),
+            Err(problem) => self.reject(problem),
         }
+        self.name = name;
     }
 
     /// A counter sample (`_total`, and `_created` when enabled).
@@ -450,7 +520,7 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(text.contains("# TYPE retries_total counter\nretries_total{peer=\"db\"} 7\n"));
     /// ```
     pub fn counter(&mut self, labels: &LabelSet<'_>, value: f64, created: Option<f64>) {
-        self.inner.counter(labels.rendered(), value, created, None);
+        self.counter_with_exemplar(labels, value, created, None);
     }
 
     /// A counter sample with an exemplar (written in OpenMetrics and protobuf).
@@ -482,8 +552,13 @@ impl<'a> MetricEncoder<'a> {
         created: Option<f64>,
         exemplar: Option<&Exemplar>,
     ) {
-        self.inner
-            .counter(labels.rendered(), value, created, exemplar);
+        if self.admit(MetricType::Counter, labels.rendered()) {
+            let valid = self.check.counter(value);
+            if self.admit_value(valid) {
+                self.inner
+                    .counter(labels.rendered(), value, created, exemplar);
+            }
+        }
     }
 
     /// A gauge sample.
@@ -508,7 +583,9 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(text.contains("disk_free_bytes{mount=\"/\"} 1.5e+09\ndisk_free_bytes{mount=\"/tmp\"} 2048\n"));
     /// ```
     pub fn gauge(&mut self, labels: &LabelSet<'_>, value: f64) {
-        self.inner.gauge(labels.rendered(), value);
+        if self.admit(MetricType::Gauge, labels.rendered()) {
+            self.inner.gauge(labels.rendered(), value);
+        }
     }
 
     /// A sample of unknown type.
@@ -531,7 +608,9 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(registry.encode_to_string(Format::OpenMetrics).unwrap().contains("# TYPE legacy_value unknown\nlegacy_value 12.0\n"));
     /// ```
     pub fn unknown(&mut self, labels: &LabelSet<'_>, value: f64) {
-        self.inner.unknown(labels.rendered(), value);
+        if self.admit(MetricType::Unknown, labels.rendered()) {
+            self.inner.unknown(labels.rendered(), value);
+        }
     }
 
     /// A histogram's buckets, sum and count.
@@ -555,7 +634,12 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(om.contains("payload_bytes_bucket{dir=\"in\",le=\"1024.0\"} 3\npayload_bytes_bucket{dir=\"in\",le=\"+Inf\"} 4\npayload_bytes_count{dir=\"in\"} 4\n"));
     /// ```
     pub fn histogram(&mut self, labels: &LabelSet<'_>, value: &HistogramValue<'_>) {
-        self.inner.histogram(labels.rendered(), value);
+        if self.admit(MetricType::Histogram, labels.rendered()) {
+            let valid = self.check.histogram(value);
+            if self.admit_value(valid) {
+                self.inner.histogram(labels.rendered(), value);
+            }
+        }
     }
 
     /// A gauge histogram's buckets, gsum and gcount.
@@ -580,7 +664,12 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(om.contains("queue_age_seconds_gcount 3\nqueue_age_seconds_gsum 400.0\n"));
     /// ```
     pub fn gauge_histogram(&mut self, labels: &LabelSet<'_>, value: &HistogramValue<'_>) {
-        self.inner.gauge_histogram(labels.rendered(), value);
+        if self.admit(MetricType::GaugeHistogram, labels.rendered()) {
+            let valid = self.check.histogram(value);
+            if self.admit_value(valid) {
+                self.inner.gauge_histogram(labels.rendered(), value);
+            }
+        }
     }
 
     /// A summary's quantiles, sum and count.
@@ -603,7 +692,12 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(text.contains("gc_pause_seconds{quantile=\"0.5\"} 0.001\ngc_pause_seconds_sum 0.02\ngc_pause_seconds_count 10\n"));
     /// ```
     pub fn summary(&mut self, labels: &LabelSet<'_>, value: &SummaryValue<'_>) {
-        self.inner.summary(labels.rendered(), value);
+        if self.admit(MetricType::Summary, labels.rendered()) {
+            let valid = self.check.summary(value);
+            if self.admit_value(valid) {
+                self.inner.summary(labels.rendered(), value);
+            }
+        }
     }
 
     /// An info sample (value 1).
@@ -626,7 +720,9 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(registry.encode_to_string(Format::Text).unwrap().contains("build_info{version=\"1.2.3\"} 1\n"));
     /// ```
     pub fn info(&mut self, labels: &LabelSet<'_>) {
-        self.inner.info(labels.rendered());
+        if self.admit(MetricType::Info, labels.rendered()) {
+            self.inner.info(labels.rendered());
+        }
     }
 
     /// A state set: one sample per state.
@@ -651,7 +747,12 @@ impl<'a> MetricEncoder<'a> {
     /// assert!(text.contains("breaker{breaker=\"open\"} 0\nbreaker{breaker=\"closed\"} 1\n"));
     /// ```
     pub fn stateset(&mut self, labels: &LabelSet<'_>, states: &[(String, bool)]) {
-        self.inner.stateset(labels.rendered(), states);
+        if self.admit(MetricType::StateSet, labels.rendered()) {
+            let valid = self.check.stateset(states);
+            if self.admit_value(valid) {
+                self.inner.stateset(labels.rendered(), states);
+            }
+        }
     }
 
     pub(crate) fn take_reading(&mut self) -> CellsReading {

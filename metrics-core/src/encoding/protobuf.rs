@@ -2,6 +2,11 @@
 //! (checklist E1–E4, E11–E12). The message types are declared here with `prost` derives,
 //! field for field as in prometheus/client_model `metrics.proto` (proto2), so no `protoc`
 //! is needed to build.
+//!
+//! Special values are written as they are: a NaN, infinite or negative sum, a negative
+//! quantile, a sum next to a negative bucket bound. Prometheus ingests them from protobuf,
+//! the Go client writes them the same way, and a native histogram's NaN sum is meaningful
+//! (checklist E10). Only OpenMetrics text leaves such samples out (see the text encoder).
 
 use std::borrow::Cow;
 
@@ -415,6 +420,11 @@ fn fill_native(h: &mut model::Histogram, n: &NativeValue<'_>) {
 }
 
 impl Encode for ProtobufEncoder<'_> {
+    fn discard_family(&mut self) {
+        // The current family is still buffered here: nothing of it reached `out`.
+        self.family = None;
+    }
+
     fn family(&mut self, h: &FamilyHeader<'_>) {
         self.flush();
         let (suffix, ty) = match h.metric_type {

@@ -1,4 +1,17 @@
 //! The two text formats: Prometheus 0.0.4 and OpenMetrics 1.0 (checklist C and D).
+//!
+//! Special values. Text 0.0.4 carries any float in any sample, and Prometheus ingests NaN and
+//! negative sums and quantiles from it, so it writes values as they are (as the Go client
+//! does). OpenMetrics 1.0 does not: its `_sum`, `_count`, `_gsum` and `_gcount` are
+//! counter-like, and a parser rejects the whole page over one bad sample. There:
+//!
+//! - a histogram's `_sum` is written only when it is neither NaN nor negative and no bucket
+//!   threshold is negative; `_count` comes and goes with it (the `+Inf` bucket still counts);
+//! - a gauge histogram's `_gsum` is left out when NaN, or negative without a negative
+//!   threshold, together with `_gcount`;
+//! - a summary's `_sum` is left out when NaN or negative (its `_count` stays: a count of
+//!   observations is valid whatever their values), and so is each quantile sample whose
+//!   value is negative; NaN (no recent observations) and `+Inf` quantiles are written.
 
 use super::escape::{escape_help, escape_label_value};
 use super::escaping::escape_name_for_exposition;
@@ -23,6 +36,8 @@ pub(crate) struct TextEncoder<'o> {
     /// The current family's sample base name (with prefix; for info without `_info`).
     name: String,
     scratch: String,
+    /// Where the current family's header starts in `out`, for [`Encode::discard_family`].
+    family_start: usize,
 }
 
 impl<'o> TextEncoder<'o> {
@@ -44,6 +59,7 @@ impl<'o> TextEncoder<'o> {
             le_cache: Vec::new(),
             name: String::new(),
             scratch: String::new(),
+            family_start: 0,
         }
     }
 
@@ -186,6 +202,17 @@ impl<'o> TextEncoder<'o> {
     }
 }
 
+/// Whether `v` may be written as a counter-like OpenMetrics sample: not NaN, not negative
+/// (`-0.0` is zero).
+fn is_counter_like(v: f64) -> bool {
+    v >= 0.0
+}
+
+/// Whether a histogram has a negative bucket threshold (`-0.0` is not negative).
+fn has_negative_bound(bounds: &[f64]) -> bool {
+    bounds.iter().any(|b| *b < 0.0)
+}
+
 /// Whether `unit` may be written as the `# UNIT` of `name`: non-empty, made of name
 /// characters, and `name` ends with `_<unit>` (checklist D5).
 fn unit_fits(name: &str, unit: &str) -> bool {
@@ -199,7 +226,12 @@ fn unit_fits(name: &str, unit: &str) -> bool {
 }
 
 impl Encode for TextEncoder<'_> {
+    fn discard_family(&mut self) {
+        self.out.truncate(self.family_start);
+    }
+
     fn family(&mut self, h: &FamilyHeader<'_>) {
+        self.family_start = self.out.len();
         self.name.clear();
         self.quoted = false;
         if is_valid_metric_name(h.name) {
@@ -297,8 +329,12 @@ impl Encode for TextEncoder<'_> {
     fn histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
         self.buckets(labels, v);
         if self.openmetrics {
-            self.uint_sample("_count", labels, None, v.count);
-            self.float_sample("_sum", labels, v.sum);
+            // OpenMetrics 1.0: the sum is counter-like (never NaN or negative) and is left
+            // out when a threshold is negative; `_count` is present exactly when `_sum` is.
+            if is_counter_like(v.sum) && !has_negative_bound(v.bounds) {
+                self.uint_sample("_count", labels, None, v.count);
+                self.float_sample("_sum", labels, v.sum);
+            }
             self.created(labels, v.created);
         } else {
             self.float_sample("_sum", labels, v.sum);
@@ -309,8 +345,12 @@ impl Encode for TextEncoder<'_> {
     fn gauge_histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
         self.buckets(labels, v);
         if self.openmetrics {
-            self.uint_sample("_gcount", labels, None, v.count);
-            self.float_sample("_gsum", labels, v.sum);
+            // OpenMetrics 1.0: `_gsum` is never NaN, and negative only next to a negative
+            // threshold; `_gcount` and `_gsum` come together or not at all.
+            if !v.sum.is_nan() && (v.sum >= 0.0 || has_negative_bound(v.bounds)) {
+                self.uint_sample("_gcount", labels, None, v.count);
+                self.float_sample("_gsum", labels, v.sum);
+            }
         } else {
             self.float_sample("_sum", labels, v.sum);
             self.uint_sample("_count", labels, None, v.count);
@@ -319,6 +359,11 @@ impl Encode for TextEncoder<'_> {
 
     fn summary(&mut self, labels: &str, v: &SummaryValue<'_>) {
         for (q, value) in v.quantiles {
+            // OpenMetrics 1.0: quantile values are not negative (NaN means no recent
+            // observations and is fine).
+            if self.openmetrics && *value < 0.0 {
+                continue;
+            }
             self.float_label(*q);
             self.start_sample("", labels, Some("quantile"));
             self.float(*value);
@@ -326,7 +371,10 @@ impl Encode for TextEncoder<'_> {
         }
         if self.openmetrics {
             self.uint_sample("_count", labels, None, v.count);
-            self.float_sample("_sum", labels, v.sum);
+            // OpenMetrics 1.0: the sum is counter-like. A summary's `_count` stands alone.
+            if is_counter_like(v.sum) {
+                self.float_sample("_sum", labels, v.sum);
+            }
             self.created(labels, v.created);
         } else {
             self.float_sample("_sum", labels, v.sum);

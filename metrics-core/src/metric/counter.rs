@@ -5,7 +5,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::encoding::{LabelSet, MetricEncoder};
 use crate::error::{Error, Result};
-use crate::metric::{Exemplar, Metric, MetricType, created_now, unix_now_seconds};
+use crate::metric::{Exemplar, Metric, MetricType, created_now};
 
 /// A monotonic counter.
 ///
@@ -20,9 +20,36 @@ use crate::metric::{Exemplar, Metric, MetricType, created_now, unix_now_seconds}
 /// assert!(c.inc_by(-1.0).is_err());
 /// assert_eq!(c.get(), 3.5);
 /// ```
+///
+/// # Special values
+///
+/// A counter never decreases and never wraps (OpenMetrics 1.0: a total is never NaN, never
+/// negative and only goes up).
+///
+/// - `inc_by` refuses NaN, `-Inf` and negative values with [`Error::InvalidIncrement`]; the
+///   value stays as it was. `-0.0` is zero and adds nothing.
+/// - `+Inf` is accepted: the counter is `+Inf` from then on. Subnormals are added like any
+///   fraction.
+/// - Overflow: whole increments above 2^53 (which an `f64` cannot count exactly anyway) go to
+///   the float cell, like Go's float counters; the integer cell carries past 2^64 instead of
+///   wrapping. The value is an `f64`, so past 2^53 it is rounded, but it never goes down.
+///
+/// ```
+/// let c = promenade_core::Counter::default();
+/// c.inc_by_u64(u64::MAX);
+/// c.inc();
+/// assert_eq!(c.get(), 18_446_744_073_709_551_616.0); // not 0
+/// c.inc_by(f64::INFINITY).unwrap();
+/// assert!(c.inc_by(f64::NAN).is_err());
+/// assert_eq!(c.get(), f64::INFINITY);
+/// ```
 #[derive(Debug)]
 pub struct Counter {
     int: AtomicU64,
+    /// How many times `int` has passed a multiple of 2^63, counted by the writer that
+    /// passed it, on a cold path. It may lag `int` by one pass; bit 63 of `int` tells
+    /// readers when it does (see [`Counter::get`]).
+    halves: AtomicU64,
     float_bits: AtomicU64,
     created_bits: AtomicU64,
     // Set on the first exemplar: counters without exemplars pay one pointer, and a scrape
@@ -34,6 +61,7 @@ impl Default for Counter {
     fn default() -> Self {
         Self {
             int: AtomicU64::new(0),
+            halves: AtomicU64::new(0),
             float_bits: AtomicU64::new(0),
             created_bits: created_now(),
             exemplar: OnceLock::new(),
@@ -51,7 +79,11 @@ impl Counter {
     /// ```
     #[inline]
     pub fn inc(&self) {
-        self.int.fetch_add(1, Ordering::Relaxed);
+        let old = self.int.fetch_add(1, Ordering::Relaxed);
+        // The carry out of the low 63 bits, once every 2^63 increments.
+        if old & LOW_BITS == LOW_BITS {
+            self.passed_half();
+        }
     }
 
     /// Adds a whole number.
@@ -63,7 +95,36 @@ impl Counter {
     /// ```
     #[inline]
     pub fn inc_by_u64(&self, v: u64) {
-        self.int.fetch_add(v, Ordering::Relaxed);
+        if v > MAX_INT_INCREMENT {
+            // Exact as u64 but not as f64: the float cell never wraps.
+            self.add_float(v as f64);
+            return;
+        }
+        self.add_int(v);
+    }
+
+    /// Adds at most [`MAX_INT_INCREMENT`] to the integer cell, counting a pass of 2^63.
+    #[inline]
+    fn add_int(&self, v: u64) {
+        let old = self.int.fetch_add(v, Ordering::Relaxed);
+        // With v < 2^63, bit 63 flips exactly when the add passes a multiple of 2^63
+        // (2^64, where the cell wraps, included).
+        if (old ^ old.wrapping_add(v)) & !LOW_BITS != 0 {
+            self.passed_half();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn passed_half(&self) {
+        // Release: a reader that sees the new count also sees the add that caused it.
+        self.halves.fetch_add(1, Ordering::Release);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_float(&self, v: f64) {
+        add_f64(&self.float_bits, v);
     }
 
     /// Adds `v`, which must be non-negative and not NaN (an OpenMetrics total is never NaN).
@@ -79,9 +140,9 @@ impl Counter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement(v));
         }
-        // Whole numbers that survive the round trip through u64 take the integer path.
-        if v.fract() == 0.0 && v < 18_446_744_073_709_551_616.0 {
-            self.int.fetch_add(v as u64, Ordering::Relaxed);
+        // Whole numbers an f64 holds exactly take the integer path (+Inf has a NaN fraction).
+        if v.fract() == 0.0 && v <= MAX_INT_INCREMENT as f64 {
+            self.add_int(v as u64);
         } else {
             add_f64(&self.float_bits, v);
         }
@@ -119,8 +180,15 @@ impl Counter {
     /// assert_eq!(promenade_core::Counter::default().get(), 0.0);
     /// ```
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.float_bits.load(Ordering::Relaxed))
-            + self.int.load(Ordering::Relaxed) as f64
+        // `halves` first: the integer cell read after it has passed at least that many
+        // multiples of 2^63 (acquire pairs with the writer's release).
+        let halves = self.halves.load(Ordering::Acquire);
+        let int = self.int.load(Ordering::Relaxed);
+        // A writer that just passed a multiple of 2^63 may not have counted it yet: then the
+        // parity of `halves` differs from bit 63 of the cell.
+        let halves = halves + ((halves ^ (int >> 63)) & 1);
+        let whole = (u128::from(halves) << 63) + u128::from(int & LOW_BITS);
+        f64::from_bits(self.float_bits.load(Ordering::Relaxed)) + whole as f64
     }
 
     /// Unix time in seconds at which the counter was created (or last reset by its family).
@@ -141,13 +209,6 @@ impl Metric for Counter {
         Self::default()
     }
 
-    fn reset(&self) {
-        self.int.store(0, Ordering::Relaxed);
-        self.float_bits.store(0, Ordering::Relaxed);
-        self.created_bits
-            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
-    }
-
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         // The exemplar is read before the value, so it never refers to an uncounted event (I5).
         let exemplar = self
@@ -157,6 +218,15 @@ impl Metric for Counter {
         enc.counter_with_exemplar(labels, self.get(), Some(self.created()), exemplar.as_ref());
     }
 }
+
+/// Whole increments above this (2^53, the largest range in which an f64 counts exactly) go
+/// to the float cell. Keeping integer increments this small means one add passes at most one
+/// multiple of 2^63, and `halves` lags by at most one unless 1024 such adds race at one
+/// carry.
+const MAX_INT_INCREMENT: u64 = 1 << 53;
+
+/// The integer cell's bits below bit 63.
+const LOW_BITS: u64 = (1 << 63) - 1;
 
 /// Adds `v` to an f64 stored as bits, with a CAS loop.
 #[inline]
@@ -168,5 +238,66 @@ pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
             Ok(_) => return,
             Err(actual) => current = actual,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carry_is_counted_on_the_cold_path() {
+        let c = Counter::default();
+        c.int.store(LOW_BITS, Ordering::Relaxed);
+        c.inc();
+        assert_eq!(c.halves.load(Ordering::Relaxed), 1);
+        assert_eq!(c.get(), 9_223_372_036_854_775_808.0);
+        c.int.store(u64::MAX - 2, Ordering::Relaxed);
+        c.inc_by_u64(5);
+        assert_eq!(c.int.load(Ordering::Relaxed), 2);
+        assert_eq!(c.halves.load(Ordering::Relaxed), 2);
+        assert_eq!(c.get(), 18_446_744_073_709_551_618.0);
+    }
+
+    #[test]
+    fn a_carry_not_yet_counted_is_read_right() {
+        // The writer's add landed, its count of the pass did not yet: bit 63 and the parity
+        // of `halves` disagree, and the reader adds the missing half.
+        let c = Counter::default();
+        c.int.store((1 << 63) + 7, Ordering::Relaxed);
+        assert_eq!(c.get(), 9_223_372_036_854_775_815.0);
+        c.halves.store(1, Ordering::Relaxed);
+        assert_eq!(c.get(), 9_223_372_036_854_775_815.0);
+        c.int.store(3, Ordering::Relaxed); // wrapped past 2^64, still counted once
+        assert_eq!(c.get(), 18_446_744_073_709_551_619.0);
+        c.halves.store(2, Ordering::Relaxed);
+        assert_eq!(c.get(), 18_446_744_073_709_551_619.0);
+    }
+
+    #[test]
+    fn concurrent_increments_across_the_carry_never_decrease() {
+        let c = std::sync::Arc::new(Counter::default());
+        c.int.store(LOW_BITS - 50_000, Ordering::Relaxed);
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        c.inc();
+                    }
+                })
+            })
+            .collect();
+        let mut last = c.get();
+        while writers.iter().any(|w| !w.is_finished()) {
+            let v = c.get();
+            assert!(v >= last, "{v} < {last}");
+            last = v;
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        let want = u128::from(LOW_BITS) - 50_000 + 200_000;
+        assert_eq!(c.get(), want as f64, "nothing lost");
     }
 }

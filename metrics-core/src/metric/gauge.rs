@@ -15,6 +15,21 @@ use crate::metric::{Metric, MetricType, unix_now_seconds};
 /// g.dec();
 /// assert_eq!(g.get(), 2.5);
 /// ```
+///
+/// # Special values
+///
+/// A gauge carries any `f64`: NaN, `±Inf`, negative values, subnormals and `-0.0` are
+/// stored and written as they are in every format (OpenMetrics 1.0 puts no limit on gauge
+/// values). `add` follows float arithmetic: `+Inf` plus `-Inf` is NaN, and NaN stays until
+/// the next `set`.
+///
+/// ```
+/// let g = promenade_core::Gauge::default();
+/// g.set(f64::NEG_INFINITY);
+/// assert_eq!(g.get(), f64::NEG_INFINITY);
+/// g.add(f64::INFINITY);
+/// assert!(g.get().is_nan());
+/// ```
 #[derive(Debug, Default)]
 pub struct Gauge {
     bits: AtomicU64,
@@ -176,10 +191,6 @@ impl Metric for Gauge {
         Self::default()
     }
 
-    fn reset(&self) {
-        self.set(0.0);
-    }
-
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         enc.gauge(labels, self.get());
     }
@@ -193,6 +204,10 @@ impl Metric for Gauge {
 /// u.set(4.0);
 /// assert_eq!(u.get(), 4.0);
 /// ```
+///
+/// # Special values
+///
+/// Like [`Gauge`]: any `f64`, written as it is.
 #[derive(Debug, Default)]
 pub struct Unknown {
     inner: Gauge,
@@ -224,10 +239,6 @@ impl Metric for Unknown {
 
     fn build(_: &()) -> Self {
         Self::default()
-    }
-
-    fn reset(&self) {
-        self.inner.set(0.0);
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {

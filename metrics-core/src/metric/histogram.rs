@@ -193,6 +193,9 @@ fn this_thread_stripe() -> usize {
 
 const HOT_BIT: u64 = 1 << 63;
 
+/// The longest a scrape waits for in-flight observations of one stripe to complete.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Count, sum and non-cumulative bucket counts, kept in hot/cold pairs per stripe so that a
 /// scrape reads count, sum and buckets from the same set of observations (the Go client's
 /// scheme, checklist I3), while writers on different cores touch different cache lines.
@@ -265,13 +268,24 @@ impl HotColdCells {
             let started = n & !HOT_BIT;
             let cold = stripe + 1 + (n >> 63) as usize * shard_len;
             let hot = stripe + 1 + (((n >> 63) ^ 1) as usize) * shard_len;
+            // Wait for observations that started before the flip to complete. Writers never
+            // block between their two increments, so this is short; still, never wait without
+            // bound: after `MAX_WAIT` the reading goes on with what has completed (at worst an
+            // observation in flight is missing from this one scrape) rather than hang a scrape.
             let mut spins = 0u32;
+            let mut waited_since: Option<std::time::Instant> = None;
             while self.cells[cold].load(Ordering::Acquire) != started {
-                spins += 1;
+                spins = spins.wrapping_add(1);
                 if spins < 64 {
                     std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
+                    continue;
+                }
+                std::thread::yield_now();
+                if spins.is_multiple_of(256) {
+                    let since = *waited_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > MAX_WAIT {
+                        break;
+                    }
                 }
             }
             let sum = f64::from_bits(self.cells[cold + 1].load(Ordering::Relaxed));
@@ -297,18 +311,6 @@ impl HotColdCells {
             }
         }
     }
-
-    pub(crate) fn reset(&self) {
-        let _guard = self.collect_lock.lock().unwrap_or_else(|p| p.into_inner());
-        for stripe in (0..=self.stripe_mask).map(|s| s * self.stride) {
-            // Keep the hot bit, clear the started count and both shards.
-            let n = self.cells[stripe].load(Ordering::SeqCst);
-            self.cells[stripe].store(n & HOT_BIT, Ordering::SeqCst);
-            for cell in &self.cells[stripe + 1..stripe + 1 + 2 * self.shard_len()] {
-                cell.store(0, Ordering::Relaxed);
-            }
-        }
-    }
 }
 
 /// A histogram with classic (cumulative, explicit-bound) buckets.
@@ -325,6 +327,35 @@ impl HotColdCells {
 /// assert_eq!(s.count, 3);
 /// assert_eq!(s.cumulative, vec![1, 2]);
 /// assert_eq!(s.sum, 11.0);
+/// ```
+///
+/// # Special values
+///
+/// Every observation is counted, whatever its value (as in the Go client):
+///
+/// - classic buckets: NaN and `+Inf` land in the `+Inf` bucket, `-Inf` and negative values
+///   in the first bucket whose bound holds them; subnormals and `-0.0` like any small value;
+/// - native buckets (checklist E9, E10): NaN is counted in no bucket, `±Inf` in the overflow
+///   bucket of its sign, `|v|` at most the zero threshold (subnormals, `-0.0`) in the zero
+///   bucket;
+/// - the sum is the plain float sum: NaN after a NaN (or after both `+Inf` and `-Inf`),
+///   `±Inf` after an infinity or an overflow, negative after negative values.
+///
+/// Text 0.0.4 and protobuf write the sum as it is; Prometheus ingests it. OpenMetrics 1.0
+/// makes `_sum` counter-like and forbids it next to a negative bucket threshold, so there
+/// `_sum` and `_count` (which come together) are left out of a scrape whenever the sum is
+/// NaN or negative, and always when a bound is negative; the `+Inf` bucket still carries the
+/// count.
+///
+/// ```
+/// use promenade_core::{Buckets, Format, Histogram, Registry};
+/// let r = Registry::new();
+/// let h = r.histogram("delta", "Change.", Buckets::new(vec![0.0, 1.0]).unwrap()).unwrap();
+/// h.observe(-2.0);
+/// let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(om.contains("delta_bucket{le=\"+Inf\"} 1\n") && !om.contains("delta_sum"));
+/// let text = r.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains("delta_sum -2\ndelta_count 1\n"));
 /// ```
 #[derive(Debug)]
 pub struct Histogram {
@@ -587,15 +618,6 @@ impl Metric for Histogram {
 
     fn build(buckets: &Buckets) -> Self {
         Self::new(buckets.clone())
-    }
-
-    fn reset(&self) {
-        let now = unix_now_seconds();
-        match &self.storage {
-            Storage::Classic(cells) => cells.reset(),
-            Storage::Native(state) => Self::native_state(state).reset(now),
-        }
-        self.created_bits.store(now.to_bits(), Ordering::Relaxed);
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {

@@ -23,8 +23,6 @@ impl Metric for Info {
         Info
     }
 
-    fn reset(&self) {}
-
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         enc.info(labels);
     }

@@ -114,7 +114,6 @@ impl MetricType {
 ///     type Options = ();
 ///     const TYPE: MetricType = MetricType::Gauge;
 ///     fn build(_: &()) -> Self { Self::default() }
-///     fn reset(&self) { self.0.set(0.0) }
 ///     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) { enc.gauge(labels, self.0.get()) }
 /// }
 ///
@@ -133,8 +132,6 @@ pub trait Metric: Send + Sync + 'static {
     const TYPE: MetricType;
     /// A new series at its zero value.
     fn build(options: &Self::Options) -> Self;
-    /// Back to the zero value (used when a removed series is created again).
-    fn reset(&self);
     /// Writes the series' samples.
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>);
 }

@@ -45,6 +45,29 @@ pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 /// assert_eq!(n.schema(), 3);
 /// assert!(NativeBuckets::with_factor(1.0).is_err());
 /// ```
+///
+/// # Special values
+///
+/// As in the Go client (checklist E9, E10): a NaN observation is counted and makes the sum
+/// NaN but goes in no bucket, so the count may exceed the buckets' total; `+Inf` and `-Inf`
+/// go to the overflow bucket of their sign (index 1025 at schema 0) and make the sum
+/// infinite; values with `|v|` at most the zero threshold (subnormals under the default
+/// 2^-128, `0.0` and `-0.0`) go to the zero bucket. Protobuf carries the sum as it is; the
+/// text formats show the histogram's classic side, with the sum rules of
+/// [`Histogram`](crate::Histogram).
+///
+/// ```
+/// use promenade_core::{Buckets, Histogram, NativeBuckets};
+/// let h = Histogram::new(Buckets::native_only(NativeBuckets::with_factor(2.0).unwrap()));
+/// for v in [f64::NAN, f64::INFINITY, -0.0, 5e-324] {
+///     h.observe(v);
+/// }
+/// let s = h.snapshot();
+/// assert_eq!(s.count, 4);
+/// assert!(s.sum.is_nan());
+/// let native = s.native.unwrap();
+/// assert_eq!((native.zero_count, native.positive.clone()), (2, vec![(1025, 1)]));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeBuckets {
     schema: i32,

@@ -151,12 +151,6 @@ impl Metric for StateSet {
         Self::new(states.clone())
     }
 
-    fn reset(&self) {
-        for v in self.values.iter() {
-            v.store(false, Ordering::Relaxed);
-        }
-    }
-
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         let mut states = enc.take_states();
         states.extend(

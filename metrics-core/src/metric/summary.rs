@@ -3,9 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
-use crate::metric::{
-    CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now, unix_now_seconds,
-};
+use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now};
 
 /// A summary without quantiles: `_count` and `_sum`, read consistently like a histogram.
 ///
@@ -15,6 +13,22 @@ use crate::metric::{
 /// s.observe(0.5);
 /// assert_eq!(s.snapshot().count, 2);
 /// assert_eq!(s.snapshot().sum, 2.0);
+/// ```
+///
+/// # Special values
+///
+/// Every observation is counted; the sum is the plain float sum (NaN after a NaN or after
+/// both infinities, `±Inf` after an infinity, negative after negative values). Text 0.0.4
+/// and protobuf write it as it is. OpenMetrics 1.0 makes `_sum` counter-like, so there it is
+/// left out of a scrape while NaN or negative; `_count` is always written.
+///
+/// ```
+/// use promenade_core::{Format, Registry};
+/// let r = Registry::new();
+/// let s = r.summary("drift_seconds", "Clock drift.").unwrap();
+/// s.observe(-0.25);
+/// let om = r.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(om.contains("drift_seconds_count 1\n") && !om.contains("drift_seconds_sum"));
 /// ```
 #[derive(Debug)]
 pub struct Summary {
@@ -97,12 +111,6 @@ impl Metric for Summary {
 
     fn build(_: &()) -> Self {
         Self::default()
-    }
-
-    fn reset(&self) {
-        self.cells.reset();
-        self.created_bits
-            .store(unix_now_seconds().to_bits(), Ordering::Relaxed);
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
