@@ -88,7 +88,48 @@ pub(crate) struct CallState {
     pub(crate) tracker: CallTracker,
     /// Whether the body's messages are received ones (client side) or sent (server side).
     pub(crate) received: bool,
+    /// Server side: a panic while polling the inner body is the handler's (its response
+    /// stream), so it ends the call as `Internal`. The client side leaves panics alone.
+    pub(crate) panic_is_internal: bool,
     pub(crate) frames: FrameCounter,
+}
+
+/// Marks a server call `Internal` when the handler panics inside the poll it wraps.
+///
+/// Created on the stack around the inner `poll`/`poll_frame` and disarmed when that returns,
+/// so its `Drop` only runs armed while a panic unwinds out of the handler: the code is set
+/// before the executor drops the call, whether it drops it during the unwind (tokio) or
+/// after catching the panic. A call dropped without a panic stays `Canceled`, and a call
+/// dropped during some other unwind is not mistaken for a panicked one. No `catch_unwind`:
+/// the normal path costs an `Option` check.
+pub(crate) struct PanicGuard<'a> {
+    tracker: Option<&'a mut CallTracker>,
+}
+
+impl<'a> PanicGuard<'a> {
+    /// Arms the guard for `tracker`; `None` (client side, untracked call) makes it inert.
+    #[inline]
+    pub(crate) fn new(tracker: Option<&'a mut CallTracker>) -> Self {
+        Self { tracker }
+    }
+
+    /// The inner poll returned: no panic to record.
+    #[inline]
+    pub(crate) fn disarm(mut self) {
+        self.tracker = None;
+    }
+}
+
+impl Drop for PanicGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(tracker) = self.tracker.as_deref_mut()
+            && std::thread::panicking()
+        {
+            // As go-grpc-middleware's recovery interceptor answers a recovered panic.
+            tracker.set_code(code::INTERNAL);
+        }
+    }
 }
 
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
@@ -102,7 +143,9 @@ pub(crate) fn status_of(headers: &HeaderMap) -> Option<u8> {
 pin_project! {
     /// A response (server side) or the response body of a call (client side) that counts
     /// messages, reads `grpc-status` from the trailers and ends the call at the end of the
-    /// stream — or as `Canceled` when it is dropped before the status was seen.
+    /// stream — or as `Canceled` when it is dropped before the status was seen. On the server
+    /// side, a panic while the handler's response stream is polled ends the call as
+    /// `Internal` instead.
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
@@ -154,7 +197,15 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+        let guard = PanicGuard::new(
+            this.call
+                .as_mut()
+                .filter(|s| s.panic_is_internal)
+                .map(|s| &mut s.tracker),
+        );
+        let poll = this.inner.poll_frame(cx);
+        guard.disarm();
+        let frame = ready!(poll);
         let Some(state) = this.call.as_mut() else {
             return Poll::Ready(frame);
         };

@@ -11,7 +11,7 @@ use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcMetrics, code}
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{CallBody, CallState, MsgCountingBody, status_of};
+use crate::body::{CallBody, CallState, MsgCountingBody, PanicGuard, status_of};
 
 /// Whether a request is gRPC (`content-type: application/grpc`, `application/grpc+proto`,
 /// …). Anything else — a `/metrics` scrape on the same port, grpc-web — passes through
@@ -48,7 +48,16 @@ pub(crate) fn start_call<B>(
 /// - `handled{grpc_code}` and `handling_seconds` at the end of the response stream, with the
 ///   status from the response headers (trailers-only responses) or the trailers (everything
 ///   else, errors raised mid-stream included); a response dropped before its status (client
-///   cancelled, connection lost) is `Canceled`; an error from the inner service is `Unknown`.
+///   cancelled, connection lost) is `Canceled`; an error from the inner service is `Unknown`;
+/// - a handler that panics — while producing its response, or mid-stream while its response
+///   stream is polled — is `Internal` on `handled` (and on the histogram when that carries
+///   the code), as go-grpc-middleware's recovery interceptor answers a recovered panic with
+///   `codes.Internal`, never `Canceled`, which error-rate dashboards usually leave out. The
+///   layer does not catch the panic: it only records it, and the panic goes on to the
+///   executor (tonic and hyper do not recover handler panics; the client sees its stream
+///   reset). Detection costs no `catch_unwind`: a guard on the stack of each poll sees the
+///   unwind. (A panic in a task the handler spawned never passes through the layer: the call
+///   ends as that task's channel does.)
 ///
 /// ```
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
@@ -167,7 +176,8 @@ where
 
 pin_project! {
     /// The response future of the server and client services: turns the response into a
-    /// [`CallBody`] that ends the call; dropping it first records `Canceled`.
+    /// [`CallBody`] that ends the call; dropping it first records `Canceled` — or, on the
+    /// server side, `Internal` when the handler panicked while it was polled.
     ///
     /// ```
     /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
@@ -214,11 +224,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let client = *this.client;
+        // Server side only: a panic below the client layer is the caller's own, and reaches it.
+        let guard = PanicGuard::new(this.tracker.as_mut().filter(|_| !client));
+        let poll = this.inner.poll(cx);
+        guard.disarm();
+        let result = ready!(poll);
         let Some(mut tracker) = this.tracker.take() else {
             return Poll::Ready(result.map(|r| r.map(|b| CallBody::new(b, None, code::UNKNOWN))));
         };
-        let client = *this.client;
         match result {
             Ok(response) => {
                 if let Some(c) = status_of(response.headers()) {
@@ -229,6 +243,7 @@ where
                 let state = CallState {
                     tracker,
                     received: client,
+                    panic_is_internal: !client,
                     frames: FrameCounter::default(),
                 };
                 let error_code = if client {

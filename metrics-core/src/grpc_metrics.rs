@@ -924,11 +924,16 @@ impl MsgCounter {
 /// [`CallTracker::set_code`], or `Canceled` if none was set (stream dropped early, client
 /// went away, future cancelled).
 ///
+/// The drop alone cannot tell a cancelled call from one whose handler panicked (an executor
+/// drops a panicked task during the unwind or after catching it), so an adapter that sees
+/// the handler panic sets [`code::INTERNAL`] first — what go-grpc-middleware's recovery
+/// interceptor answers — as the tonic server layer does.
+///
 /// ```
 /// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
 /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
 /// let mut call = m.start("/a.B/C");
-/// call.set_code(code::INTERNAL);
+/// call.set_code(code::INTERNAL); // e.g. the handler panicked
 /// drop(call); // recorded as Internal
 /// ```
 pub struct CallTracker {

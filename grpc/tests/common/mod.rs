@@ -38,6 +38,14 @@ impl Drop for Harness {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(promenade_tonic_demo::server()).await
+    }
+
+    /// Like [`Harness::start`], serving `server` (a test implementation of the demo service)
+    /// instead of the demo's own.
+    pub async fn start_with<T: promenade_tonic_demo::Demo>(
+        server: promenade_tonic_demo::DemoServer<T>,
+    ) -> Self {
         let registry = Registry::new();
         let server_metrics = GrpcMetrics::builder(&registry, Side::Server)
             .file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -52,7 +60,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let routes = tonic::service::Routes::new(promenade_tonic_demo::server());
+        let routes = tonic::service::Routes::new(server);
         let routes = with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry.clone()));
         tokio::spawn(
             Server::builder()
