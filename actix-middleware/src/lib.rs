@@ -51,6 +51,30 @@
 //!   client's FIN and the request is recorded with the handler's status.
 //! - **Streaming**: the response body is wrapped in [`MetricsBody`], which records the request
 //!   when the body ends or is dropped.
+//! - **Scrapes** run their collectors on actix's blocking pool (`web::block`), never on the
+//!   worker thread, so a slow collector delays only the scrape and a panicking one makes it a
+//!   500. `HEAD` runs no collector and answers without `Content-Length`. To cap concurrent
+//!   scrapes or scrape time (503 beyond them), mount [`metrics_route`] with a configured
+//!   [`ScrapeHandler`] (`with_max_concurrent_scrapes`, `with_scrape_timeout`) next to
+//!   [`PrometheusMetricsBuilder::without_metrics_route`].
+//! - **Slow clients**: keep a header-read timeout on the server, so that clients sending
+//!   their request head a byte at a time cannot hold connections (and file descriptors). actix
+//!   closes such a connection after `client_request_timeout`, 5 s unless changed;
+//!   `Duration::ZERO` turns it off. Set it explicitly:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use actix_web::{App, HttpServer};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let registry = promenade_core::Registry::new();
+//! let metrics = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+//! let server = HttpServer::new(move || App::new().wrap(metrics.clone()))
+//!     .client_request_timeout(Duration::from_secs(5))
+//!     .bind("127.0.0.1:8080")?;
+//! # drop(server);
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -63,7 +87,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
+use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap as ActixHeaderMap, HeaderName, HeaderValue};
@@ -75,6 +99,8 @@ use pin_project_lite::pin_project;
 pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};
 pub use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
 pub use promenade_core::{Buckets, Registry};
+
+use promenade_core::scrape::Prepared;
 
 use promenade_core::http_metrics::{HeaderLookup, HttpMetricsBuilder, RequestTracker};
 
@@ -599,13 +625,13 @@ where
                     headers: &ActixHeaders(req.headers()),
                 })
             });
-            let response = scrape_response(req.request(), &scrape.handler);
-            if let Some(mut tracker) = tracker {
-                tracker.response_head(response.status().as_u16());
-            }
+            let (request, _payload) = req.into_parts();
+            let response = Box::pin(scrape_future(&request, &scrape.handler));
             return MetricsFuture {
                 state: State::Scrape {
-                    res: Some(req.into_response(response)),
+                    response,
+                    request: Some(request),
+                    tracker,
                 },
             };
         }
@@ -719,9 +745,11 @@ pin_project! {
             request_bytes: Option<Rc<Cell<u64>>>,
             catch_panics: bool,
         },
-        // A scrape answered by the middleware itself.
+        // A scrape answered by the middleware itself (collectors on the blocking pool).
         Scrape {
-            res: Option<ServiceResponse<BoxBody>>,
+            response: Pin<Box<dyn Future<Output = HttpResponse>>>,
+            request: Option<HttpRequest>,
+            tracker: Option<RequestTracker>,
         },
         // The wrapped service panicked in `call` (and panics are caught).
         Failed {
@@ -745,12 +773,24 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Scrape { res } => Poll::Ready(match res.take() {
-                Some(res) => Ok(res.map_into_right_body()),
-                None => Err(actix_web::error::ErrorInternalServerError(
-                    "metrics future polled after completion",
-                )),
-            }),
+            StateProj::Scrape {
+                response,
+                request,
+                tracker,
+            } => {
+                let response = std::task::ready!(response.as_mut().poll(cx));
+                if let Some(mut tracker) = tracker.take() {
+                    tracker.response_head(response.status().as_u16());
+                }
+                Poll::Ready(match request.take() {
+                    Some(request) => {
+                        Ok(ServiceResponse::new(request, response).map_into_right_body())
+                    }
+                    None => Err(actix_web::error::ErrorInternalServerError(
+                        "metrics future polled after completion",
+                    )),
+                })
+            }
             StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
             StateProj::Tracked {
                 fut,
@@ -863,22 +903,36 @@ impl<B: MessageBody> MessageBody for MetricsBody<B> {
     }
 }
 
-/// Answers a scrape request with `handler`: negotiation, gzip and auth from the core; `GET`
-/// and `HEAD` only (405 otherwise). Use it to write your own scrape route.
+/// Answers a scrape request with `handler`: negotiation, gzip, auth and the scrape limits
+/// from the core; `GET` and `HEAD` only (405 otherwise). Use it to write your own scrape
+/// route. Collectors run on actix's blocking pool (`web::block`), so a slow collector does
+/// not hold the worker; a panicking one makes the answer a 500. `HEAD` runs no collector
+/// and answers without `Content-Length`.
 ///
 /// ```
 /// use actix_web::{HttpRequest, test::TestRequest};
 /// use promenade_actix::{ScrapeHandler, scrape_response};
 ///
+/// # actix_rt::System::new().block_on(async {
 /// let registry = promenade_core::Registry::new();
 /// registry.counter("jobs_total", "Jobs.").unwrap().inc();
 /// let handler = ScrapeHandler::new(registry);
 /// let req: HttpRequest = TestRequest::get().insert_header(("accept", "application/openmetrics-text;version=1.0.0")).to_http_request();
-/// let res = scrape_response(&req, &handler);
+/// let res = scrape_response(&req, &handler).await;
 /// assert_eq!(res.status(), 200);
 /// assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+/// # });
 /// ```
-pub fn scrape_response(req: &HttpRequest, handler: &ScrapeHandler) -> HttpResponse {
+pub async fn scrape_response(req: &HttpRequest, handler: &ScrapeHandler) -> HttpResponse {
+    scrape_future(req, handler).await
+}
+
+/// [`scrape_response`] as a `'static` future: what needs no collector is decided now, the
+/// rest runs on the blocking pool when polled.
+fn scrape_future(
+    req: &HttpRequest,
+    handler: &ScrapeHandler,
+) -> impl Future<Output = HttpResponse> + use<> {
     let method =
         http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::POST);
     let mut headers = http::HeaderMap::new();
@@ -893,7 +947,23 @@ pub fn scrape_response(req: &HttpRequest, handler: &ScrapeHandler) -> HttpRespon
             }
         }
     }
-    let response = handler.respond(&method, &headers);
+    let prepared = handler.prepare(&method, &headers);
+    let head = method == http::Method::HEAD;
+    async move {
+        let response = match prepared {
+            Prepared::Answer(response) => response,
+            // `web::block` needs the actix runtime (always there in a worker); elsewhere, run
+            // in place rather than panic.
+            Prepared::Encode(job) if actix_web::rt::System::try_current().is_some() => {
+                job.spawn_with(web::block).await
+            }
+            Prepared::Encode(job) => job.run(),
+        };
+        into_actix(response, head)
+    }
+}
+
+fn into_actix(response: http::Response<Bytes>, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
@@ -905,7 +975,12 @@ pub fn scrape_response(req: &HttpRequest, handler: &ScrapeHandler) -> HttpRespon
             builder.append_header((n, v));
         }
     }
-    builder.body(response.into_body())
+    if head {
+        // No size at all: a sized empty body would be announced as `Content-Length: 0`.
+        builder.body(actix_web::body::None::new())
+    } else {
+        builder.body(response.into_body())
+    }
 }
 
 /// Mounts a scrape route at `path` through `App::configure`: `GET` and `HEAD` answered by
@@ -933,8 +1008,8 @@ pub fn metrics_route(path: &str, handler: ScrapeHandler) -> impl FnOnce(&mut web
             web::resource(path)
                 .app_data(handler)
                 .default_service(web::to(
-                    |req: HttpRequest, handler: web::Data<ScrapeHandler>| async move {
-                        scrape_response(&req, &handler)
+                    |req: HttpRequest, handler: web::Data<ScrapeHandler>| {
+                        scrape_future(&req, &handler)
                     },
                 )),
         );

@@ -47,6 +47,14 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 /// ```
 pub const STREAM_CHUNKS: u32 = 10;
 
+/// How long a client may take to send a request head before the server closes the
+/// connection (`HttpServer::client_request_timeout`).
+///
+/// ```
+/// assert_eq!(promenade_examples::actix_demo::HEADER_READ_TIMEOUT, promenade_examples::axum_demo::HEADER_READ_TIMEOUT);
+/// ```
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Longest `/slow` sleep honoured, in milliseconds.
 ///
 /// ```
@@ -210,6 +218,9 @@ pub fn server_with(
 ) -> io::Result<(Server, SocketAddr)> {
     let metrics = metrics_with(registry, options).map_err(io::Error::other)?;
     let server = HttpServer::new(move || App::new().wrap(metrics.clone()).configure(routes))
+        // A client must send its request head within this time (actix's default, made
+        // explicit): clients sending it a byte at a time cannot hold connections.
+        .client_request_timeout(HEADER_READ_TIMEOUT)
         .shutdown_timeout(2)
         // A client that closes its side (FIN) has gone away: cancel its request and record
         // it as 499, as hyper does. actix keeps half-closed connections running by default.

@@ -10,6 +10,10 @@
 //! | `GET /stream` | a chunked body of [`STREAM_CHUNKS`] chunks over about 100 ms |
 //! | `GET /panic` | the handler panics; `CatchPanicLayer` answers 500 |
 //! | `GET /metrics` | Prometheus scrape (not counted in the HTTP metrics) |
+//!
+//! [`serve`] closes a connection whose request head has not arrived within
+//! [`HEADER_READ_TIMEOUT`] (`axum::serve` has no such timeout), so clients that send their
+//! headers a byte at a time cannot hold connections and starve scrapes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +50,13 @@ pub const STREAM_INTERVAL: Duration = Duration::from_millis(10);
 /// assert_eq!(promenade_examples::axum_demo::MAX_SLOW_MS, 10_000);
 /// ```
 pub const MAX_SLOW_MS: u64 = 10_000;
+
+/// How long a client may take to send a request head before [`serve`] closes its connection.
+///
+/// ```
+/// assert_eq!(promenade_examples::axum_demo::HEADER_READ_TIMEOUT.as_secs(), 5);
+/// ```
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The demo router with HTTP metrics registered in `registry` and `GET /metrics`.
 ///
@@ -120,7 +131,45 @@ pub async fn serve_with(
     options: &DemoOptions,
 ) -> std::io::Result<()> {
     let app = axum_app_with(registry, options).map_err(std::io::Error::other)?;
-    axum::serve(listener, app).await
+    serve_app(listener, app).await
+}
+
+/// Serves any `app` on `listener` over HTTP/1.1 as `axum::serve` does, except that a
+/// connection whose request head has not arrived within [`HEADER_READ_TIMEOUT`] is closed.
+/// Runs until the future is dropped; failed accepts (out of file descriptors, …) are
+/// retried after a short pause.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+/// let server = tokio::spawn(promenade_examples::axum_demo::serve_app(listener, app));
+/// server.abort();
+/// # });
+/// ```
+pub async fn serve_app(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Usually transient (EMFILE, ECONNABORTED): pause and go on, as axum::serve.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut http1 = hyper::server::conn::http1::Builder::new();
+            http1
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            // A connection error concerns that client only.
+            let _ = http1
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
 }
 
 async fn user(Path(id): Path<String>) -> String {

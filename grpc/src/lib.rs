@@ -17,13 +17,23 @@
 //!   `Channel` record everything: status from the response headers or the trailers (errors
 //!   raised mid-stream included), messages counted from the gRPC frames in both directions,
 //!   duration to the end of the stream, `Canceled` when a stream is dropped early.
+//! - A server handler that panics (before its response, or mid-stream) is recorded as
+//!   `Internal` on `grpc_server_handled_total` and on the handling-seconds histogram (when
+//!   that carries the code), as go-grpc-middleware's recovery interceptor answers a recovered
+//!   panic with `codes.Internal` — not `Canceled`, which error-rate dashboards usually
+//!   exclude. The panic itself is not caught (tonic does not recover handler panics; the
+//!   client sees its stream reset and records what it received). The client layer leaves
+//!   panics alone: a call its caller abandons, by panicking or not, is `Canceled`.
 //! - `grpc_type` comes from the methods you register: in one line from the encoded
 //!   `FileDescriptorSet` you build for reflection ([`GrpcMetricsBuilderExt`]), or method by
 //!   method. Unregistered paths are recorded as `unknown`/`unknown` (type `unary`), so random
 //!   paths cannot grow the number of series.
 //! - [`MetricsInterceptor`] counts started calls where only an interceptor fits.
 //! - [`with_metrics_route`] serves `/metrics` on the gRPC port; [`serve_metrics`] /
-//!   [`spawn_metrics_server`] on a port of its own.
+//!   [`spawn_metrics_server`] on a port of its own. Collectors run on tokio's blocking pool,
+//!   never on the executor, so a slow collector cannot delay gRPC calls; the core
+//!   [`ScrapeHandler`](promenade_core::scrape::ScrapeHandler) can cap concurrent scrapes and
+//!   scrape time (`with_max_concurrent_scrapes`, `with_scrape_timeout`: 503 beyond them).
 //!
 //! ```
 //! use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}, scrape::ScrapeHandler};
@@ -52,6 +62,30 @@
 //!   (Go's server never sees calls to unknown services);
 //! - the client histogram is on by default (opt-in in Go), and the client's per-message
 //!   latency histograms are not offered.
+//!
+//! ## Set a header-read timeout
+//!
+//! Set one on every HTTP/1.1 listener that serves `/metrics`, so that clients sending their
+//! request head a byte at a time cannot hold connections (and file descriptors) for ever.
+//! tonic's server applies hyper's default of 30 s to its HTTP/1.1 connections
+//! (`accept_http1(true)`), and [`serve_metrics`] closes a connection after
+//! [`HEADER_READ_TIMEOUT`]; `axum::serve` has none. Serving [`metrics_router`] yourself, do
+//! as `serve_metrics` does:
+//!
+//! ```no_run
+//! # async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+//! use hyper_util::rt::{TokioIo, TokioTimer};
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let service = hyper_util::service::TowerToHyperService::new(router.clone());
+//!     tokio::spawn(async move {
+//!         let mut http1 = hyper::server::conn::http1::Builder::new();
+//!         http1.timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(5));
+//!         let _ = http1.serve_connection(TokioIo::new(stream), service).await;
+//!     });
+//! }
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -72,7 +106,8 @@ pub use descriptor::{
 };
 pub use interceptor::MetricsInterceptor;
 pub use scrape::{
-    METRICS_PATH, metrics_router, serve_metrics, spawn_metrics_server, with_metrics_route,
+    HEADER_READ_TIMEOUT, METRICS_PATH, metrics_router, serve_metrics, spawn_metrics_server,
+    with_metrics_route,
 };
 pub use server::{CallFuture, GrpcServerLayer, GrpcServerService};
 

@@ -1,13 +1,20 @@
 //! Serving `/metrics` beside gRPC: on the gRPC port (HTTP/1.1 scrapes next to HTTP/2 gRPC)
-//! or on a port of its own. Negotiation, gzip and auth come from the core's
-//! [`ScrapeHandler`].
+//! or on a port of its own. Negotiation, gzip, auth and the scrape limits come from the
+//! core's [`ScrapeHandler`]; collectors run on tokio's blocking pool, never on the executor.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::any;
-use http::{HeaderMap, Method};
-use promenade_core::scrape::ScrapeHandler;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use promenade_core::scrape::{Prepared, ScrapeHandler};
 use tonic::service::Routes;
 
 /// The default scrape path.
@@ -17,7 +24,19 @@ use tonic::service::Routes;
 /// ```
 pub const METRICS_PATH: &str = "/metrics";
 
+/// How long [`serve_metrics`] waits for a request head before it closes the connection, so
+/// that clients sending their headers byte by byte cannot hold connections open.
+///
+/// ```
+/// assert_eq!(promenade_tonic::HEADER_READ_TIMEOUT.as_secs(), 5);
+/// ```
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An axum router answering `path` with `handler` (GET and HEAD; other methods get 405).
+///
+/// Collectors run on tokio's blocking pool, so a slow collector delays only the scrape
+/// (with [`ScrapeHandler::with_scrape_timeout`], at most that long: then 503); a panicking
+/// one makes it a 500. `HEAD` runs no collector and answers without `Content-Length`.
 ///
 /// ```
 /// use promenade_core::{Registry, scrape::ScrapeHandler};
@@ -28,10 +47,44 @@ pub fn metrics_router(path: &str, handler: ScrapeHandler) -> axum::Router {
     axum::Router::new().route(
         path,
         any(move |method: Method, headers: HeaderMap| {
-            let handler = handler.clone();
-            async move { handler.respond(&method, &headers).map(Body::from) }
+            let prepared = handler.prepare(&method, &headers);
+            async move {
+                let response = match prepared {
+                    Prepared::Answer(response) => response,
+                    Prepared::Encode(job) => match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => job.spawn_with(move |work| rt.spawn_blocking(work)).await,
+                        Err(_) => job.run(),
+                    },
+                };
+                into_axum(response, method == Method::HEAD)
+            }
         }),
     )
+}
+
+fn into_axum(response: Response<Bytes>, head: bool) -> Response<Body> {
+    if head {
+        // An empty body of unknown length: axum would announce `Content-Length: 0` for
+        // an exact empty one.
+        response.map(|_| Body::new(NoLength))
+    } else {
+        response.map(Body::from)
+    }
+}
+
+/// The body of a `HEAD` answer: empty, without an exact size.
+struct NoLength;
+
+impl http_body::Body for NoLength {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        Poll::Ready(None)
+    }
 }
 
 /// Adds the scrape route to tonic [`Routes`], for `/metrics` on the gRPC port. Serve the
@@ -64,7 +117,10 @@ pub fn with_metrics_route(routes: Routes, path: &str, handler: ScrapeHandler) ->
 }
 
 /// Serves `handler` at [`METRICS_PATH`] on its own listener (HTTP/1.1), until the future is
-/// dropped or the listener fails.
+/// dropped. A connection whose request head does not arrive within
+/// [`HEADER_READ_TIMEOUT`] is closed. Failed accepts (such as running out of file
+/// descriptors) are retried after a short pause. Needs a tokio runtime with timers enabled
+/// (`#[tokio::main]` has them), as tonic's own server does.
 ///
 /// ```no_run
 /// use promenade_core::{Registry, scrape::ScrapeHandler};
@@ -77,11 +133,31 @@ pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     handler: ScrapeHandler,
 ) -> std::io::Result<()> {
-    axum::serve(listener, metrics_router(METRICS_PATH, handler)).await
+    let router = metrics_router(METRICS_PATH, handler);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Usually transient (EMFILE, ECONNABORTED): as axum::serve, pause and go on.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let mut http1 = hyper::server::conn::http1::Builder::new();
+            http1
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            // A connection error concerns that client only.
+            let _ = http1.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }
 
-/// Binds `addr` and serves `handler` at [`METRICS_PATH`]; returns the bound address (useful
-/// with port 0) once listening, and runs the server on a spawned task.
+/// Binds `addr` and serves `handler` at [`METRICS_PATH`] (as [`serve_metrics`]); returns
+/// the bound address (useful with port 0) once listening, and runs the server on a spawned
+/// task.
 ///
 /// ```
 /// use promenade_core::{Registry, scrape::ScrapeHandler};

@@ -25,7 +25,14 @@
 //!   per-core stripes with the Go client's hot/cold scheme, so a scrape always sees
 //!   `+Inf == _count` and never a decreasing bucket.
 //! - Family lookup of an existing series takes no lock and allocates nothing.
-//! - Every invalid input is an [`Error`] value; nothing a caller passes in panics.
+//! - Series can be removed and re-created while other threads observe and scrape: removal
+//!   frees memory, a re-created label set is a fresh series, and no scrape waits without
+//!   bound ([`Family::remove`]).
+//! - Collectors run outside the registry's lock; their output is checked at scrape time and a
+//!   fault (or a panic) fails the scrape with an error naming the collector, or leaves the
+//!   family out ([`CollectorErrors`]) — never a page that Prometheus would reject whole.
+//! - Every invalid input is an [`Error`] value; nothing a caller passes in panics, and no
+//!   value a caller observes makes an invalid exposition.
 
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]

@@ -48,6 +48,40 @@
 //! # let _ = layer;
 //! ```
 //!
+//! ## Scrapes never stall the executor
+//!
+//! [`MetricsService`] runs collectors on tokio's blocking pool (`spawn_blocking`), so a slow
+//! collector delays only the scrape, and a panicking one makes it a 500. The core
+//! [`ScrapeHandler`] can cap concurrent scrapes and scrape time
+//! ([`MetricsService::with_max_concurrent_scrapes`], [`MetricsService::with_scrape_timeout`]:
+//! 503 beyond them). `HEAD` runs no collector and announces no `Content-Length`.
+//!
+//! ## Set a header-read timeout
+//!
+//! `axum::serve` has none: a client that sends its request head a byte at a time holds its
+//! connection (and a file descriptor) as long as it likes, and a few hundred of them can
+//! starve the server, scrapes included. Serve with hyper's `header_read_timeout` instead
+//! (`hyper` with `server` and `http1`, `hyper-util` with `tokio` and `service`):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use hyper_util::rt::{TokioIo, TokioTimer};
+//! use hyper_util::service::TowerToHyperService;
+//!
+//! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let service = TowerToHyperService::new(app.clone());
+//!     tokio::spawn(async move {
+//!         let mut http1 = hyper::server::conn::http1::Builder::new();
+//!         http1.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(5));
+//!         let _ = http1.serve_connection(TokioIo::new(stream), service).with_upgrades().await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
 //! [axum]: https://docs.rs/axum
 //! [tower]: https://docs.rs/tower
 //! [hyper]: https://docs.rs/hyper
@@ -69,7 +103,7 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::{HttpMetricsLayer, HttpMetricsLayerBuilder, HttpMetricsService};
 pub use route::{DefaultRoute, NoRoute, RouteExtractor, RouteFn, RouteRequest, route_fn};
-pub use scrape::MetricsService;
+pub use scrape::{MetricsService, ScrapeBody};
 
 /// Re-exports of the core types used in this crate's builders.
 pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};

@@ -1,22 +1,29 @@
 //! The `/metrics` endpoint as a plain tower service.
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::{Future, ready};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
+use http::{Method, Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use promenade_core::Registry;
-use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
+use promenade_core::scrape::{Prepared, ScrapeAuth, ScrapeHandler};
 use tower_service::Service;
 
 /// A tower [`Service`] answering Prometheus scrapes for a registry, for any request body
 /// type: GET and HEAD (405 otherwise), `Accept` negotiation (OpenMetrics or text), gzip when
-/// accepted, optional bearer or basic auth (401 without metrics otherwise). It answers every
-/// request it gets, whatever the path; route it yourself (axum users: see
-/// [`Prometheus`](crate::Prometheus)).
+/// accepted, optional bearer or basic auth (401 without metrics otherwise), optional limits
+/// on concurrent scrapes and scrape time (503). It answers every request it gets, whatever
+/// the path; route it yourself (axum users: see [`Prometheus`](crate::Prometheus)).
+///
+/// Collectors run on tokio's blocking pool (`spawn_blocking`), never on the executor, so a
+/// slow collector delays only the scrape; without a tokio runtime they run in place. A
+/// collector that panics makes the scrape a 500. `HEAD` runs no collector and answers
+/// without `Content-Length`.
 ///
 /// ```
 /// use http_body_util::BodyExt;
@@ -81,6 +88,34 @@ impl MetricsService {
         Self::from_handler(self.handler.as_ref().clone().with_gzip(on))
     }
 
+    /// Limits how many scrapes run collectors at once; one more answers 503 at once. See
+    /// [`ScrapeHandler::with_max_concurrent_scrapes`].
+    ///
+    /// ```
+    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_max_concurrent_scrapes(2);
+    /// assert_eq!(svc.handler().max_concurrent_scrapes(), Some(2));
+    /// ```
+    pub fn with_max_concurrent_scrapes(self, max: usize) -> Self {
+        Self::from_handler(
+            self.handler
+                .as_ref()
+                .clone()
+                .with_max_concurrent_scrapes(max),
+        )
+    }
+
+    /// Answers 503 when collecting and encoding take longer than `timeout`. See
+    /// [`ScrapeHandler::with_scrape_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_scrape_timeout(Duration::from_secs(8));
+    /// assert_eq!(svc.handler().scrape_timeout(), Some(Duration::from_secs(8)));
+    /// ```
+    pub fn with_scrape_timeout(self, timeout: Duration) -> Self {
+        Self::from_handler(self.handler.as_ref().clone().with_scrape_timeout(timeout))
+    }
+
     /// The core handler behind this service.
     ///
     /// ```
@@ -94,16 +129,80 @@ impl MetricsService {
 }
 
 impl<B> Service<Request<B>> for MetricsService {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<ScrapeBody>;
     type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let response = self.handler.respond(req.method(), req.headers());
-        ready(Ok(response.map(Full::new)))
+        let head = req.method() == Method::HEAD;
+        let job = match self.handler.prepare(req.method(), req.headers()) {
+            Prepared::Answer(response) => return Box::pin(ready(Ok(body(response, head)))),
+            Prepared::Encode(job) => job,
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                // Started here, not at the first poll.
+                let scrape = job.spawn_with(move |work| runtime.spawn_blocking(work));
+                Box::pin(async move { Ok(body(scrape.await, head)) })
+            }
+            // No runtime to offload to (a plain executor, a test): run in place.
+            Err(_) => Box::pin(ready(Ok(body(job.run(), head)))),
+        }
+    }
+}
+
+fn body(response: Response<Bytes>, head: bool) -> Response<ScrapeBody> {
+    response.map(|bytes| ScrapeBody {
+        // A HEAD answer must not announce a length: the GET's is not known.
+        exact: !head,
+        data: (!head && !bytes.is_empty()).then_some(bytes),
+    })
+}
+
+/// The response body of [`MetricsService`]: the encoded metrics in one frame, with an exact
+/// size hint (so `Content-Length` is set), except for `HEAD`, whose empty body has no size
+/// hint so that no `Content-Length: 0` is announced for it.
+///
+/// ```
+/// use http_body::Body as _;
+/// use tower::ServiceExt;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new());
+/// let head = svc.oneshot(http::Request::head("/metrics").body(()).unwrap()).await.unwrap();
+/// assert_eq!(head.body().size_hint().exact(), None);
+/// assert!(head.body().is_end_stream());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct ScrapeBody {
+    data: Option<Bytes>,
+    exact: bool,
+}
+
+impl Body for ScrapeBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.data.take().map(|d| Ok(Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.exact {
+            SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+        } else {
+            SizeHint::default()
+        }
     }
 }

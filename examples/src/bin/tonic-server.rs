@@ -10,6 +10,10 @@
 //! `listening on http://ADDR` once the port is bound. `--native` adds native buckets to
 //! `grpc_server_handling_seconds`; a sampled W3C `traceparent` in a call's metadata becomes
 //! that histogram's exemplar.
+//!
+//! Both listeners close a connection whose HTTP/1.1 request head is not complete in time
+//! (`--metrics-addr`: `promenade_tonic::HEADER_READ_TIMEOUT`, 5 s; the gRPC port: tonic's
+//! 30 s), so clients sending their headers a byte at a time cannot hold connections.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
