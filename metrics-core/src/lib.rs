@@ -50,6 +50,8 @@ pub mod push;
 pub mod quantile;
 mod registry;
 pub mod scrape;
+#[cfg(feature = "testutil")]
+pub mod testutil;
 mod trace;
 
 pub use encoding::Format;

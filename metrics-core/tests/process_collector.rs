@@ -12,8 +12,7 @@ use promenade_core::collectors::{ProcessCollector, register_process_collector};
 use promenade_core::{Format, Registry};
 
 fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    promenade_core::testutil::sample_value(text, name, "")
 }
 
 fn scrape(r: &Registry, name: &str) -> f64 {

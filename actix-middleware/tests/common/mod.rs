@@ -276,16 +276,7 @@ impl Conn {
 }
 
 /// The value of the sample `name{labels}` in a text exposition.
-pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let key = if labels.is_empty() {
-        format!("{name} ")
-    } else {
-        format!("{name}{{{labels}}} ")
-    };
-    text.lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .and_then(|v| v.trim().parse().ok())
-}
+pub use promenade_core::testutil::sample_value as sample;
 
 /// Number of sample lines in a text exposition.
 pub fn series_count(text: &str) -> usize {

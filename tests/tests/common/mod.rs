@@ -209,12 +209,7 @@ impl Drop for ActixDemoServer {
 }
 
 /// The value of sample `name{labels}`.
-pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let key = format!("{name}{{{labels}}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(key.as_str()))
-        .and_then(|v| v.trim().parse().ok())
-}
+pub use promenade_core::testutil::sample_value as sample;
 
 /// `http_requests_total{method,route,status}`.
 pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {

@@ -35,26 +35,10 @@ pub fn text(registry: &Registry) -> String {
 }
 
 /// The value of the sample `name{labels}` in `text`, if present.
-pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let key = if labels.is_empty() {
-        format!("{name} ")
-    } else {
-        format!("{name}{{{labels}}} ")
-    };
-    text.lines()
-        .find_map(|l| l.strip_prefix(key.as_str()))
-        .map(|v| v.trim().parse().unwrap())
-}
+pub use promenade_core::testutil::sample_value as sample;
 
 /// Number of sample lines of metric `name` (exact name, any labels).
-pub fn series_count(text: &str, name: &str) -> usize {
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
-        })
-        .count()
-}
+pub use promenade_core::testutil::series_count;
 
 /// `http_requests_total` for one method/route/status.
 pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
