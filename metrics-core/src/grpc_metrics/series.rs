@@ -1,0 +1,118 @@
+//! Series storage: the per-method series, created lazily and then kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use super::builder::{GrpcType, Side};
+use super::code;
+use crate::family::{Family, Series};
+use crate::metric::{Counter, Histogram};
+
+pub(super) type Lazy<M> = OnceLock<Option<Series<M>>>;
+
+/// The series of one method, created on first use (or up front with
+/// [`GrpcMetricsBuilder::initialize`](super::GrpcMetricsBuilder::initialize)) and kept, so a call never looks a label set up.
+pub(super) struct MethodSeries {
+    pub(super) families: Arc<Families>,
+    pub(super) grpc_type: GrpcType,
+    pub(super) service: Box<str>,
+    pub(super) method: Box<str>,
+    pub(super) started: Lazy<Counter>,
+    pub(super) received: Lazy<Counter>,
+    pub(super) sent: Lazy<Counter>,
+    pub(super) handling: Lazy<Histogram>,
+    pub(super) handled: [Lazy<Counter>; 17],
+}
+
+impl MethodSeries {
+    pub(super) fn new(
+        families: &Arc<Families>,
+        grpc_type: GrpcType,
+        service: &str,
+        method: &str,
+    ) -> Self {
+        Self {
+            families: Arc::clone(families),
+            grpc_type,
+            service: service.into(),
+            method: method.into(),
+            started: OnceLock::new(),
+            received: OnceLock::new(),
+            sent: OnceLock::new(),
+            handling: OnceLock::new(),
+            handled: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    pub(super) fn labels(&self) -> [&str; 3] {
+        [self.grpc_type.as_str(), &self.service, &self.method]
+    }
+
+    #[inline]
+    pub(super) fn counter<'a>(
+        &self,
+        cell: &'a Lazy<Counter>,
+        family: &Family<Counter>,
+    ) -> Option<&'a Counter> {
+        cell.get_or_init(|| family.series(&self.labels()).ok())
+            .as_deref()
+    }
+
+    #[inline]
+    pub(super) fn started(&self) -> Option<&Counter> {
+        self.counter(&self.started, &self.families.started)
+    }
+
+    #[inline]
+    pub(super) fn add_msgs(&self, received: bool, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let c = if received {
+            self.counter(&self.received, &self.families.received)
+        } else {
+            self.counter(&self.sent, &self.families.sent)
+        };
+        if let Some(c) = c {
+            c.inc_by_u64(n);
+        }
+    }
+
+    #[inline]
+    pub(super) fn handling(&self) -> Option<&Histogram> {
+        let h = self.families.handling.as_ref()?;
+        self.handling
+            .get_or_init(|| h.series(&self.labels()).ok())
+            .as_deref()
+    }
+
+    #[inline]
+    pub(super) fn handled(&self, code: u8) -> Option<&Counter> {
+        let cell = self.handled.get(usize::from(code))?;
+        cell.get_or_init(|| {
+            let [t, s, m] = self.labels();
+            self.families
+                .handled
+                .series(&[t, s, m, self::code::name(code)])
+                .ok()
+        })
+        .as_deref()
+    }
+}
+
+/// The five families of one side, shared by every method's series.
+pub(super) struct Families {
+    pub(super) started: Family<Counter>,
+    pub(super) handled: Family<Counter>,
+    pub(super) received: Family<Counter>,
+    pub(super) sent: Family<Counter>,
+    pub(super) handling: Option<Family<Histogram>>,
+}
+
+/// What a [`GrpcMetrics`](super::GrpcMetrics) handle shares: the registered methods by full
+/// path, and the one series set that every other path falls into.
+pub(super) struct MethodTable {
+    pub(super) side: Side,
+    pub(super) methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState>,
+    pub(super) unknown: Arc<MethodSeries>,
+}
