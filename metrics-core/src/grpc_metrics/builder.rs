@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use super::code::GrpcCode;
 use super::series::{Families, MethodSeries, MethodTable};
 use super::tracker::GrpcMetrics;
 use super::wire::{UNKNOWN, split_method};
@@ -347,7 +348,7 @@ impl GrpcMetricsBuilder {
                 m.counter(&m.received, &families.received);
                 m.counter(&m.sent, &families.sent);
                 m.handling();
-                for c in 0..17 {
+                for c in GrpcCode::ALL {
                     m.handled(c);
                 }
             }
@@ -378,7 +379,6 @@ const CLIENT_HELP: [&str; 5] = [
 mod tests {
     use super::*;
     use crate::Format;
-    use crate::grpc_metrics::code;
 
     #[test]
     fn unknown_methods_share_fixed_labels() {
@@ -389,7 +389,7 @@ mod tests {
             .unwrap();
         for i in 0..100 {
             m.start(&format!("/random.Svc{i}/M{i}"))
-                .finish(code::UNIMPLEMENTED);
+                .finish(GrpcCode::Unimplemented);
         }
         let text = r.encode_to_string(Format::Text).unwrap();
         assert!(text.contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="unknown",grpc_method="unknown"} 100"#));

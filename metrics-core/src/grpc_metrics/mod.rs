@@ -34,7 +34,7 @@
 //! registry and only imports from them; nothing below imports from here.
 //!
 //! ```
-//! use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side, code};
+//! use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};
 //! use promenade_core::{Format, Registry};
 //!
 //! let registry = Registry::new();
@@ -46,7 +46,7 @@
 //! call.msg_received();
 //! call.msg_sent();
 //! call.msg_sent();
-//! call.set_code(code::OK);
+//! call.set_code(GrpcCode::Ok);
 //! drop(call); // end of stream
 //!
 //! let text = registry.encode_to_string(Format::Text).unwrap();
@@ -62,5 +62,6 @@ mod tracker;
 mod wire;
 
 pub use builder::{GrpcMetricsBuilder, GrpcType, Side};
+pub use code::GrpcCode;
 pub use tracker::{CallTracker, GrpcMetrics, MsgCounter};
 pub use wire::{FrameCounter, MAX_NAME_LEN, UNKNOWN, split_method};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use super::builder::{GrpcType, Side};
-use super::code;
+use super::code::GrpcCode;
 use crate::family::{Family, Series};
 use crate::metric::{Counter, Histogram};
 
@@ -21,7 +21,8 @@ pub(super) struct MethodSeries {
     pub(super) received: Lazy<Counter>,
     pub(super) sent: Lazy<Counter>,
     pub(super) handling: Lazy<Histogram>,
-    pub(super) handled: [Lazy<Counter>; 17],
+    /// `handled` per code, indexed by the code's wire number.
+    pub(super) handled: [Lazy<Counter>; GrpcCode::ALL.len()],
 }
 
 impl MethodSeries {
@@ -87,14 +88,11 @@ impl MethodSeries {
     }
 
     #[inline]
-    pub(super) fn handled(&self, code: u8) -> Option<&Counter> {
-        let cell = self.handled.get(usize::from(code))?;
+    pub(super) fn handled(&self, code: GrpcCode) -> Option<&Counter> {
+        let cell = self.handled.get(usize::from(code.as_u8()))?;
         cell.get_or_init(|| {
             let [t, s, m] = self.labels();
-            self.families
-                .handled
-                .series(&[t, s, m, self::code::name(code)])
-                .ok()
+            self.families.handled.series(&[t, s, m, code.as_str()]).ok()
         })
         .as_deref()
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::{GrpcMetricsBuilder, GrpcType, Side};
-use super::code;
+use super::code::GrpcCode;
 use super::series::{MethodSeries, MethodTable};
 use crate::registry::Registry;
 
@@ -13,7 +13,7 @@ use crate::registry::Registry;
 /// labels. Cheap to clone; share one per server (or per client channel set).
 ///
 /// ```
-/// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side, code};
+/// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};
 /// use promenade_core::{Format, Registry};
 ///
 /// let registry = Registry::new();
@@ -23,8 +23,8 @@ use crate::registry::Registry;
 ///     .unwrap();
 /// let mut call = metrics.start("/kv.Store/Get");
 /// call.msg_sent();
-/// call.finish(code::NOT_FOUND);
-/// metrics.start("/evil/../path").finish(code::UNIMPLEMENTED);
+/// call.finish(GrpcCode::NotFound);
+/// metrics.start("/evil/../path").finish(GrpcCode::Unimplemented);
 ///
 /// let text = registry.encode_to_string(Format::Text).unwrap();
 /// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="NotFound"} 1"#));
@@ -195,20 +195,20 @@ impl MsgCounter {
 ///
 /// The drop alone cannot tell a cancelled call from one whose handler panicked (an executor
 /// drops a panicked task during the unwind or after catching it), so an adapter that sees
-/// the handler panic sets [`code::INTERNAL`] first — what go-grpc-middleware's recovery
+/// the handler panic sets [`GrpcCode::Internal`] first — what go-grpc-middleware's recovery
 /// interceptor answers — as the tonic server layer does.
 ///
 /// ```
-/// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+/// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, Side};
 /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
 /// let mut call = m.start("/a.B/C");
-/// call.set_code(code::INTERNAL); // e.g. the handler panicked
+/// call.set_code(GrpcCode::Internal); // e.g. the handler panicked
 /// drop(call); // recorded as Internal
 /// ```
 pub struct CallTracker {
     method: Arc<MethodSeries>,
     start: Instant,
-    code: Option<u8>,
+    code: Option<GrpcCode>,
     done: bool,
     /// Lower-case hex trace id of a sampled W3C trace: the handling-seconds exemplar.
     trace_id: Option<[u8; 32]>,
@@ -311,13 +311,13 @@ impl CallTracker {
     /// Sets the status code to record when the call ends (the last one set wins).
     ///
     /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, Side};
     /// # let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
     /// let mut call = m.start("/a.B/C");
-    /// call.set_code(code::ABORTED);
-    /// assert_eq!(call.code(), Some(code::ABORTED));
+    /// call.set_code(GrpcCode::Aborted);
+    /// assert_eq!(call.code(), Some(GrpcCode::Aborted));
     /// ```
-    pub fn set_code(&mut self, code: u8) {
+    pub fn set_code(&mut self, code: GrpcCode) {
         self.code = Some(code);
     }
 
@@ -327,7 +327,7 @@ impl CallTracker {
     /// # let m = promenade_core::grpc_metrics::GrpcMetrics::builder(&promenade_core::Registry::new(), promenade_core::grpc_metrics::Side::Server).build().unwrap();
     /// assert_eq!(m.start("/a.B/C").code(), None);
     /// ```
-    pub fn code(&self) -> Option<u8> {
+    pub fn code(&self) -> Option<GrpcCode> {
         self.code
     }
 
@@ -346,14 +346,14 @@ impl CallTracker {
     /// did. Malformed or unsampled headers are ignored.
     ///
     /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, Side};
     /// use promenade_core::{Format, Registry};
     /// let r = Registry::new();
     /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
     /// let mut call = m.start("/a.B/C");
     /// assert!(call.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
     /// assert!(!call.set_traceparent("junk"));
-    /// call.finish(code::OK);
+    /// call.finish(GrpcCode::Ok);
     /// let om = r.encode_to_string(Format::OpenMetrics).unwrap();
     /// assert!(om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#));
     /// ```
@@ -370,11 +370,11 @@ impl CallTracker {
     /// Ends the call with `code` now.
     ///
     /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side, code};
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, Side};
     /// # let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// m.start("/a.B/C").finish(code::OK);
+    /// m.start("/a.B/C").finish(GrpcCode::Ok);
     /// ```
-    pub fn finish(mut self, code: u8) {
+    pub fn finish(mut self, code: GrpcCode) {
         self.code = Some(code);
         self.record();
     }
@@ -383,12 +383,7 @@ impl CallTracker {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let code = self.code.unwrap_or(code::CANCELED);
-        let code = if usize::from(code) < code::NAMES.len() {
-            code
-        } else {
-            code::UNKNOWN
-        };
+        let code = self.code.unwrap_or(GrpcCode::Canceled);
         if let Some(c) = self.method.handled(code) {
             c.inc();
         }
@@ -423,7 +418,7 @@ impl Drop for CallTracker {
 mod tests {
     use super::*;
     use crate::Format;
-    use crate::grpc_metrics::GrpcType;
+    use crate::grpc_metrics::{GrpcCode, GrpcType};
 
     #[test]
     fn tracker_records_once_and_cancels_by_default() {
@@ -433,8 +428,8 @@ mod tests {
             .build()
             .unwrap();
         let mut t = m.start("/a.B/C");
-        t.set_code(code::OK);
-        t.finish(code::DATA_LOSS);
+        t.set_code(GrpcCode::Ok);
+        t.finish(GrpcCode::DataLoss);
         drop(m.start("/a.B/C"));
         let text = r.encode_to_string(Format::Text).unwrap();
         assert!(text.contains(r#"grpc_code="DataLoss"} 1"#));
