@@ -1,5 +1,8 @@
-//! The builder of [`GrpcMetrics`] and its options: side, methods and their streaming kinds,
-//! the histogram.
+//! Configuration: [`GrpcMetricsBuilder`] and the options it takes — the [`Side`] (server or
+//! client families), the registered methods with their [`GrpcType`], the handling-seconds
+//! histogram (buckets, native buckets, on/off) and up-front initialization. `build` validates
+//! the methods, registers the families (all or none) and hands the method table to
+//! [`GrpcMetrics`].
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,4 +1,6 @@
-//! Series storage: the per-method series, created lazily and then kept.
+//! Series storage: the five families of one side, and per registered method (plus one set
+//! for every unregistered path) the cells holding that method's series. A cell is filled on
+//! first use and then kept, so recording a call never hashes or looks up a label set.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -8,10 +10,13 @@ use super::code::GrpcCode;
 use crate::family::{Family, Series};
 use crate::metric::{Counter, Histogram};
 
+/// One series cell: `None` when the family refused the series, kept like a success so that a
+/// refused label set is not tried again on every call.
 pub(super) type Lazy<M> = OnceLock<Option<Series<M>>>;
 
 /// The series of one method, created on first use (or up front with
-/// [`GrpcMetricsBuilder::initialize`](super::GrpcMetricsBuilder::initialize)) and kept, so a call never looks a label set up.
+/// [`GrpcMetricsBuilder::initialize`](super::GrpcMetricsBuilder::initialize)) and kept, so a
+/// call never looks a label set up.
 pub(super) struct MethodSeries {
     pub(super) families: Arc<Families>,
     pub(super) grpc_type: GrpcType,

@@ -1,4 +1,7 @@
-//! The call tracker: [`GrpcMetrics`] starts a call, [`CallTracker`] ends it exactly once.
+//! Recording calls: [`GrpcMetrics`], the cheap shared handle that finds a path's series and
+//! starts a call; [`CallTracker`], which ends it exactly once (finish, or drop as `Canceled`
+//! unless a code was set), with the trace-id exemplar; [`MsgCounter`], a handle a body
+//! wrapper keeps to count one direction's messages.
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,4 +1,7 @@
-//! What the adapters read off the wire: the method path and the gRPC message frames.
+//! What the adapters read off the wire: the method path, split into the `grpc_service` and
+//! `grpc_method` labels (strictly, so a hostile path cannot mint label values), and the gRPC
+//! message frames of a body, counted across arbitrary chunk boundaries for the `msg_*`
+//! counters. Neither knows about metrics; both are pure functions of the bytes.
 
 /// The label value of `grpc_service` and `grpc_method` for unregistered or unparsable methods.
 ///
