@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{CallTracker, FrameCounter, MsgCounter, code};
+use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, MsgCounter};
 
 pin_project! {
     /// A request (server side) or response (client side) body whose gRPC messages are
@@ -127,17 +127,19 @@ impl Drop for PanicGuard<'_> {
             && std::thread::panicking()
         {
             // As go-grpc-middleware's recovery interceptor answers a recovered panic.
-            tracker.set_code(code::INTERNAL);
+            tracker.set_code(GrpcCode::Internal);
         }
     }
 }
 
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
-/// The `grpc-status` of a header or trailer map, as a code number.
+/// The `grpc-status` of a header or trailer map.
 #[inline]
-pub(crate) fn status_of(headers: &HeaderMap) -> Option<u8> {
-    headers.get(&GRPC_STATUS).map(|v| code::parse(v.as_bytes()))
+pub(crate) fn status_of(headers: &HeaderMap) -> Option<GrpcCode> {
+    headers
+        .get(&GRPC_STATUS)
+        .map(|v| GrpcCode::from_grpc_status(v.as_bytes()))
 }
 
 pin_project! {
@@ -163,12 +165,12 @@ pin_project! {
         #[pin]
         inner: B,
         call: Option<CallState>,
-        error_code: u8,
+        error_code: GrpcCode,
     }
 }
 
 impl<B> CallBody<B> {
-    pub(crate) fn new(inner: B, call: Option<CallState>, error_code: u8) -> Self {
+    pub(crate) fn new(inner: B, call: Option<CallState>, error_code: GrpcCode) -> Self {
         Self {
             inner,
             call,
@@ -218,7 +220,7 @@ where
                     // Trailers are the last frame: the call ends here.
                     let status = status_of(trailers);
                     if let Some(mut state) = this.call.take() {
-                        let c = status.or(state.tracker.code()).unwrap_or(code::UNKNOWN);
+                        let c = status.or(state.tracker.code()).unwrap_or(GrpcCode::Unknown);
                         state.tracker.set_code(c);
                     }
                 }
@@ -232,7 +234,7 @@ where
             None => {
                 if let Some(mut state) = this.call.take() {
                     // No trailers: the status came in the headers (trailers-only) or never.
-                    let c = state.tracker.code().unwrap_or(code::UNKNOWN);
+                    let c = state.tracker.code().unwrap_or(GrpcCode::Unknown);
                     state.tracker.set_code(c);
                 }
             }

@@ -100,7 +100,7 @@ mod server;
 
 pub use body::{CallBody, MsgCountingBody};
 pub use client::{GrpcClientLayer, GrpcClientService};
-pub use code::{code_name, code_number};
+pub use code::{code_name, code_number, grpc_code};
 pub use descriptor::{
     GrpcMetricsBuilderExt, HEALTH_METHODS, HEALTH_SERVICE, methods_from_file_descriptor_set,
 };
@@ -111,4 +111,4 @@ pub use scrape::{
 };
 pub use server::{CallFuture, GrpcServerLayer, GrpcServerService};
 
-pub use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+pub use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};

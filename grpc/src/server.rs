@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcMetrics, code};
+use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, GrpcMetrics};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -231,14 +231,16 @@ where
         guard.disarm();
         let result = ready!(poll);
         let Some(mut tracker) = this.tracker.take() else {
-            return Poll::Ready(result.map(|r| r.map(|b| CallBody::new(b, None, code::UNKNOWN))));
+            return Poll::Ready(
+                result.map(|r| r.map(|b| CallBody::new(b, None, GrpcCode::Unknown))),
+            );
         };
         match result {
             Ok(response) => {
                 if let Some(c) = status_of(response.headers()) {
                     tracker.set_code(c);
                 } else if response.status() != http::StatusCode::OK {
-                    tracker.set_code(code::from_http_status(response.status().as_u16()));
+                    tracker.set_code(GrpcCode::from_http_status(response.status().as_u16()));
                 }
                 let state = CallState {
                     tracker,
@@ -247,9 +249,9 @@ where
                     frames: FrameCounter::default(),
                 };
                 let error_code = if client {
-                    code::UNAVAILABLE
+                    GrpcCode::Unavailable
                 } else {
-                    code::UNKNOWN
+                    GrpcCode::Unknown
                 };
                 Poll::Ready(Ok(
                     response.map(|b| CallBody::new(b, Some(state), error_code))
@@ -257,9 +259,9 @@ where
             }
             Err(e) => {
                 tracker.finish(if client {
-                    code::UNAVAILABLE
+                    GrpcCode::Unavailable
                 } else {
-                    code::UNKNOWN
+                    GrpcCode::Unknown
                 });
                 Poll::Ready(Err(e))
             }

@@ -1,0 +1,415 @@
+//! Configuration: [`GrpcMetricsBuilder`] and the options it takes — the [`Side`] (server or
+//! client families), the registered methods with their [`GrpcType`], the handling-seconds
+//! histogram (buckets, native buckets, on/off) and up-front initialization. `build` validates
+//! the methods, registers the families (all or none) and hands the method table to
+//! [`GrpcMetrics`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::code::GrpcCode;
+use super::series::{Families, MethodSeries, MethodTable};
+use super::tracker::GrpcMetrics;
+use super::wire::{UNKNOWN, split_method};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::metric::{Buckets, Counter, Histogram};
+use crate::registry::Registry;
+
+/// The streaming kind of a method: the `grpc_type` label.
+///
+/// ```
+/// use promenade_core::grpc_metrics::GrpcType;
+/// assert_eq!(GrpcType::default(), GrpcType::Unary);
+/// assert_eq!(GrpcType::ServerStream.to_string(), "server_stream");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GrpcType {
+    /// One request, one response: `unary`.
+    #[default]
+    Unary,
+    /// A request stream, one response: `client_stream`.
+    ClientStream,
+    /// One request, a response stream: `server_stream`.
+    ServerStream,
+    /// Both directions streamed: `bidi_stream`.
+    BidiStream,
+}
+
+impl GrpcType {
+    /// All four kinds.
+    ///
+    /// ```
+    /// assert_eq!(promenade_core::grpc_metrics::GrpcType::ALL.len(), 4);
+    /// ```
+    pub const ALL: [GrpcType; 4] = [
+        GrpcType::Unary,
+        GrpcType::ClientStream,
+        GrpcType::ServerStream,
+        GrpcType::BidiStream,
+    ];
+
+    /// The label value.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::GrpcType;
+    /// assert_eq!(GrpcType::BidiStream.as_str(), "bidi_stream");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrpcType::Unary => "unary",
+            GrpcType::ClientStream => "client_stream",
+            GrpcType::ServerStream => "server_stream",
+            GrpcType::BidiStream => "bidi_stream",
+        }
+    }
+
+    /// The kind from a method descriptor's `client_streaming` / `server_streaming` flags.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::GrpcType;
+    /// assert_eq!(GrpcType::from_streaming(true, false), GrpcType::ClientStream);
+    /// assert_eq!(GrpcType::from_streaming(false, false), GrpcType::Unary);
+    /// ```
+    pub fn from_streaming(client_streaming: bool, server_streaming: bool) -> Self {
+        match (client_streaming, server_streaming) {
+            (false, false) => GrpcType::Unary,
+            (true, false) => GrpcType::ClientStream,
+            (false, true) => GrpcType::ServerStream,
+            (true, true) => GrpcType::BidiStream,
+        }
+    }
+}
+
+impl fmt::Display for GrpcType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which end of the call is instrumented: `grpc_server_*` or `grpc_client_*` families.
+///
+/// ```
+/// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// let r = Registry::new();
+/// GrpcMetrics::builder(&r, Side::Client).build().unwrap();
+/// assert!(r.encode_to_string(Format::Text).unwrap().contains("# TYPE grpc_client_started_total counter"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// `grpc_server_*`.
+    Server,
+    /// `grpc_client_*`.
+    Client,
+}
+
+/// Configures [`GrpcMetrics`]; see [`GrpcMetrics::builder`].
+///
+/// ```
+/// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+/// let builder = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).initialize(true);
+/// assert!(builder.method("/a.B/C", GrpcType::Unary).build().is_ok());
+/// ```
+#[derive(Debug)]
+pub struct GrpcMetricsBuilder {
+    registry: Registry,
+    side: Side,
+    methods: Vec<(String, GrpcType)>,
+    handling_seconds: Option<Buckets>,
+    initialize: bool,
+}
+
+impl GrpcMetricsBuilder {
+    /// The defaults (see [`GrpcMetrics::builder`]): no methods, the histogram on with the
+    /// default buckets, series created on first use.
+    pub(super) fn new(registry: &Registry, side: Side) -> Self {
+        Self {
+            registry: registry.clone(),
+            side,
+            methods: Vec::new(),
+            handling_seconds: Some(Buckets::default()),
+            initialize: false,
+        }
+    }
+
+    /// Registers a method by its full path (`/pkg.Service/Method`) and streaming kind.
+    /// Calls to methods not registered are recorded with `unknown` labels.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .method("/chat.Room/Talk", GrpcType::BidiStream)
+    ///     .build().unwrap();
+    /// assert_eq!(m.grpc_type("/chat.Room/Talk"), Some(GrpcType::BidiStream));
+    /// ```
+    pub fn method(mut self, path: &str, grpc_type: GrpcType) -> Self {
+        self.methods.push((path.to_owned(), grpc_type));
+        self
+    }
+
+    /// Registers many methods at once (for example from a descriptor set; see the tonic
+    /// adapter's `methods_from_file_descriptor_set`).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .methods([("/a.B/C".to_string(), GrpcType::Unary), ("/a.B/D".to_string(), GrpcType::ClientStream)])
+    ///     .build().unwrap();
+    /// assert_eq!(m.method_count(), 2);
+    /// ```
+    pub fn methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = (S, GrpcType)>,
+        S: Into<String>,
+    {
+        self.methods
+            .extend(methods.into_iter().map(|(p, t)| (p.into(), t)));
+        self
+    }
+
+    /// Registers every method of a service: `service` is `pkg.Service`, `methods` are
+    /// (method name, kind) pairs.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .service("grpc.health.v1.Health", &[("Check", GrpcType::Unary), ("Watch", GrpcType::ServerStream)])
+    ///     .build().unwrap();
+    /// assert_eq!(m.grpc_type("/grpc.health.v1.Health/Watch"), Some(GrpcType::ServerStream));
+    /// ```
+    pub fn service(mut self, service: &str, methods: &[(&str, GrpcType)]) -> Self {
+        self.methods
+            .extend(methods.iter().map(|(m, t)| (format!("/{service}/{m}"), *t)));
+        self
+    }
+
+    /// The handling-seconds histogram's buckets (default: the Prometheus defaults).
+    ///
+    /// ```
+    /// use promenade_core::{Buckets, grpc_metrics::{GrpcMetrics, Side}};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .handling_seconds_buckets(Buckets::new(vec![0.01, 0.1, 1.0]).unwrap())
+    ///     .build();
+    /// assert!(m.is_ok());
+    /// ```
+    pub fn handling_seconds_buckets(mut self, buckets: Buckets) -> Self {
+        self.handling_seconds = Some(buckets);
+        self
+    }
+
+    /// Turns the handling-seconds histogram on (the default) or off.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+    /// let r = Registry::new();
+    /// GrpcMetrics::builder(&r, Side::Server).handling_seconds(false).build().unwrap();
+    /// assert!(!r.encode_to_string(Format::Text).unwrap().contains("handling_seconds"));
+    /// ```
+    pub fn handling_seconds(mut self, on: bool) -> Self {
+        self.handling_seconds = on.then(|| self.handling_seconds.take().unwrap_or_default());
+        self
+    }
+
+    /// Adds native (sparse, exponential) buckets to the handling-seconds histogram, next to
+    /// the classic ones (turning the histogram on if it was off): Prometheus scraping
+    /// protobuf with native histograms enabled gets them.
+    ///
+    /// ```
+    /// use promenade_core::{NativeBuckets, grpc_metrics::{GrpcMetrics, Side}};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .native_histograms(NativeBuckets::default())
+    ///     .build();
+    /// assert!(m.is_ok());
+    /// ```
+    pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
+        self.handling_seconds = Some(
+            self.handling_seconds
+                .take()
+                .unwrap_or_default()
+                .with_native(native),
+        );
+        self
+    }
+
+    /// Creates every series of every registered method at zero now, as Go's
+    /// `InitializeMetrics`: started, messages and the histogram per method, and handled per
+    /// method × all 17 codes. Off by default.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, GrpcType, Side}};
+    /// let r = Registry::new();
+    /// GrpcMetrics::builder(&r, Side::Server).method("/a.B/C", GrpcType::Unary).initialize(true).build().unwrap();
+    /// let text = r.encode_to_string(Format::Text).unwrap();
+    /// assert_eq!(text.matches("grpc_server_handled_total{").count(), 17);
+    /// assert!(text.contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 0"#));
+    /// ```
+    pub fn initialize(mut self, on: bool) -> Self {
+        self.initialize = on;
+        self
+    }
+
+    /// Validates the methods and registers the families in the registry.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let r = promenade_core::Registry::new();
+    /// assert!(GrpcMetrics::builder(&r, Side::Server).method("not a path", GrpcType::Unary).build().is_err());
+    /// assert!(GrpcMetrics::builder(&r, Side::Server).build().is_ok());
+    /// assert!(GrpcMetrics::builder(&r, Side::Server).build().is_err()); // already registered
+    /// ```
+    pub fn build(self) -> Result<GrpcMetrics> {
+        let (prefix, help) = match self.side {
+            Side::Server => ("grpc_server", &SERVER_HELP),
+            Side::Client => ("grpc_client", &CLIENT_HELP),
+        };
+        let base = ["grpc_type", "grpc_service", "grpc_method"];
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            Family::<Counter>::builder(&format!("{prefix}_{name}"), help)
+                .labels(labels)
+                .build()
+        };
+        let families = Arc::new(Families {
+            started: counter("started_total", help[0], &base)?,
+            handled: counter(
+                "handled_total",
+                help[1],
+                &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+            )?,
+            received: counter("msg_received_total", help[2], &base)?,
+            sent: counter("msg_sent_total", help[3], &base)?,
+            handling: match self.handling_seconds {
+                Some(buckets) => Some(
+                    Family::<Histogram>::builder_with_options(
+                        &format!("{prefix}_handling_seconds"),
+                        help[4],
+                        buckets,
+                    )
+                    .labels(&base)
+                    .build()?,
+                ),
+                None => None,
+            },
+        });
+        let mut methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState> =
+            HashMap::default();
+        for (path, grpc_type) in &self.methods {
+            let Some((service, method)) = split_method(path) else {
+                return Err(Error::InvalidConfig(format!(
+                    "invalid gRPC method path {path:?} (expected /pkg.Service/Method)"
+                )));
+            };
+            if let Some(existing) = methods.get(path.as_str())
+                && existing.grpc_type != *grpc_type
+            {
+                return Err(Error::InvalidConfig(format!(
+                    "gRPC method {path} registered as both {} and {grpc_type}",
+                    existing.grpc_type
+                )));
+            }
+            methods.insert(
+                path.as_str().into(),
+                Arc::new(MethodSeries::new(&families, *grpc_type, service, method)),
+            );
+        }
+        let mut ids = Vec::new();
+        let mut register = |r: Result<crate::CollectorId>| -> Result<()> {
+            match r {
+                Ok(id) => {
+                    ids.push(id);
+                    Ok(())
+                }
+                Err(e) => {
+                    // Leave the registry as it was.
+                    for id in ids.drain(..) {
+                        let _ = self.registry.unregister(id);
+                    }
+                    Err(e)
+                }
+            }
+        };
+        register(self.registry.register(families.started.clone()))?;
+        register(self.registry.register(families.handled.clone()))?;
+        register(self.registry.register(families.received.clone()))?;
+        register(self.registry.register(families.sent.clone()))?;
+        if let Some(h) = &families.handling {
+            register(self.registry.register(h.clone()))?;
+        }
+        let table = MethodTable {
+            side: self.side,
+            unknown: Arc::new(MethodSeries::new(
+                &families,
+                GrpcType::Unary,
+                UNKNOWN,
+                UNKNOWN,
+            )),
+            methods,
+        };
+        if self.initialize {
+            for m in table.methods.values() {
+                m.started();
+                m.counter(&m.received, &families.received);
+                m.counter(&m.sent, &families.sent);
+                m.handling();
+                for c in GrpcCode::ALL {
+                    m.handled(c);
+                }
+            }
+        }
+        Ok(GrpcMetrics::from_table(table))
+    }
+}
+
+/// Help texts of the Go middleware (server side).
+const SERVER_HELP: [&str; 5] = [
+    "Total number of RPCs started on the server.",
+    "Total number of RPCs completed on the server, regardless of success or failure.",
+    "Total number of RPC stream messages received on the server.",
+    "Total number of gRPC stream messages sent by the server.",
+    "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+];
+
+/// Help texts of the Go middleware (client side).
+const CLIENT_HELP: [&str; 5] = [
+    "Total number of RPCs started on the client.",
+    "Total number of RPCs completed by the client, regardless of success or failure.",
+    "Total number of RPC stream messages received by the client.",
+    "Total number of gRPC stream messages sent by the client.",
+    "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Format;
+
+    #[test]
+    fn unknown_methods_share_fixed_labels() {
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Server)
+            .method("/a.B/C", GrpcType::BidiStream)
+            .build()
+            .unwrap();
+        for i in 0..100 {
+            m.start(&format!("/random.Svc{i}/M{i}"))
+                .finish(GrpcCode::Unimplemented);
+        }
+        let text = r.encode_to_string(Format::Text).unwrap();
+        assert!(text.contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="unknown",grpc_method="unknown"} 100"#));
+        assert_eq!(text.matches("grpc_server_started_total{").count(), 1);
+    }
+
+    #[test]
+    fn conflicting_registration_is_refused() {
+        let r = Registry::new();
+        let e = GrpcMetrics::builder(&r, Side::Server)
+            .method("/a.B/C", GrpcType::Unary)
+            .method("/a.B/C", GrpcType::BidiStream)
+            .build();
+        assert!(e.is_err());
+        // Nothing was left registered by the failed build.
+        assert!(GrpcMetrics::builder(&r, Side::Server).build().is_ok());
+        // Server and client families coexist in one registry.
+        assert!(GrpcMetrics::builder(&r, Side::Client).build().is_ok());
+    }
+}

@@ -1,0 +1,67 @@
+//! The gRPC instrumentation shared by the gRPC adapters (tonic today): metric names, labels
+//! and code strings exactly as the Go ecosystem's gRPC Prometheus middleware
+//! (`go-grpc-middleware/providers/prometheus`), method-path parsing, the `grpc_type`
+//! registry, the gRPC message-frame counter and the call tracker with its drop guard.
+//!
+//! Families (`grpc_server_*`, or `grpc_client_*` for [`Side::Client`]), labels
+//! `grpc_type`, `grpc_service`, `grpc_method`:
+//!
+//! | family | type | extra label |
+//! |---|---|---|
+//! | `grpc_server_started_total` | counter | |
+//! | `grpc_server_handled_total` | counter | `grpc_code` |
+//! | `grpc_server_msg_received_total` | counter | |
+//! | `grpc_server_msg_sent_total` | counter | |
+//! | `grpc_server_handling_seconds` | histogram (on by default, default buckets) | |
+//!
+//! Only registered methods get their own labels; any other path is recorded as
+//! `grpc_type="unary", grpc_service="unknown", grpc_method="unknown"`, so random paths cannot
+//! grow the number of series. (Unary because a server cannot know the streaming kind of a
+//! method it does not implement; such calls are normally `Unimplemented`.)
+//!
+//! The module is split by concern; everything is re-exported here, so the paths stay
+//! `promenade_core::grpc_metrics::*`:
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `code.rs` | the status codes and their `grpc_code` label values (the only copy of the names) |
+//! | `wire.rs` | what is read off the wire: method-path parsing, the message-frame counter |
+//! | `builder.rs` | [`GrpcMetricsBuilder`] and its options ([`Side`], [`GrpcType`], buckets, initialization) |
+//! | `series.rs` | the per-method series cells, created on first use and then kept |
+//! | `tracker.rs` | [`GrpcMetrics`], which starts calls, and the [`CallTracker`] that ends each once |
+//!
+//! Like every instrumentation module, this one sits above the metric types, families and the
+//! registry and only imports from them; nothing below imports from here.
+//!
+//! ```
+//! use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};
+//! use promenade_core::{Format, Registry};
+//!
+//! let registry = Registry::new();
+//! let metrics = GrpcMetrics::builder(&registry, Side::Server)
+//!     .method("/shop.Cart/Watch", GrpcType::ServerStream)
+//!     .build()
+//!     .unwrap();
+//! let mut call = metrics.start("/shop.Cart/Watch");
+//! call.msg_received();
+//! call.msg_sent();
+//! call.msg_sent();
+//! call.set_code(GrpcCode::Ok);
+//! drop(call); // end of stream
+//!
+//! let text = registry.encode_to_string(Format::Text).unwrap();
+//! assert!(text.contains(r#"grpc_server_handled_total{grpc_type="server_stream",grpc_service="shop.Cart",grpc_method="Watch",grpc_code="OK"} 1"#));
+//! assert!(text.contains(r#"grpc_server_msg_sent_total{grpc_type="server_stream",grpc_service="shop.Cart",grpc_method="Watch"} 2"#));
+//! ```
+
+pub mod code;
+
+mod builder;
+mod series;
+mod tracker;
+mod wire;
+
+pub use builder::{GrpcMetricsBuilder, GrpcType, Side};
+pub use code::GrpcCode;
+pub use tracker::{CallTracker, GrpcMetrics, MsgCounter};
+pub use wire::{FrameCounter, MAX_NAME_LEN, UNKNOWN, split_method};
