@@ -194,7 +194,15 @@ impl GrpcMetricsBuilder {
     /// assert!(m.is_ok());
     /// ```
     pub fn handling_seconds_buckets(mut self, buckets: Buckets) -> Self {
-        self.handling_seconds = Some(buckets);
+        // Builder order must not matter: native buckets set before are kept.
+        let native = self
+            .handling_seconds
+            .as_ref()
+            .and_then(|b| b.native().cloned());
+        self.handling_seconds = Some(match native {
+            Some(native) if buckets.native().is_none() => buckets.with_native(native),
+            _ => buckets,
+        });
         self
     }
 
