@@ -2,7 +2,6 @@
 //! label policy, method/route/status normalisation and the in-flight drop guard live here
 //! once, so every adapter exposes the same series (one dashboard serves them all).
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -10,6 +9,7 @@ use std::time::Instant;
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
+use crate::labels::{rename_rendered_labels, render_labels};
 use crate::metric::{Buckets, Gauge, Histogram, Metric, MetricType};
 use crate::name::check_label_names;
 use crate::registry::{Collector, Descriptor};
@@ -546,7 +546,7 @@ impl HttpMetricsBuilder {
             .build()?;
         let mut const_rendered = String::new();
         let const_values: Vec<&str> = self.const_labels.iter().map(|(_, v)| v.as_str()).collect();
-        crate::encoding::render_labels(&mut const_rendered, &const_names, &const_values);
+        render_labels(&mut const_rendered, &const_names, &const_values);
         let inner = Arc::new(Inner {
             naming: self.naming,
             extra_methods: self
@@ -1201,27 +1201,7 @@ fn view_labels(out: &mut String, const_rendered: &str, rendered: &str, view: Vie
     }
     match view {
         View::Prometheus => out.push_str(rendered),
-        View::OpenTelemetry => {
-            let mut rest = rendered;
-            let mut i = 0;
-            while let Some(eq) = rest.find("=\"") {
-                let name = &rest[..eq];
-                out.push_str(OTEL_NAMES.get(i).copied().unwrap_or(name));
-                // Copy `="value"` up to the unescaped closing quote.
-                let bytes = rest.as_bytes();
-                let mut j = eq + 2;
-                while j < bytes.len() && bytes[j] != b'"' {
-                    j += if bytes[j] == b'\\' { 2 } else { 1 };
-                }
-                let end = (j + 1).min(rest.len());
-                out.push_str(&rest[eq..end]);
-                rest = rest[end..].strip_prefix(',').map_or("", |r| {
-                    out.push(',');
-                    r
-                });
-                i += 1;
-            }
-        }
+        View::OpenTelemetry => rename_rendered_labels(out, rendered, &OTEL_NAMES),
     }
 }
 
@@ -1303,13 +1283,6 @@ impl Collector for HttpCollector {
             }
         }
     }
-}
-
-/// The label value at `index` of a rendered label string, unescaped (borrowed when no escape).
-pub(crate) fn rendered_label_value(rendered: &str, index: usize) -> Cow<'_, str> {
-    crate::encoding::parse_rendered_labels(rendered)
-        .nth(index)
-        .map_or(Cow::Borrowed(""), |(_, v)| v)
 }
 
 #[cfg(test)]
@@ -1435,22 +1408,6 @@ mod tests {
         assert_eq!(status_label(7, false, &mut b), "7");
         assert_eq!(status_label(65535, false, &mut b), "65535");
         assert_eq!(status_label(404, true, &mut b), "4xx");
-    }
-
-    #[test]
-    fn rendered_values_round_trip() {
-        let mut r = String::new();
-        crate::encoding::render_labels(&mut r, &["a", "b", "c"], &["x", "q\"uo\\te\n", ""]);
-        assert_eq!(rendered_label_value(&r, 0), "x");
-        assert_eq!(rendered_label_value(&r, 1), "q\"uo\\te\n");
-        assert_eq!(rendered_label_value(&r, 2), "");
-        // `=` and `="` inside values do not confuse the scan.
-        let mut r = String::new();
-        crate::encoding::render_labels(&mut r, &["a", "b", "c"], &["x=\"y", "=", "k=v"]);
-        assert_eq!(rendered_label_value(&r, 0), "x=\"y");
-        assert_eq!(rendered_label_value(&r, 1), "=");
-        assert_eq!(rendered_label_value(&r, 2), "k=v");
-        assert_eq!(rendered_label_value(&r, 3), "");
     }
 
     #[test]
