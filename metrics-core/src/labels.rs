@@ -20,7 +20,7 @@ use std::borrow::Cow;
 /// ```
 pub fn escape_label_value(out: &mut String, value: &str) {
     let mut rest = value;
-    while let Some(pos) = rest.find(|c| c == '\\' || c == '\n' || c == '"') {
+    while let Some(pos) = rest.find(['\\', '\n', '"']) {
         out.push_str(&rest[..pos]);
         out.push_str(match rest.as_bytes()[pos] {
             b'\\' => "\\\\",

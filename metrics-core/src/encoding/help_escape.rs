@@ -12,7 +12,7 @@ pub(crate) fn escape_help(out: &mut String, help: &str, openmetrics: bool) {
     // Text 0.0.4 escapes only `\` and LF in help text (its format documentation says so);
     // a `"` stays as it is.
     let mut rest = help;
-    while let Some(pos) = rest.find(|c| c == '\\' || c == '\n') {
+    while let Some(pos) = rest.find(['\\', '\n']) {
         out.push_str(&rest[..pos]);
         out.push_str(match rest.as_bytes()[pos] {
             b'\\' => "\\\\",
