@@ -13,6 +13,7 @@ use crate::labels::{rename_rendered_labels, render_labels};
 use crate::metric::{Buckets, Gauge, Histogram, Metric, MetricType};
 use crate::name::check_label_names;
 use crate::registry::{Collector, Descriptor};
+use crate::trace::{TraceId, observe_with_trace};
 use crate::{Registry, exponential_buckets};
 
 /// Route label value for requests that matched no route.
@@ -716,7 +717,7 @@ impl HttpMetrics {
             inner: Arc::clone(&self.inner),
             in_flight,
             derived,
-            trace_id: crate::trace::exemplar_trace_id(info.headers.header("traceparent")),
+            trace_id: TraceId::for_exemplar(info.headers.header("traceparent")),
             start: Instant::now(),
             status: None,
             head_seconds: None,
@@ -749,7 +750,7 @@ pub struct RequestTracker {
     inner: Arc<Inner>,
     in_flight: Option<Series<InFlight>>,
     derived: Vec<String>,
-    trace_id: Option<[u8; 32]>,
+    trace_id: Option<TraceId>,
     start: Instant,
     status: Option<u16>,
     head_seconds: Option<f64>,
@@ -923,23 +924,7 @@ impl Drop for RequestTracker {
             }
         };
         if let Some(series) = series {
-            match self
-                .trace_id
-                .as_ref()
-                .and_then(|id| std::str::from_utf8(id).ok())
-            {
-                // The id was validated as hex, so the exemplar is always accepted.
-                Some(id) => {
-                    if series
-                        .duration
-                        .observe_with_exemplar(seconds, &[("trace_id", id)])
-                        .is_err()
-                    {
-                        series.duration.observe(seconds);
-                    }
-                }
-                None => series.duration.observe(seconds),
-            }
+            observe_with_trace(&series.duration, seconds, self.trace_id.as_ref());
             if let Some((req, resp)) = &series.sizes {
                 req.observe(self.request_bytes as f64);
                 resp.observe(self.response_bytes as f64);
@@ -1375,30 +1360,6 @@ mod tests {
         let text = registry.encode_to_string(crate::Format::Text).unwrap();
         assert!(text.contains(r#"status="200",tenant="x"} 2"#), "{text}");
         assert!(text.contains(r#"status="200",tenant="y"} 1"#), "{text}");
-    }
-
-    #[test]
-    fn traceparent_parsing() {
-        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(
-            crate::trace::sampled_trace_id(ok)
-                .map(|b| String::from_utf8(b.to_vec()).unwrap())
-                .as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        for bad in [
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", // not sampled
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
-            "garbage",
-            "",
-            "00-😱😱😱😱😱😱😱😱-00f067aa0ba902b7-01",
-        ] {
-            assert_eq!(crate::trace::sampled_trace_id(bad), None, "{bad}");
-        }
     }
 
     #[test]
