@@ -211,16 +211,16 @@ mod tests {
     }
 }
 
+/// An OpenTelemetry context with a remote span of trace `4bf92f3577b34da6a3ce929d0e0e4736`,
+/// for the tests here and those of the trackers that read it.
 #[cfg(test)]
 #[cfg(feature = "opentelemetry")]
-mod span_context_tests {
+pub(crate) mod test_context {
     use opentelemetry::trace::{
         SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId as OtelTraceId, TraceState,
     };
 
-    use super::*;
-
-    fn context(flags: TraceFlags) -> opentelemetry::Context {
+    pub(crate) fn remote_span(flags: TraceFlags) -> opentelemetry::Context {
         let sc = SpanContext::new(
             OtelTraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
             SpanId::from_hex("00f067aa0ba902b7").unwrap(),
@@ -230,6 +230,15 @@ mod span_context_tests {
         );
         opentelemetry::Context::current().with_remote_span_context(sc)
     }
+}
+
+#[cfg(test)]
+#[cfg(feature = "opentelemetry")]
+mod span_context_tests {
+    use opentelemetry::trace::TraceFlags;
+
+    use super::test_context::remote_span as context;
+    use super::*;
 
     #[test]
     fn sampled_span_context_gives_the_trace_id() {
@@ -258,30 +267,5 @@ mod span_context_tests {
         let _guard = context(TraceFlags::default()).attach();
         assert_eq!(TraceId::for_exemplar(None), None);
         assert_eq!(current_span_trace_id(), None);
-    }
-
-    #[test]
-    fn http_tracker_takes_the_span_context_trace_id() {
-        use crate::http_metrics::{HttpMetrics, RequestInfo};
-        let registry = crate::Registry::new();
-        let metrics = HttpMetrics::builder(&registry).build().unwrap();
-        let headers = http::HeaderMap::new();
-        {
-            let _guard = context(TraceFlags::SAMPLED).attach();
-            let mut tracker = metrics.start(&RequestInfo {
-                method: "GET",
-                route: Some("/"),
-                path: "/",
-                headers: &headers,
-            });
-            tracker.response_head(200);
-        }
-        let om = registry
-            .encode_to_string(crate::Format::OpenMetrics)
-            .unwrap();
-        assert!(
-            om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#),
-            "{om}"
-        );
     }
 }

@@ -360,4 +360,32 @@ mod tests {
         assert!(text.contains(r#"status="200",tenant="x"} 2"#), "{text}");
         assert!(text.contains(r#"status="200",tenant="y"} 1"#), "{text}");
     }
+
+    /// Without a `traceparent` header, the current OpenTelemetry span's trace is the exemplar.
+    #[test]
+    #[cfg(feature = "opentelemetry")]
+    fn takes_the_span_context_trace_id() {
+        use crate::trace::test_context::remote_span;
+        use opentelemetry::trace::TraceFlags;
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder(&registry).build().unwrap();
+        let headers = http::HeaderMap::new();
+        {
+            let _guard = remote_span(TraceFlags::SAMPLED).attach();
+            let mut tracker = metrics.start(&RequestInfo {
+                method: "GET",
+                route: Some("/"),
+                path: "/",
+                headers: &headers,
+            });
+            tracker.response_head(200);
+        }
+        let om = registry
+            .encode_to_string(crate::Format::OpenMetrics)
+            .unwrap();
+        assert!(
+            om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#),
+            "{om}"
+        );
+    }
 }
