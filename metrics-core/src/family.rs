@@ -9,12 +9,13 @@ use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::encoding::{
-    EscapingScheme, escape_label_value, escape_name_for_exposition, parse_rendered_labels,
-};
-use crate::encoding::{
-    FamilyHeader, LabelSet, MetricEncoder, render_labels, rendered_labels_match,
+    EscapingScheme, FamilyHeader, LabelSet, MetricEncoder, escape_name_for_exposition,
 };
 use crate::error::{Error, Result};
+use crate::labels::{
+    escape_label_value, parse_rendered_labels, render_labels, rendered_label_value,
+    rendered_labels_match,
+};
 use crate::metric::{Metric, MetricType};
 use crate::name::{
     check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
@@ -220,7 +221,7 @@ impl<M> Deref for Series<M> {
 impl<M> Series<M> {
     /// The value of the label at `index` (in label-name order).
     pub(crate) fn label_value(&self, index: usize) -> std::borrow::Cow<'_, str> {
-        crate::http_metrics::rendered_label_value(&self.entry.labels, index)
+        rendered_label_value(&self.entry.labels, index)
     }
 }
 

@@ -43,6 +43,7 @@ mod error;
 mod family;
 pub mod grpc_metrics;
 pub mod http_metrics;
+mod labels;
 mod metric;
 pub mod name;
 #[cfg(feature = "push")]

@@ -8,10 +8,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::encoding::escape_name_for_exposition;
 use crate::encoding::{
     Encode, EscapingScheme, FamilyHeader, Format, LabelSet, MetricEncoder, Negotiated, TextEncoder,
-    render_labels,
 };
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
+use crate::labels::render_labels;
 use crate::metric::{
     Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
 };

@@ -1,50 +1,111 @@
 //! Trace ids for exemplars: from an incoming W3C `traceparent` header, or (feature
 //! `opentelemetry`) from the current OpenTelemetry span context. No tracing dependency is
-//! needed for the header path.
+//! needed for the header path. Also the one way an instrumented duration is observed with
+//! such an id as its exemplar, so HTTP and gRPC attach it identically.
 
-/// The trace id to attach as an exemplar: the sampled trace of `traceparent` when given and
-/// well-formed, else (feature `opentelemetry`) the current span context's sampled trace.
-pub(crate) fn exemplar_trace_id(traceparent: Option<&str>) -> Option<[u8; 32]> {
-    traceparent
-        .and_then(sampled_trace_id)
-        .or_else(current_span_trace_id)
+use std::fmt;
+
+use crate::metric::Histogram;
+
+/// A trace id as an exemplar carries it: 32 lower-case hex digits, not all zero (the W3C
+/// Trace Context form). It is checked once, when made, so attaching it as an exemplar
+/// label cannot fail later, and it is `Copy` so a request can hold it without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceId([u8; 32]);
+
+impl TraceId {
+    /// The id of 32 lower-case hex digits, not all zero; anything else is `None`.
+    pub(crate) fn from_hex(hex: &str) -> Option<TraceId> {
+        if !is_lower_hex(hex, 32) || hex.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(hex.as_bytes());
+        Some(TraceId(id))
+    }
+
+    /// The id of 16 binary bytes (as OpenTelemetry holds it); all zero is `None`.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Option<TraceId> {
+        if bytes == [0; 16] {
+            return None;
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = [0u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            id[2 * i] = HEX[usize::from(b >> 4)];
+            id[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+        }
+        Some(TraceId(id))
+    }
+
+    /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex flags>`)
+    /// when the trace is sampled; anything malformed is ignored.
+    pub(crate) fn from_traceparent(header: &str) -> Option<TraceId> {
+        let mut parts = header.trim().split('-');
+        let (version, trace, span, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if !is_lower_hex(version, 2)
+            || version == "ff"
+            || !is_lower_hex(span, 16)
+            || !is_lower_hex(flags, 2)
+        {
+            return None;
+        }
+        // Version 00 has exactly four fields; later versions may append more.
+        if version == "00" && parts.next().is_some() {
+            return None;
+        }
+        if span.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
+        if !sampled {
+            return None;
+        }
+        TraceId::from_hex(trace)
+    }
+
+    /// The sampled trace of the current OpenTelemetry context (feature `opentelemetry`;
+    /// without it there is no span context to read, and this is always `None`).
+    pub(crate) fn from_current_span() -> Option<TraceId> {
+        current_span()
+    }
+
+    /// The id to attach as an exemplar: the sampled trace of `traceparent` when given and
+    /// well-formed, else (feature `opentelemetry`) the current span context's sampled trace.
+    pub(crate) fn for_exemplar(traceparent: Option<&str>) -> Option<TraceId> {
+        traceparent
+            .and_then(TraceId::from_traceparent)
+            .or_else(TraceId::from_current_span)
+    }
+
+    /// The 32 hex digits.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored, so this cannot fall back.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The 32 hex digits as bytes, for callers that store them raw.
+    pub(crate) fn into_hex_bytes(self) -> [u8; 32] {
+        self.0
+    }
 }
 
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex flags>`) when
-/// the trace is sampled; anything malformed is ignored.
-pub(crate) fn sampled_trace_id(header: &str) -> Option<[u8; 32]> {
-    let mut parts = header.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let lower_hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    if !lower_hex(version, 2)
-        || version == "ff"
-        || !lower_hex(trace, 32)
-        || !lower_hex(span, 16)
-        || !lower_hex(flags, 2)
-    {
-        return None;
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TraceId").field(&self.as_str()).finish()
     }
-    // Version 00 has exactly four fields; later versions may append more.
-    if version == "00" && parts.next().is_some() {
-        return None;
-    }
-    if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
-        return None;
-    }
-    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-    let mut id = [0u8; 32];
-    id.copy_from_slice(trace.as_bytes());
-    sampled.then_some(id)
 }
 
-/// The sampled trace id of the current OpenTelemetry context, as lower-case hex.
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 #[cfg(feature = "opentelemetry")]
-pub(crate) fn current_span_trace_id() -> Option<[u8; 32]> {
+fn current_span() -> Option<TraceId> {
     use opentelemetry::trace::TraceContextExt as _;
     let cx = opentelemetry::Context::current();
     let span = cx.span();
@@ -52,34 +113,116 @@ pub(crate) fn current_span_trace_id() -> Option<[u8; 32]> {
     if !sc.is_valid() || !sc.is_sampled() {
         return None;
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = [0u8; 32];
-    for (i, b) in sc.trace_id().to_bytes().iter().enumerate() {
-        id[2 * i] = HEX[usize::from(b >> 4)];
-        id[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-    }
-    Some(id)
+    TraceId::from_bytes(sc.trace_id().to_bytes())
 }
 
-/// Without the `opentelemetry` feature there is no span context to read.
 #[cfg(not(feature = "opentelemetry"))]
 #[inline]
-pub(crate) fn current_span_trace_id() -> Option<[u8; 32]> {
+fn current_span() -> Option<TraceId> {
     None
 }
 
-#[cfg(test)]
-#[cfg(feature = "opentelemetry")]
-mod tests {
-    use opentelemetry::trace::{
-        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-    };
+/// Observes `seconds` on `histogram` with `trace_id` as its exemplar (label `trace_id`), or
+/// plainly when there is no trace. Either way the observation is counted exactly once.
+pub(crate) fn observe_with_trace(histogram: &Histogram, seconds: f64, trace_id: Option<&TraceId>) {
+    match trace_id {
+        Some(id) => {
+            // The id was validated as hex, so the exemplar is always accepted; were it ever
+            // refused, the observation must still count.
+            if histogram
+                .observe_with_exemplar(seconds, &[("trace_id", id.as_str())])
+                .is_err()
+            {
+                histogram.observe(seconds);
+            }
+        }
+        None => histogram.observe(seconds),
+    }
+}
 
+/// [`TraceId::from_traceparent`] as raw hex digits: the form the gRPC tracker stores until it
+/// switches to [`TraceId`].
+pub(crate) fn sampled_trace_id(header: &str) -> Option<[u8; 32]> {
+    TraceId::from_traceparent(header).map(TraceId::into_hex_bytes)
+}
+
+/// [`TraceId::from_current_span`] as raw hex digits: the form the gRPC tracker stores until
+/// it switches to [`TraceId`].
+pub(crate) fn current_span_trace_id() -> Option<[u8; 32]> {
+    TraceId::from_current_span().map(TraceId::into_hex_bytes)
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    fn context(flags: TraceFlags) -> opentelemetry::Context {
+    #[test]
+    fn traceparent_parsing() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            TraceId::from_traceparent(ok).as_ref().map(TraceId::as_str),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            sampled_trace_id(ok)
+                .map(|b| String::from_utf8(b.to_vec()).unwrap())
+                .as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", // not sampled
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "garbage",
+            "",
+            "00-😱😱😱😱😱😱😱😱-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(TraceId::from_traceparent(bad), None, "{bad}");
+            assert_eq!(sampled_trace_id(bad), None, "{bad}");
+        }
+        // Later versions may carry more fields.
+        assert!(
+            TraceId::from_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn observe_with_trace_attaches_the_id_or_observes_plainly() {
+        let registry = crate::Registry::new();
+        let h = registry
+            .histogram("work_seconds", "Work.", crate::Buckets::default())
+            .unwrap();
+        let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        observe_with_trace(&h, 0.2, None);
+        observe_with_trace(&h, 0.3, Some(&id));
+        let om = registry
+            .encode_to_string(crate::Format::OpenMetrics)
+            .unwrap();
+        assert!(om.contains("work_seconds_count 2\n"), "{om}");
+        assert!(
+            om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.3"#),
+            "{om}"
+        );
+    }
+}
+
+/// An OpenTelemetry context with a remote span of trace `4bf92f3577b34da6a3ce929d0e0e4736`,
+/// for the tests here and those of the trackers that read it.
+#[cfg(test)]
+#[cfg(feature = "opentelemetry")]
+pub(crate) mod test_context {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId as OtelTraceId, TraceState,
+    };
+
+    pub(crate) fn remote_span(flags: TraceFlags) -> opentelemetry::Context {
         let sc = SpanContext::new(
-            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            OtelTraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
             SpanId::from_hex("00f067aa0ba902b7").unwrap(),
             flags,
             true,
@@ -87,51 +230,42 @@ mod tests {
         );
         opentelemetry::Context::current().with_remote_span_context(sc)
     }
+}
+
+#[cfg(test)]
+#[cfg(feature = "opentelemetry")]
+mod span_context_tests {
+    use opentelemetry::trace::TraceFlags;
+
+    use super::test_context::remote_span as context;
+    use super::*;
 
     #[test]
     fn sampled_span_context_gives_the_trace_id() {
         let _guard = context(TraceFlags::SAMPLED).attach();
         assert_eq!(
-            exemplar_trace_id(None).as_ref().map(|id| &id[..]),
+            TraceId::for_exemplar(None).as_ref().map(TraceId::as_str),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            current_span_trace_id().as_ref().map(|id| &id[..]),
             Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
         );
         // A valid header wins over the context.
         let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         assert_eq!(
-            exemplar_trace_id(Some(header)).as_ref().map(|id| &id[..]),
-            Some(&b"0af7651916cd43dd8448eb211c80319c"[..])
+            TraceId::for_exemplar(Some(header))
+                .as_ref()
+                .map(TraceId::as_str),
+            Some("0af7651916cd43dd8448eb211c80319c")
         );
     }
 
     #[test]
     fn unsampled_or_missing_span_context_gives_nothing() {
-        assert_eq!(exemplar_trace_id(None), None);
+        assert_eq!(TraceId::for_exemplar(None), None);
         let _guard = context(TraceFlags::default()).attach();
-        assert_eq!(exemplar_trace_id(None), None);
-    }
-
-    #[test]
-    fn http_tracker_takes_the_span_context_trace_id() {
-        use crate::http_metrics::{HttpMetrics, RequestInfo};
-        let registry = crate::Registry::new();
-        let metrics = HttpMetrics::builder(&registry).build().unwrap();
-        let headers = http::HeaderMap::new();
-        {
-            let _guard = context(TraceFlags::SAMPLED).attach();
-            let mut tracker = metrics.start(&RequestInfo {
-                method: "GET",
-                route: Some("/"),
-                path: "/",
-                headers: &headers,
-            });
-            tracker.response_head(200);
-        }
-        let om = registry
-            .encode_to_string(crate::Format::OpenMetrics)
-            .unwrap();
-        assert!(
-            om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#),
-            "{om}"
-        );
+        assert_eq!(TraceId::for_exemplar(None), None);
+        assert_eq!(current_span_trace_id(), None);
     }
 }

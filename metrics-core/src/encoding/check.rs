@@ -9,9 +9,9 @@
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use super::escape::parse_rendered_labels;
-use super::escaping::escape_name_for_exposition;
+use super::name_escaping::escape_name_for_exposition;
 use super::{EscapingScheme, HistogramValue, SummaryValue};
+use crate::labels::parse_rendered_labels;
 use crate::metric::MetricType;
 
 /// The state of the checks during one exposition.

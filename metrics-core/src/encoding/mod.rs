@@ -2,9 +2,9 @@
 //! interface collectors write to, and content negotiation.
 
 mod check;
-mod escape;
-mod escaping;
 mod float;
+mod help_escape;
+mod name_escaping;
 mod negotiate;
 #[cfg(feature = "protobuf")]
 pub mod protobuf;
@@ -13,14 +13,16 @@ mod text;
 use std::borrow::Cow;
 
 pub(crate) use check::Check;
-pub use escape::escape_label_value;
-pub(crate) use escape::{parse_rendered_labels, render_labels, rendered_labels_match};
-pub use escaping::{escape_name, escape_name_for_exposition, unescape_name};
+// Label values are escaped by the label-set format (`crate::labels`); the function stays
+// reachable here, where custom encoders look for it.
+pub use crate::labels::escape_label_value;
 pub use float::{write_go_float, write_openmetrics_float};
+pub use name_escaping::{escape_name, escape_name_for_exposition, unescape_name};
 pub use negotiate::{EscapingScheme, Negotiated, negotiate};
 pub(crate) use text::TextEncoder;
 
 use crate::error::Result;
+use crate::labels::render_labels;
 use crate::metric::{CellsReading, Exemplar, MetricType};
 use crate::name::check_label_names;
 

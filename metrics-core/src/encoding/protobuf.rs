@@ -12,9 +12,9 @@ use std::borrow::Cow;
 
 use prost::Message;
 
-use super::escape::parse_rendered_labels;
-use super::escaping::escape_name_for_exposition;
+use super::name_escaping::escape_name_for_exposition;
 use super::{Encode, EscapingScheme, FamilyHeader, HistogramValue, NativeValue, SummaryValue};
+use crate::labels::parse_rendered_labels;
 use crate::metric::{Exemplar, MetricType};
 
 /// The `io.prometheus.client` message types.

@@ -13,10 +13,11 @@
 //!   observations is valid whatever their values), and so is each quantile sample whose
 //!   value is negative; NaN (no recent observations) and `+Inf` quantiles are written.
 
-use super::escape::{escape_help, escape_label_value};
-use super::escaping::escape_name_for_exposition;
 use super::float::{write_go_float, write_openmetrics_float, write_u64};
+use super::help_escape::escape_help;
+use super::name_escaping::escape_name_for_exposition;
 use super::{Encode, EscapingScheme, FamilyHeader, HistogramValue, SummaryValue};
+use crate::labels::escape_label_value;
 use crate::metric::{Exemplar, MetricType};
 use crate::name::is_valid_metric_name;
 

@@ -1,7 +1,7 @@
 //! Exemplars: a sample's link to a trace (checklist D16, E13).
 
-use crate::encoding::render_labels;
 use crate::error::{Error, Result};
+use crate::labels::render_labels;
 use crate::metric::unix_now_seconds;
 use crate::name::check_label_names;
 

@@ -1,5 +1,6 @@
-//! Escaping of names outside the legacy character set (checklist G), byte for byte as the
-//! Go implementation (prometheus/common `model.EscapeName`) does it.
+//! Escaping of metric and label names outside the legacy character set, for scrapers that
+//! ask for an escaping scheme instead of UTF-8 names (the `escaping` parameter of `Accept`),
+//! byte for byte as the Go implementation (prometheus/common `model.EscapeName`) does it.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -139,7 +140,7 @@ mod tests {
     use EscapingScheme::*;
 
     #[test]
-    fn g3_underscores() {
+    fn underscores_scheme_matches_go() {
         for (i, o) in [
             ("metric.name/with/slashes", "metric_name_with_slashes"),
             ("label with 😱", "label_with__"),
@@ -153,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn g4_dots() {
+    fn dots_scheme_matches_go() {
         for (i, o) in [
             (
                 "mysystem.prod.west.cpu.load_total",
@@ -171,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn g5_values_and_round_trip() {
+    fn values_scheme_matches_go_and_round_trips() {
         for (i, o) in [
             (
                 "mysystem.prod.west.cpu.load",

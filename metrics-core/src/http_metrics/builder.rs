@@ -1,0 +1,539 @@
+//! Configuration of the HTTP instrumentation: [`HttpMetricsBuilder`] and its options, and
+//! the [`HttpMetrics`] handle it builds (the families it registers, the collector that
+//! exposes them). Recording lives in the tracker, exposition in the collector.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::collector::{HttpCollector, OTEL_NAMES};
+use super::policy::method_label;
+use super::request::{LabelFn, RequestInfo};
+use super::series::{InFlight, RequestSeries, RequestSeriesOptions};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::labels::render_labels;
+use crate::metric::Buckets;
+use crate::name::check_label_names;
+use crate::{Registry, exponential_buckets};
+
+/// Which metric names and label names to expose.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, Naming, RequestInfo};
+/// use promenade_core::{Format, Registry};
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).naming(Naming::Both).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker);
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// // During a migration both names are exposed, from the same storage.
+/// assert!(text.contains("http_request_duration_seconds_count{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+/// assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/\",http_response_status_code=\"200\"} 1\n"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    /// `http_requests_total`, `http_request_duration_seconds`, `http_requests_in_flight`
+    /// with labels `method`, `route`, `status`.
+    #[default]
+    Prometheus,
+    /// OpenTelemetry semantic conventions as Prometheus names:
+    /// `http_server_request_duration_seconds`, `http_server_active_requests` with labels
+    /// `http_request_method`, `http_route`, `http_response_status_code`.
+    OpenTelemetry,
+    /// Both sets at once, for a migration; the series share their storage.
+    Both,
+}
+
+/// Where a request's duration ends.
+///
+/// ```
+/// use promenade_core::http_metrics::{DurationEnd, HttpMetrics};
+/// assert_eq!(DurationEnd::default(), DurationEnd::Body);
+/// // Streaming endpoints often measure time to first byte instead.
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+///     .duration_end(DurationEnd::Head)
+///     .build();
+/// assert!(metrics.is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DurationEnd {
+    /// When the response body has been sent completely or dropped (streaming included).
+    #[default]
+    Body,
+    /// When the response head is ready.
+    Head,
+}
+
+/// Configures [`HttpMetrics`]; see [`HttpMetrics::builder`].
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, Naming};
+/// use promenade_core::Registry;
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry)
+///     .naming(Naming::Prometheus)
+///     .status_classes(true)
+///     .exclude_path("/healthz")
+///     .const_label("service", "checkout")
+///     .build()
+///     .unwrap();
+/// assert!(metrics.is_excluded("/healthz"));
+/// ```
+pub struct HttpMetricsBuilder {
+    registry: Registry,
+    buckets: Buckets,
+    naming: Naming,
+    extra_methods: Vec<String>,
+    status_classes: bool,
+    body_sizes: Option<Buckets>,
+    duration_end: DurationEnd,
+    excluded_paths: Vec<String>,
+    const_labels: Vec<(String, String)>,
+    derived_labels: Vec<(String, LabelFn)>,
+    max_series: usize,
+}
+
+impl fmt::Debug for HttpMetricsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpMetricsBuilder")
+            .field("naming", &self.naming)
+            .field("buckets", &self.buckets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default cap on request series, a last line of defence when derived labels misbehave.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, DEFAULT_MAX_SERIES};
+/// assert_eq!(DEFAULT_MAX_SERIES, 10_000);
+/// // A service with few routes can afford a tighter cap.
+/// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+///     .max_series(DEFAULT_MAX_SERIES / 10)
+///     .build();
+/// assert!(metrics.is_ok());
+/// ```
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+impl HttpMetricsBuilder {
+    /// Duration buckets (default: the Prometheus defaults).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Buckets, Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .buckets(Buckets::new(vec![0.1, 1.0]).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",status=\"200\",le=\"1\"} 1\n"));
+    /// assert!(!text.contains("le=\"0.005\"")); // the default buckets are gone
+    /// ```
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// Adds native (sparse, exponential) buckets to the duration histogram, next to the
+    /// classic ones: Prometheus scraping protobuf with native histograms enabled gets
+    /// high-resolution latency at a fixed small cost; text scrapers still see the classic buckets.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let m = promenade_core::http_metrics::HttpMetrics::builder(&registry)
+    ///     .native_histograms(promenade_core::NativeBuckets::default())
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
+        self.buckets = self.buckets.with_native(native);
+        self
+    }
+
+    /// Metric naming preset.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, Naming, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).naming(Naming::OpenTelemetry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/\",http_response_status_code=\"200\"} 1\n"));
+    /// assert!(!text.contains("http_requests_total"));
+    /// ```
+    pub fn naming(mut self, naming: Naming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// Methods kept by name in addition to [`KNOWN_METHODS`](super::KNOWN_METHODS) (e.g.
+    /// WebDAV's `PROPFIND`).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).extra_methods(&["PURGE"]).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for method in ["PURGE", "BREW"] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method, route: Some("/cache"), path: "/cache", headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"PURGE\",route=\"/cache\",status=\"200\"} 1\n"));
+    /// assert!(text.contains("http_requests_total{method=\"_OTHER\",route=\"/cache\",status=\"200\"} 1\n"));
+    /// ```
+    pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
+        self.extra_methods
+            .extend(methods.iter().map(|m| m.as_ref().to_owned()));
+        self
+    }
+
+    /// Groups status codes into classes (`2xx`, `4xx`, …) instead of exact codes.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).status_classes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for status in [404, 410] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    ///     tracker.response_head(status);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"4xx\"} 2\n"));
+    /// ```
+    pub fn status_classes(mut self, on: bool) -> Self {
+        self.status_classes = on;
+        self
+    }
+
+    /// Adds request and response body size histograms (bytes; default buckets 64 B … 16 MiB).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).body_sizes(true).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "POST", route: Some("/upload"), path: "/upload", headers: &headers });
+    /// tracker.add_request_bytes(100);
+    /// tracker.response_head(201);
+    /// tracker.add_response_bytes(5000);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_size_bytes_bucket{method=\"POST\",route=\"/upload\",status=\"201\",le=\"256\"} 1\n"));
+    /// assert!(text.contains("http_response_size_bytes_sum{method=\"POST\",route=\"/upload\",status=\"201\"} 5000\n"));
+    /// ```
+    pub fn body_sizes(mut self, on: bool) -> Self {
+        self.body_sizes = on.then(|| {
+            exponential_buckets(64.0, 4.0, 10)
+                .and_then(Buckets::new)
+                .unwrap_or_default()
+        });
+        self
+    }
+
+    /// Where the duration ends (default: end of body).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{DurationEnd, HttpMetrics, RequestInfo};
+    /// use promenade_core::{Buckets, Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .duration_end(DurationEnd::Head)
+    ///     .buckets(Buckets::new(vec![0.1]).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/stream"), path: "/stream", headers: &headers });
+    /// tracker.response_head(200); // the duration ends here ...
+    /// std::thread::sleep(std::time::Duration::from_millis(150)); // ... not after the slow body
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/stream\",status=\"200\",le=\"0.1\"} 1\n"));
+    /// ```
+    pub fn duration_end(mut self, end: DurationEnd) -> Self {
+        self.duration_end = end;
+        self
+    }
+
+    /// Paths that are not instrumented at all (exact match on the raw path).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).exclude_path("/healthz").build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// // Adapters check the path before they start tracking.
+    /// for path in ["/healthz", "/orders"] {
+    ///     if metrics.is_excluded(path) {
+    ///         continue;
+    ///     }
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some(path), path, headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/orders\",status=\"200\"} 1\n"));
+    /// assert!(!text.contains("/healthz"));
+    /// ```
+    pub fn exclude_path(mut self, path: &str) -> Self {
+        self.excluded_paths.push(path.to_owned());
+        self
+    }
+
+    /// A constant label on every HTTP series.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).const_label("service", "checkout").build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{service=\"checkout\",method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+    /// assert!(text.contains("http_requests_in_flight{service=\"checkout\",method=\"GET\",route=\"/\"} 0\n"));
+    /// ```
+    pub fn const_label(mut self, name: &str, value: &str) -> Self {
+        self.const_labels.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A label computed from each request. Keep its values few: the series cap folds
+    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .derived_label("tenant", |req| req.headers.header("x-tenant").unwrap_or("none").to_owned())
+    ///     .build()
+    ///     .unwrap();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-tenant", "acme".parse().unwrap());
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\",tenant=\"acme\"} 1\n"));
+    /// ```
+    pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
+    where
+        F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
+    {
+        self.derived_labels.push((name.to_owned(), Arc::new(f)));
+        self
+    }
+
+    /// Cap on request series (default [`DEFAULT_MAX_SERIES`]).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).max_series(1).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for route in ["/a", "/b"] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some(route), path: route, headers: &headers });
+    ///     tracker.response_head(200);
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1\n"));
+    /// // Past the cap, requests are folded into one overflow series.
+    /// assert!(text.contains("http_requests_total{method=\"__overflow__\",route=\"__overflow__\",status=\"__overflow__\"} 1\n"));
+    /// ```
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max;
+        self
+    }
+
+    /// Validates the configuration and registers the metrics in the registry.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// use promenade_core::{Error, Registry};
+    /// let registry = Registry::new();
+    /// assert!(HttpMetrics::builder(&registry).const_label("bad-name", "x").build().is_err());
+    /// assert!(matches!(HttpMetrics::builder(&registry).max_series(0).build(), Err(Error::InvalidConfig(_))));
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// // The names are now taken in this registry.
+    /// assert!(matches!(HttpMetrics::builder(&registry).build(), Err(Error::AlreadyRegistered { .. })));
+    /// assert!(registry.encode_to_string(promenade_core::Format::Text).unwrap().contains("# TYPE http_requests_total counter"));
+    /// # drop(metrics);
+    /// ```
+    pub fn build(self) -> Result<HttpMetrics> {
+        let derived_names: Vec<&str> = self
+            .derived_labels
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let const_names: Vec<&str> = self.const_labels.iter().map(|(n, _)| n.as_str()).collect();
+        let mut all: Vec<&str> = vec!["method", "route", "status"];
+        all.extend(&derived_names);
+        all.extend(&const_names);
+        all.extend(OTEL_NAMES);
+        check_label_names(&all)?;
+        if self.max_series == 0 {
+            return Err(Error::InvalidConfig("max_series must be at least 1".into()));
+        }
+        let mut request_labels = vec!["method", "route", "status"];
+        request_labels.extend(&derived_names);
+        let options = Arc::new(RequestSeriesOptions {
+            duration: self.buckets.clone(),
+            sizes: self.body_sizes.clone(),
+        });
+        let requests = Family::<RequestSeries>::builder_with_options("http_requests", "", options)
+            .labels(&request_labels)
+            .max_series(self.max_series)
+            .build()?;
+        let in_flight = Family::<InFlight>::builder("http_requests_in_flight", "")
+            .labels(&["method", "route"])
+            .max_series(self.max_series)
+            .build()?;
+        let mut const_rendered = String::new();
+        let const_values: Vec<&str> = self.const_labels.iter().map(|(_, v)| v.as_str()).collect();
+        render_labels(&mut const_rendered, &const_names, &const_values);
+        let inner = Arc::new(Inner {
+            naming: self.naming,
+            extra_methods: self
+                .extra_methods
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            status_classes: self.status_classes,
+            sizes: self.body_sizes.is_some(),
+            duration_end: self.duration_end,
+            excluded_paths: self.excluded_paths,
+            derived_labels: self.derived_labels,
+            const_rendered,
+            requests,
+            in_flight,
+        });
+        let metrics = HttpMetrics { inner };
+        self.registry
+            .register(HttpCollector(Arc::clone(&metrics.inner)))?;
+        Ok(metrics)
+    }
+}
+
+/// The built configuration and storage, shared by the handle, every tracker and the
+/// collector.
+pub(super) struct Inner {
+    pub(super) naming: Naming,
+    pub(super) extra_methods: Box<[Box<str>]>,
+    pub(super) status_classes: bool,
+    pub(super) sizes: bool,
+    pub(super) duration_end: DurationEnd,
+    pub(super) excluded_paths: Vec<String>,
+    pub(super) derived_labels: Vec<(String, LabelFn)>,
+    /// The labels of [`HttpMetricsBuilder::const_label`], rendered once.
+    pub(super) const_rendered: String,
+    pub(super) requests: Family<RequestSeries>,
+    pub(super) in_flight: Family<InFlight>,
+}
+
+/// Request counts, durations and (optionally) sizes of HTTP servers, ready for any adapter.
+///
+/// ```
+/// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = http::HeaderMap::new();
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/users/{id}"), path: "/users/7", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker); // end of body
+///
+/// let text = registry.encode_to_string(Format::Text).unwrap();
+/// assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
+/// assert!(text.contains(r#"http_requests_in_flight{method="GET",route="/users/{id}"} 0"#));
+/// ```
+#[derive(Clone)]
+pub struct HttpMetrics {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpMetrics")
+            .field("naming", &self.inner.naming)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpMetrics {
+    /// Starts configuring HTTP metrics that will be registered in `registry`.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("# HELP http_request_duration_seconds Duration of HTTP requests in seconds.\n"));
+    /// # drop(metrics);
+    /// ```
+    pub fn builder(registry: &Registry) -> HttpMetricsBuilder {
+        HttpMetricsBuilder {
+            registry: registry.clone(),
+            buckets: Buckets::default(),
+            naming: Naming::default(),
+            extra_methods: Vec::new(),
+            status_classes: false,
+            body_sizes: None,
+            duration_end: DurationEnd::default(),
+            excluded_paths: Vec::new(),
+            const_labels: Vec::new(),
+            derived_labels: Vec::new(),
+            max_series: DEFAULT_MAX_SERIES,
+        }
+    }
+
+    /// Whether requests to `path` are left uninstrumented.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::HttpMetrics;
+    /// let metrics = HttpMetrics::builder(&promenade_core::Registry::new())
+    ///     .exclude_path("/metrics")
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(metrics.is_excluded("/metrics"));
+    /// assert!(!metrics.is_excluded("/metrics/")); // exact match only
+    /// ```
+    pub fn is_excluded(&self, path: &str) -> bool {
+        self.inner.excluded_paths.iter().any(|p| p == path)
+    }
+
+    /// The method label for a method as sent: known methods keep their (uppercase) name,
+    /// anything else is `_OTHER`.
+    ///
+    /// ```
+    /// let m = promenade_core::http_metrics::HttpMetrics::builder(&promenade_core::Registry::new())
+    ///     .extra_methods(&["PROPFIND"]).build().unwrap();
+    /// assert_eq!(m.method_label("GET"), "GET");
+    /// assert_eq!(m.method_label("PROPFIND"), "PROPFIND");
+    /// assert_eq!(m.method_label("get"), "_OTHER");
+    /// assert_eq!(m.method_label("BREW"), "_OTHER");
+    /// ```
+    pub fn method_label<'a>(&'a self, method: &str) -> &'a str {
+        method_label(method, &self.inner.extra_methods)
+    }
+}

@@ -1,0 +1,39 @@
+//! The HTTP server instrumentation shared by the tower and actix-web adapters: metric names,
+//! label policy, method/route/status normalisation and the in-flight drop guard live here
+//! once, so every adapter exposes the same series (one dashboard serves them all).
+//!
+//! One concern per file, all public items re-exported here:
+//!
+//! - `policy`: the label values (known methods, `_OTHER`, `unmatched`, `499`) and status
+//!   formatting;
+//! - `request`: what an adapter knows about a request ([`RequestInfo`], [`HeaderLookup`]);
+//! - `builder`: [`HttpMetricsBuilder`], its options and the [`HttpMetrics`] handle;
+//! - `tracker`: [`HttpMetrics::start`] and the [`RequestTracker`] drop guard;
+//! - `series`: the storage of in-flight gauges and request series;
+//! - `collector`: the Prometheus and OpenTelemetry exposition views.
+//!
+//! ```
+//! use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+//! use promenade_core::{Format, Registry};
+//!
+//! let registry = Registry::new();
+//! let metrics = HttpMetrics::builder(&registry).build().unwrap();
+//! let headers = http::HeaderMap::new();
+//! let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/users/{id}"), path: "/users/7", headers: &headers });
+//! tracker.response_head(200);
+//! drop(tracker); // end of body: the request is recorded now
+//! let text = registry.encode_to_string(Format::Text).unwrap();
+//! assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
+//! ```
+
+mod builder;
+mod collector;
+mod policy;
+mod request;
+mod series;
+mod tracker;
+
+pub use builder::{DEFAULT_MAX_SERIES, DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming};
+pub use policy::{CLIENT_CLOSED_STATUS, KNOWN_METHODS, OTHER_METHOD, UNMATCHED_ROUTE};
+pub use request::{HeaderLookup, RequestInfo};
+pub use tracker::RequestTracker;
