@@ -22,7 +22,7 @@
 //! ```
 
 use crate::encoding::Format;
-use crate::encoding::render_labels;
+use crate::labels::render_labels;
 use crate::registry::Registry;
 
 /// The value of the sample `name{labels}` in a text exposition, where `labels` is the label
@@ -42,7 +42,7 @@ pub fn sample_value(text: &str, name: &str, labels: &str) -> Option<f64> {
     };
     text.lines()
         .find_map(|line| line.strip_prefix(key.as_str()))
-        .and_then(|rest| parse_value(rest))
+        .and_then(parse_value)
 }
 
 /// Every `(labels, value)` of the samples named `name` in a text exposition, in order

@@ -85,11 +85,6 @@ impl TraceId {
         // Only ASCII hex digits are ever stored, so this cannot fall back.
         std::str::from_utf8(&self.0).unwrap_or("")
     }
-
-    /// The 32 hex digits as bytes, for callers that store them raw.
-    pub(crate) fn into_hex_bytes(self) -> [u8; 32] {
-        self.0
-    }
 }
 
 impl fmt::Debug for TraceId {
@@ -140,18 +135,6 @@ pub(crate) fn observe_with_trace(histogram: &Histogram, seconds: f64, trace_id: 
     }
 }
 
-/// [`TraceId::from_traceparent`] as raw hex digits: the form the gRPC tracker stores until it
-/// switches to [`TraceId`].
-pub(crate) fn sampled_trace_id(header: &str) -> Option<[u8; 32]> {
-    TraceId::from_traceparent(header).map(TraceId::into_hex_bytes)
-}
-
-/// [`TraceId::from_current_span`] as raw hex digits: the form the gRPC tracker stores until
-/// it switches to [`TraceId`].
-pub(crate) fn current_span_trace_id() -> Option<[u8; 32]> {
-    TraceId::from_current_span().map(TraceId::into_hex_bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,12 +144,6 @@ mod tests {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         assert_eq!(
             TraceId::from_traceparent(ok).as_ref().map(TraceId::as_str),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(
-            sampled_trace_id(ok)
-                .map(|b| String::from_utf8(b.to_vec()).unwrap())
-                .as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         for bad in [
@@ -182,7 +159,6 @@ mod tests {
             "00-😱😱😱😱😱😱😱😱-00f067aa0ba902b7-01",
         ] {
             assert_eq!(TraceId::from_traceparent(bad), None, "{bad}");
-            assert_eq!(sampled_trace_id(bad), None, "{bad}");
         }
         // Later versions may carry more fields.
         assert!(
@@ -248,8 +224,8 @@ mod span_context_tests {
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         assert_eq!(
-            current_span_trace_id().as_ref().map(|id| &id[..]),
-            Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
+            TraceId::from_current_span().as_ref().map(TraceId::as_str),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         // A valid header wins over the context.
         let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -266,6 +242,6 @@ mod span_context_tests {
         assert_eq!(TraceId::for_exemplar(None), None);
         let _guard = context(TraceFlags::default()).attach();
         assert_eq!(TraceId::for_exemplar(None), None);
-        assert_eq!(current_span_trace_id(), None);
+        assert_eq!(TraceId::from_current_span(), None);
     }
 }

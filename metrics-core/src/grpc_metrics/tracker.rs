@@ -3,6 +3,7 @@
 //! unless a code was set), with the trace-id exemplar; [`MsgCounter`], a handle a body
 //! wrapper keeps to count one direction's messages.
 
+use crate::trace::{TraceId, observe_with_trace};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,7 +129,7 @@ impl GrpcMetrics {
             code: None,
             done: false,
             // Feature `opentelemetry`: the current span's trace; a traceparent may replace it.
-            trace_id: crate::trace::current_span_trace_id(),
+            trace_id: TraceId::from_current_span(),
         }
     }
 
@@ -214,7 +215,7 @@ pub struct CallTracker {
     code: Option<GrpcCode>,
     done: bool,
     /// Lower-case hex trace id of a sampled W3C trace: the handling-seconds exemplar.
-    trace_id: Option<[u8; 32]>,
+    trace_id: Option<TraceId>,
 }
 
 impl fmt::Debug for CallTracker {
@@ -361,7 +362,7 @@ impl CallTracker {
     /// assert!(om.contains(r#"# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#));
     /// ```
     pub fn set_traceparent(&mut self, header: &str) -> bool {
-        match crate::trace::sampled_trace_id(header) {
+        match TraceId::from_traceparent(header) {
             Some(id) => {
                 self.trace_id = Some(id);
                 true
@@ -392,21 +393,7 @@ impl CallTracker {
         }
         if let Some(h) = self.method.handling() {
             let seconds = self.start.elapsed().as_secs_f64();
-            match self
-                .trace_id
-                .as_ref()
-                .and_then(|id| std::str::from_utf8(id).ok())
-            {
-                // The id was validated as hex, so the exemplar is always accepted.
-                Some(id) => {
-                    if h.observe_with_exemplar(seconds, &[("trace_id", id)])
-                        .is_err()
-                    {
-                        h.observe(seconds);
-                    }
-                }
-                None => h.observe(seconds),
-            }
+            observe_with_trace(h, seconds, self.trace_id.as_ref());
         }
     }
 }
