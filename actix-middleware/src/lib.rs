@@ -49,7 +49,7 @@
 //!   half-close with `HttpServer::h1_allow_half_closed(false)`), the request is recorded as
 //!   `499`. With actix's default (half-close allowed), a handler keeps running after the
 //!   client's FIN and the request is recorded with the handler's status.
-//! - **Streaming**: the response body is wrapped in [`MetricsBody`], which records the request
+//! - **Streaming**: the response body is wrapped in [`ResponseBody`], which records the request
 //!   when the body ends or is dropped.
 //! - **Scrapes** run their collectors on actix's blocking pool (`web::block`), never on the
 //!   worker thread, so a slow collector delays only the scrape and a panicking one makes it a
@@ -79,6 +79,10 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+mod body;
+
+pub use body::{MetricsBody, ResponseBody};
+
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -87,7 +91,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix_web::body::{BodySize, EitherBody, MessageBody};
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap as ActixHeaderMap, HeaderName, HeaderValue};
@@ -562,7 +566,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    type Response = ServiceResponse<EitherBody<MetricsBody<B>>>;
+    type Response = ServiceResponse<EitherBody<ResponseBody<B>>>;
     type Error = Error;
     type Transform = PrometheusMetricsMiddleware<S>;
     type InitError = ();
@@ -606,7 +610,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    type Response = ServiceResponse<EitherBody<MetricsBody<B>>>;
+    type Response = ServiceResponse<EitherBody<ResponseBody<B>>>;
     type Error = Error;
     type Future = MetricsFuture<S::Future>;
 
@@ -769,7 +773,7 @@ where
     F: Future<Output = Result<ServiceResponse<B>, Error>>,
     B: MessageBody,
 {
-    type Output = Result<ServiceResponse<EitherBody<MetricsBody<B>>>, Error>;
+    type Output = Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
@@ -802,12 +806,7 @@ where
                     // Excluded path: pass through untouched.
                     return fut.poll(cx).map(|r| {
                         r.map(|res| {
-                            res.map_body(|_, body| {
-                                EitherBody::left(MetricsBody {
-                                    body,
-                                    tracker: None,
-                                })
-                            })
+                            res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, None)))
                         })
                     });
                 };
@@ -831,7 +830,7 @@ where
                         t.response_head(res.status().as_u16());
                         let tracker = tracker.take();
                         Poll::Ready(Ok(res.map_body(|_, body| {
-                            EitherBody::left(MetricsBody { body, tracker })
+                            EitherBody::left(ResponseBody::new(body, tracker))
                         })))
                     }
                     Err(err) => {
@@ -842,64 +841,6 @@ where
                 }
             }
         }
-    }
-}
-
-pin_project! {
-    /// A response body that records its request when the body has been sent completely, fails
-    /// or is dropped (client gone), counting the bytes it produced.
-    ///
-    /// ```
-    /// # actix_rt::System::new().block_on(async {
-    /// let registry = promenade_core::Registry::new();
-    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
-    /// let app = actix_web::test::init_service(
-    ///     actix_web::App::new().wrap(mw).route("/", actix_web::web::get().to(|| async { "abc" })),
-    /// ).await;
-    /// let res = actix_web::test::call_service(&app, actix_web::test::TestRequest::get().uri("/").to_request()).await;
-    /// // The request is recorded once the body is read to the end.
-    /// let body = actix_web::test::read_body(res).await;
-    /// assert_eq!(&body[..], b"abc");
-    /// # });
-    /// ```
-    pub struct MetricsBody<B> {
-        #[pin]
-        body: B,
-        tracker: Option<RequestTracker>,
-    }
-}
-
-impl<B> std::fmt::Debug for MetricsBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsBody")
-            .field("tracked", &self.tracker.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<B: MessageBody> MessageBody for MetricsBody<B> {
-    type Error = B::Error;
-
-    fn size(&self) -> BodySize {
-        self.body.size()
-    }
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let this = self.project();
-        let polled = this.body.poll_next(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(t) = this.tracker.as_mut() {
-                    t.add_response_bytes(chunk.len() as u64);
-                }
-            }
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => drop(this.tracker.take()),
-            Poll::Pending => {}
-        }
-        polled
     }
 }
 
