@@ -80,8 +80,10 @@
 #![warn(clippy::unwrap_used)]
 
 mod body;
+mod future;
 
 pub use body::{MetricsBody, ResponseBody};
+pub use future::{MetricsFuture, ResponseFuture};
 
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};
@@ -98,7 +100,6 @@ use actix_web::http::header::{HeaderMap as ActixHeaderMap, HeaderName, HeaderVal
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_core::Stream;
-use pin_project_lite::pin_project;
 
 pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};
 pub use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
@@ -106,7 +107,7 @@ pub use promenade_core::{Buckets, Registry};
 
 use promenade_core::scrape::Prepared;
 
-use promenade_core::http_metrics::{HeaderLookup, HttpMetricsBuilder, RequestTracker};
+use promenade_core::http_metrics::{HeaderLookup, HttpMetricsBuilder};
 
 /// Default path of the scrape route the middleware answers.
 ///
@@ -612,7 +613,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<ResponseBody<B>>>;
     type Error = Error;
-    type Future = MetricsFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     actix_web::dev::forward_ready!(service);
 
@@ -631,23 +632,10 @@ where
             });
             let (request, _payload) = req.into_parts();
             let response = Box::pin(scrape_future(&request, &scrape.handler));
-            return MetricsFuture {
-                state: State::Scrape {
-                    response,
-                    request: Some(request),
-                    tracker,
-                },
-            };
+            return ResponseFuture::scrape(response, request, tracker);
         }
         if shared.metrics.is_excluded(req.path()) {
-            return MetricsFuture {
-                state: State::Tracked {
-                    fut: self.service.call(req),
-                    tracker: None,
-                    request_bytes: None,
-                    catch_panics: false,
-                },
-            };
+            return ResponseFuture::untracked(self.service.call(req));
         }
         let pattern = req.match_pattern();
         let tracker = shared.metrics.start(&RequestInfo {
@@ -677,27 +665,11 @@ where
                 if !shared.catch_panics {
                     resume_unwind(panic);
                 }
-                return MetricsFuture {
-                    state: State::Failed {
-                        err: Some(panic_error()),
-                    },
-                };
+                return ResponseFuture::panicked();
             }
         };
-        MetricsFuture {
-            state: State::Tracked {
-                fut,
-                tracker: Some(tracker),
-                request_bytes,
-                catch_panics: shared.catch_panics,
-            },
-        }
+        ResponseFuture::tracked(fut, Some(tracker), request_bytes, shared.catch_panics)
     }
-}
-
-/// The error a caught panic turns into (a `500 Internal Server Error` response).
-fn panic_error() -> Error {
-    actix_web::error::ErrorInternalServerError("request handler panicked")
 }
 
 /// Counts the request body bytes the handler reads.
@@ -716,131 +688,6 @@ impl Stream for CountingPayload {
                 .set(self.counter.get().saturating_add(chunk.len() as u64));
         }
         polled
-    }
-}
-
-pin_project! {
-    /// The response future of [`PrometheusMetricsMiddleware`].
-    ///
-    /// ```
-    /// # actix_rt::System::new().block_on(async {
-    /// use actix_web::dev::Service as _;
-    /// let registry = promenade_core::Registry::new();
-    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
-    /// let app = actix_web::test::init_service(actix_web::App::new().wrap(mw)).await;
-    /// let future = app.call(actix_web::test::TestRequest::get().uri("/x").to_request());
-    /// assert_eq!(future.await.unwrap().status(), 404);
-    /// # });
-    /// ```
-    pub struct MetricsFuture<F> {
-        #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        // A request passed on to the wrapped service (tracked unless excluded).
-        Tracked {
-            #[pin]
-            fut: F,
-            tracker: Option<RequestTracker>,
-            request_bytes: Option<Rc<Cell<u64>>>,
-            catch_panics: bool,
-        },
-        // A scrape answered by the middleware itself (collectors on the blocking pool).
-        Scrape {
-            response: Pin<Box<dyn Future<Output = HttpResponse>>>,
-            request: Option<HttpRequest>,
-            tracker: Option<RequestTracker>,
-        },
-        // The wrapped service panicked in `call` (and panics are caught).
-        Failed {
-            err: Option<Error>,
-        },
-    }
-}
-
-impl<F> std::fmt::Debug for MetricsFuture<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, B> Future for MetricsFuture<F>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
-    B: MessageBody,
-{
-    type Output = Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Scrape {
-                response,
-                request,
-                tracker,
-            } => {
-                let response = std::task::ready!(response.as_mut().poll(cx));
-                if let Some(mut tracker) = tracker.take() {
-                    tracker.response_head(response.status().as_u16());
-                }
-                Poll::Ready(match request.take() {
-                    Some(request) => {
-                        Ok(ServiceResponse::new(request, response).map_into_right_body())
-                    }
-                    None => Err(actix_web::error::ErrorInternalServerError(
-                        "metrics future polled after completion",
-                    )),
-                })
-            }
-            StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
-            StateProj::Tracked {
-                fut,
-                tracker,
-                request_bytes,
-                catch_panics,
-            } => {
-                let Some(t) = tracker.as_mut() else {
-                    // Excluded path: pass through untouched.
-                    return fut.poll(cx).map(|r| {
-                        r.map(|res| {
-                            res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, None)))
-                        })
-                    });
-                };
-                let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(result)) => result,
-                    Err(panic) => {
-                        t.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-                        drop(tracker.take());
-                        if *catch_panics {
-                            return Poll::Ready(Err(panic_error()));
-                        }
-                        resume_unwind(panic);
-                    }
-                };
-                if let Some(counter) = request_bytes.as_ref() {
-                    t.add_request_bytes(counter.get());
-                }
-                match polled {
-                    Ok(res) => {
-                        t.response_head(res.status().as_u16());
-                        let tracker = tracker.take();
-                        Poll::Ready(Ok(res.map_body(|_, body| {
-                            EitherBody::left(ResponseBody::new(body, tracker))
-                        })))
-                    }
-                    Err(err) => {
-                        t.response_head(err.as_response_error().status_code().as_u16());
-                        drop(tracker.take());
-                        Poll::Ready(Err(err))
-                    }
-                }
-            }
-        }
     }
 }
 
