@@ -1,0 +1,209 @@
+//! The response future of the middleware service: it ends the measurement at the response
+//! head, hands it on to the [`ResponseBody`], and records panics and errors.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::{Error, HttpRequest, HttpResponse};
+use pin_project_lite::pin_project;
+use promenade_core::http_metrics::RequestTracker;
+
+use crate::body::ResponseBody;
+
+pin_project! {
+    /// The response future of [`PrometheusMetricsMiddleware`](crate::PrometheusMetricsMiddleware).
+    ///
+    /// ```
+    /// # actix_rt::System::new().block_on(async {
+    /// use actix_web::dev::Service as _;
+    /// let registry = promenade_core::Registry::new();
+    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+    /// let app = actix_web::test::init_service(actix_web::App::new().wrap(mw)).await;
+    /// let future = app.call(actix_web::test::TestRequest::get().uri("/x").to_request());
+    /// assert_eq!(future.await.unwrap().status(), 404);
+    /// # });
+    /// ```
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+/// The name [`ResponseFuture`] had before it took the tower adapter's name; kept so that code
+/// naming `promenade_actix::MetricsFuture` still compiles.
+///
+/// ```
+/// fn same<F>(future: promenade_actix::ResponseFuture<F>) -> promenade_actix::MetricsFuture<F> {
+///     future
+/// }
+/// # let _ = same::<std::future::Ready<()>>;
+/// ```
+#[doc(hidden)]
+pub type MetricsFuture<F> = ResponseFuture<F>;
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // A request passed on to the wrapped service (tracked unless excluded).
+        Tracked {
+            #[pin]
+            fut: F,
+            tracker: Option<RequestTracker>,
+            request_bytes: Option<Rc<Cell<u64>>>,
+            catch_panics: bool,
+        },
+        // A scrape answered by the middleware itself (collectors on the blocking pool).
+        Scrape {
+            response: Pin<Box<dyn Future<Output = HttpResponse>>>,
+            request: Option<HttpRequest>,
+            tracker: Option<RequestTracker>,
+        },
+        // The wrapped service panicked in `call` (and panics are caught).
+        Failed {
+            err: Option<Error>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    /// A request on an excluded path: the wrapped service's future, passed through untouched.
+    pub(crate) fn untracked(fut: F) -> Self {
+        Self::tracked(fut, None, None, false)
+    }
+
+    /// A request passed on to the wrapped service and measured by `tracker`; `request_bytes`
+    /// counts the request body the handler reads (when body sizes are recorded).
+    pub(crate) fn tracked(
+        fut: F,
+        tracker: Option<RequestTracker>,
+        request_bytes: Option<Rc<Cell<u64>>>,
+        catch_panics: bool,
+    ) -> Self {
+        Self {
+            state: State::Tracked {
+                fut,
+                tracker,
+                request_bytes,
+                catch_panics,
+            },
+        }
+    }
+
+    /// A scrape the middleware answers itself; `tracker` is set when scrapes are instrumented.
+    pub(crate) fn scrape(
+        response: Pin<Box<dyn Future<Output = HttpResponse>>>,
+        request: HttpRequest,
+        tracker: Option<RequestTracker>,
+    ) -> Self {
+        Self {
+            state: State::Scrape {
+                response,
+                request: Some(request),
+                tracker,
+            },
+        }
+    }
+
+    /// The wrapped service panicked in `call` and panics are caught: answer `500`.
+    pub(crate) fn panicked() -> Self {
+        Self {
+            state: State::Failed {
+                err: Some(panic_error()),
+            },
+        }
+    }
+}
+
+/// The error a caught panic turns into (a `500 Internal Server Error` response).
+fn panic_error() -> Error {
+    actix_web::error::ErrorInternalServerError("request handler panicked")
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Scrape {
+                response,
+                request,
+                tracker,
+            } => {
+                let response = std::task::ready!(response.as_mut().poll(cx));
+                if let Some(mut tracker) = tracker.take() {
+                    tracker.response_head(response.status().as_u16());
+                }
+                Poll::Ready(match request.take() {
+                    Some(request) => {
+                        Ok(ServiceResponse::new(request, response).map_into_right_body())
+                    }
+                    None => Err(actix_web::error::ErrorInternalServerError(
+                        "metrics future polled after completion",
+                    )),
+                })
+            }
+            StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
+            StateProj::Tracked {
+                fut,
+                tracker,
+                request_bytes,
+                catch_panics,
+            } => {
+                let Some(t) = tracker.as_mut() else {
+                    // Excluded path: pass through untouched.
+                    return fut.poll(cx).map(|r| {
+                        r.map(|res| {
+                            res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, None)))
+                        })
+                    });
+                };
+                let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(result)) => result,
+                    Err(panic) => {
+                        t.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                        drop(tracker.take());
+                        if *catch_panics {
+                            return Poll::Ready(Err(panic_error()));
+                        }
+                        resume_unwind(panic);
+                    }
+                };
+                if let Some(counter) = request_bytes.as_ref() {
+                    t.add_request_bytes(counter.get());
+                }
+                match polled {
+                    Ok(res) => {
+                        t.response_head(res.status().as_u16());
+                        let tracker = tracker.take();
+                        Poll::Ready(Ok(res.map_body(|_, body| {
+                            EitherBody::left(ResponseBody::new(body, tracker))
+                        })))
+                    }
+                    Err(err) => {
+                        t.response_head(err.as_response_error().status_code().as_u16());
+                        drop(tracker.take());
+                        Poll::Ready(Err(err))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The actix-web middleware: [`PrometheusMetrics`], the `Transform` passed to `App::wrap`,
+//! and [`PrometheusMetricsMiddleware`], the per-worker `Service` that measures each request
+//! or answers a scrape itself.
+
+use std::cell::Cell;
+use std::future::{Ready, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap as ActixHeaderMap;
+use actix_web::{Error, HttpMessage};
+use bytes::Bytes;
+use futures_core::Stream;
+use promenade_core::Registry;
+use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
+use promenade_core::scrape::ScrapeHandler;
+
+use crate::body::ResponseBody;
+use crate::builder::PrometheusMetricsBuilder;
+use crate::future::ResponseFuture;
+use crate::scrape::ScrapeRoute;
+
+/// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
+struct ActixHeaders<'a>(&'a ActixHeaderMap);
+
+impl HeaderLookup for ActixHeaders<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What every clone of the factory and every worker's service share: one set of metrics and
+/// the options the builder settled.
+pub(crate) struct Shared {
+    pub(crate) metrics: HttpMetrics,
+    pub(crate) scrape: Option<ScrapeRoute>,
+    pub(crate) instrument_scrape: bool,
+    pub(crate) catch_panics: bool,
+    pub(crate) body_sizes: bool,
+}
+
+/// The actix-web middleware factory: pass it to `App::wrap` (or `Scope::wrap`).
+///
+/// Cheap to clone; every clone shares one set of metrics, so build it once outside
+/// `HttpServer::new` and clone it into each worker's `App` to get process-wide counts.
+///
+/// ```
+/// use actix_web::{App, HttpServer, web};
+/// use promenade_actix::PrometheusMetrics;
+///
+/// let registry = promenade_core::Registry::new();
+/// let metrics = PrometheusMetrics::builder(&registry).build().unwrap();
+/// let server = HttpServer::new(move || {
+///     App::new()
+///         .wrap(metrics.clone())
+///         .route("/", web::get().to(|| async { "hello" }))
+/// });
+/// # drop(server);
+/// ```
+#[derive(Clone)]
+pub struct PrometheusMetrics {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PrometheusMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusMetrics")
+            .field("metrics", &self.shared.metrics)
+            .field(
+                "metrics_path",
+                &self.shared.scrape.as_ref().map(|s| s.path.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusMetrics {
+    /// Starts configuring the middleware; its metrics are registered in `registry`, which the
+    /// scrape route exposes.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let metrics = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+    /// # drop(metrics);
+    /// ```
+    pub fn builder(registry: &Registry) -> PrometheusMetricsBuilder {
+        PrometheusMetricsBuilder::new(registry)
+    }
+
+    /// Middleware around HTTP metrics built elsewhere (for example shared with another
+    /// server in the same process). It does not answer a scrape route; mount one with
+    /// [`metrics_route`](crate::metrics_route).
+    ///
+    /// ```
+    /// use promenade_actix::{HttpMetrics, PrometheusMetrics};
+    /// let registry = promenade_core::Registry::new();
+    /// let http = HttpMetrics::builder(&registry).build().unwrap();
+    /// let mw = PrometheusMetrics::from_http_metrics(http);
+    /// assert!(mw.metrics_path().is_none());
+    /// ```
+    pub fn from_http_metrics(metrics: HttpMetrics) -> Self {
+        Self::from_shared(Shared {
+            metrics,
+            scrape: None,
+            instrument_scrape: false,
+            catch_panics: false,
+            body_sizes: false,
+        })
+    }
+
+    /// The factory around a finished configuration (what the builder produces).
+    pub(crate) fn from_shared(shared: Shared) -> Self {
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The shared HTTP metrics this middleware records into.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+    /// assert_eq!(mw.http_metrics().method_label("GET"), "GET");
+    /// ```
+    pub fn http_metrics(&self) -> &HttpMetrics {
+        &self.shared.metrics
+    }
+
+    /// The path the middleware answers scrapes on, if any.
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+    /// assert_eq!(mw.metrics_path(), Some("/metrics"));
+    /// ```
+    pub fn metrics_path(&self) -> Option<&str> {
+        self.shared.scrape.as_ref().map(|s| s.path.as_str())
+    }
+
+    /// The scrape handler of the middleware's route, if any (to mount it elsewhere too).
+    ///
+    /// ```
+    /// let registry = promenade_core::Registry::new();
+    /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+    /// assert!(mw.scrape_handler().is_some());
+    /// ```
+    pub fn scrape_handler(&self) -> Option<&ScrapeHandler> {
+        self.shared.scrape.as_ref().map(|s| &s.handler)
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for PrometheusMetrics
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<ResponseBody<B>>>;
+    type Error = Error;
+    type Transform = PrometheusMetricsMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(PrometheusMetricsMiddleware {
+            service,
+            shared: Arc::clone(&self.shared),
+        }))
+    }
+}
+
+/// The per-worker middleware service created by [`PrometheusMetrics`]; you do not build it
+/// yourself.
+///
+/// ```
+/// use actix_web::{App, web};
+/// # actix_rt::System::new().block_on(async {
+/// let registry = promenade_core::Registry::new();
+/// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+/// // `init_service` runs `Transform::new_transform`, which creates this service.
+/// let app = actix_web::test::init_service(App::new().wrap(mw).route("/", web::get().to(|| async { "ok" }))).await;
+/// # drop(app);
+/// # });
+/// ```
+pub struct PrometheusMetricsMiddleware<S> {
+    service: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for PrometheusMetricsMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusMetricsMiddleware")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for PrometheusMetricsMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<ResponseBody<B>>>;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let shared = &self.shared;
+        if let Some(scrape) = &shared.scrape
+            && req.path() == scrape.path
+        {
+            let tracker = shared.instrument_scrape.then(|| {
+                shared.metrics.start(&RequestInfo {
+                    method: req.method().as_str(),
+                    route: Some(&scrape.path),
+                    path: req.path(),
+                    headers: &ActixHeaders(req.headers()),
+                })
+            });
+            return scrape.respond(req, tracker);
+        }
+        if shared.metrics.is_excluded(req.path()) {
+            return ResponseFuture::untracked(self.service.call(req));
+        }
+        let pattern = req.match_pattern();
+        let tracker = shared.metrics.start(&RequestInfo {
+            method: req.method().as_str(),
+            route: pattern.as_deref(),
+            path: req.path(),
+            headers: &ActixHeaders(req.headers()),
+        });
+        let request_bytes = shared.body_sizes.then(|| {
+            let counter = Rc::new(Cell::new(0u64));
+            let payload = req.take_payload();
+            req.set_payload(Payload::Stream {
+                payload: Box::pin(CountingPayload {
+                    inner: payload,
+                    counter: Rc::clone(&counter),
+                }),
+            });
+            counter
+        });
+        // A service whose `call` itself panics is recorded like a panicking handler.
+        let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
+            Ok(fut) => fut,
+            Err(panic) => {
+                let mut tracker = tracker;
+                tracker.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                drop(tracker);
+                if !shared.catch_panics {
+                    resume_unwind(panic);
+                }
+                return ResponseFuture::panicked();
+            }
+        };
+        ResponseFuture::tracked(fut, Some(tracker), request_bytes, shared.catch_panics)
+    }
+}
+
+/// Counts the request body bytes the handler reads.
+struct CountingPayload {
+    inner: Payload,
+    counter: Rc<Cell<u64>>,
+}
+
+impl Stream for CountingPayload {
+    type Item = Result<Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.counter
+                .set(self.counter.get().saturating_add(chunk.len() as u64));
+        }
+        polled
+    }
+}
