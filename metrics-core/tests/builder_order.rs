@@ -5,6 +5,7 @@
 
 use promenade_core::encoding::protobuf::decode_delimited;
 use promenade_core::grpc_metrics::{CallTracker, GrpcMetrics, GrpcType, Side};
+use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
 use promenade_core::{Buckets, Format, NativeBuckets, Registry};
 
 /// The histogram `name` in a protobuf scrape: (classic bucket bounds, native schema).
@@ -51,4 +52,34 @@ fn grpc_native_and_classic_buckets_in_either_order() {
     let expected = (vec![0.1, 1.0], Some(0)); // factor 2 is schema 0
     assert_eq!(grpc_shape(true), expected);
     assert_eq!(grpc_shape(false), expected);
+}
+
+fn http_shape(native_first: bool) -> (Vec<f64>, Option<i32>) {
+    let registry = Registry::new();
+    let classic = Buckets::new(vec![0.1, 1.0]).unwrap();
+    let native = NativeBuckets::with_factor(2.0).unwrap();
+    let builder = HttpMetrics::builder(&registry);
+    let builder = if native_first {
+        builder.native_histograms(native).buckets(classic)
+    } else {
+        builder.buckets(classic).native_histograms(native)
+    };
+    let metrics = builder.build().unwrap();
+    let headers = http::HeaderMap::new();
+    let mut tracker = metrics.start(&RequestInfo {
+        method: "GET",
+        route: Some("/"),
+        path: "/",
+        headers: &headers,
+    });
+    tracker.response_head(200);
+    drop(tracker);
+    histogram_shape(&registry, "http_request_duration_seconds")
+}
+
+#[test]
+fn http_native_and_classic_buckets_in_either_order() {
+    let expected = (vec![0.1, 1.0], Some(0)); // factor 2 is schema 0
+    assert_eq!(http_shape(true), expected);
+    assert_eq!(http_shape(false), expected);
 }

@@ -137,7 +137,11 @@ impl HttpMetricsBuilder {
     /// assert!(!text.contains("le=\"0.005\"")); // the default buckets are gone
     /// ```
     pub fn buckets(mut self, buckets: Buckets) -> Self {
-        self.buckets = buckets;
+        // Builder order must not matter: native buckets set before are kept.
+        self.buckets = match self.buckets.native() {
+            Some(native) if buckets.native().is_none() => buckets.with_native(native.clone()),
+            _ => buckets,
+        };
         self
     }
 
