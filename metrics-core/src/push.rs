@@ -32,7 +32,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -46,6 +45,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::encoding::Format;
+use crate::encoding::gzip;
 use crate::name::is_valid_label_name;
 use crate::registry::Registry;
 
@@ -696,12 +696,9 @@ impl Pushgateway {
         if !self.gzip {
             return Ok(Bytes::from(raw));
         }
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(raw.len() / 4 + 64),
-            flate2::Compression::default(),
-        );
-        gz.write_all(&raw).map_err(PushError::Compress)?;
-        Ok(Bytes::from(gz.finish().map_err(PushError::Compress)?))
+        let zipped =
+            gzip::compress(&raw, gzip::Compression::default()).map_err(PushError::Compress)?;
+        Ok(Bytes::from(zipped))
     }
 
     async fn send(&self, method: Method, body: Option<Bytes>) -> Result<(), PushError> {

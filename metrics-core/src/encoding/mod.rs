@@ -5,6 +5,7 @@ mod check;
 mod escape;
 mod escaping;
 mod float;
+pub(crate) mod gzip;
 mod negotiate;
 #[cfg(feature = "protobuf")]
 pub mod protobuf;
