@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use super::error::error_chain;
-use super::labels::check_sample_labels;
+use super::labels::{check_family_labels, check_sample_labels};
 use super::{PushError, PushFormat, PushgatewayBuilder};
 use crate::encoding::Format;
 use crate::encoding::gzip;
@@ -111,14 +111,25 @@ impl Pushgateway {
         self.send(Method::DELETE, None).await
     }
 
-    /// Encodes `registry`, refusing samples that carry `job` or a grouping label (K6).
+    /// Encodes `registry`, refusing series that carry `job` or a grouping label.
     pub(super) fn body(&self, registry: &Registry) -> Result<Bytes, PushError> {
-        let text = registry.encode_to_string(Format::Text)?;
-        check_sample_labels(&text, &self.forbidden)?;
+        let undescribed = check_family_labels(registry, &self.forbidden)?;
         let raw = match self.format {
-            PushFormat::Text => text.into_bytes(),
+            PushFormat::Text => {
+                let text = registry.encode_to_string(Format::Text)?;
+                if undescribed {
+                    check_sample_labels(&text, &self.forbidden)?;
+                }
+                text.into_bytes()
+            }
             #[cfg(feature = "protobuf")]
-            PushFormat::Protobuf => registry.encode_to_vec(Format::Protobuf)?,
+            PushFormat::Protobuf => {
+                if undescribed {
+                    let text = registry.encode_to_string(Format::Text)?;
+                    check_sample_labels(&text, &self.forbidden)?;
+                }
+                registry.encode_to_vec(Format::Protobuf)?
+            }
         };
         if !self.gzip {
             return Ok(Bytes::from(raw));

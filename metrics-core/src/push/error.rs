@@ -40,14 +40,19 @@ pub enum PushError {
     /// A header name or value given to the builder is invalid.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
-    /// A pushed metric already carries `job` or a grouping-key label (checklist K6): the
-    /// gateway would silently overwrite it.
+    /// A pushed family's series already carry `job` or a grouping-key label: the gateway
+    /// would silently overwrite it with the group's value. Found before anything is sent,
+    /// from the registry's families (their label names, the constant labels, a state set's
+    /// own name, the `le` or `quantile` a histogram or summary adds), even a family without
+    /// series yet; for collectors that describe no families, from the samples they write.
     #[error(
         "metric {metric:?} already has the label {label:?}, which the push's grouping key sets; \
          remove the label or push to a different group"
     )]
     LabelCollision {
-        /// The sample name.
+        /// The name of the family's first sample in the text format (`_total` for a counter,
+        /// `_bucket` for a histogram, `_info` for an info metric), or, for a collector that
+        /// describes no families, of the sample found.
         metric: String,
         /// The clashing label name.
         label: String,
