@@ -298,6 +298,57 @@ fn async_client_inside_tokio() {
 }
 
 #[test]
+fn blocking_client_inside_spawn_blocking() {
+    let gw = or_skip!(PushgatewayServer::start());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = gw.url();
+    let text = rt.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            // Built, used and dropped on a blocking thread of the runtime.
+            let client = Pushgateway::builder(&url, "from_spawn_blocking")
+                .grouping("instance", "worker-1")
+                .build_blocking()
+                .unwrap();
+            client
+                .push(&registry_with(&[("blocking_pushed", 11.0)]))
+                .unwrap();
+            client
+                .push_add(&registry_with(&[("blocking_added", 12.0)]))
+                .unwrap();
+            http_get(&format!("{url}/metrics"), &[]).unwrap().text()
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        text.contains(r#"blocking_pushed{instance="worker-1",job="from_spawn_blocking"} 11"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"blocking_added{instance="worker-1",job="from_spawn_blocking"} 12"#),
+        "{text}"
+    );
+    let url = gw.url();
+    rt.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            Pushgateway::builder(&url, "from_spawn_blocking")
+                .grouping("instance", "worker-1")
+                .build_blocking()
+                .unwrap()
+                .delete()
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    });
+    wait_for(&gw, "deletion", |t| !t.contains("from_spawn_blocking"));
+}
+
+#[test]
 fn down_gateway_is_a_quick_clear_error() {
     let port = promenade_tests::free_port();
     let client = Pushgateway::builder(&format!("http://127.0.0.1:{port}"), "nobody")

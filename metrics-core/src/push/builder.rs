@@ -11,7 +11,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::blocking::refuse_inside_runtime;
 use super::path::{build_path, check_grouping};
 use super::{BlockingPushgateway, PushError, Pushgateway};
 use crate::encoding::Format;
@@ -313,13 +312,13 @@ impl PushgatewayBuilder {
     }
 
     /// Validates everything and builds the blocking client (with its own current-thread
-    /// Tokio runtime). Fails when called inside a Tokio runtime: use the async client there.
+    /// Tokio runtime). Usable anywhere, `spawn_blocking` included; in async code prefer the
+    /// async client, which does not block a worker thread.
     ///
     /// ```
     /// let g = promenade_core::push::Pushgateway::builder("http://127.0.0.1:9091", "j").build_blocking().unwrap();
     /// ```
     pub fn build_blocking(self) -> Result<BlockingPushgateway, PushError> {
-        refuse_inside_runtime()?;
         BlockingPushgateway::new(self.build()?)
     }
 }

@@ -95,7 +95,7 @@ pub enum PushError {
         /// The start of the response body (the gateway's explanation).
         body: String,
     },
-    /// The blocking client could not start its runtime, or was called inside a Tokio runtime.
+    /// The blocking client could not start its runtime, or a thread to run a request on.
     #[error("blocking Pushgateway client: {0}")]
     Runtime(String),
 }

@@ -9,8 +9,8 @@
 //!
 //! It runs on hyper 1 with hyper-util's client over plain HTTP (no TLS: put a TLS-terminating
 //! proxy in front of the gateway if needed) inside a Tokio runtime with its time driver
-//! enabled (`#[tokio::main]` has it). For programs without a runtime, [`BlockingPushgateway`]
-//! brings its own current-thread runtime.
+//! enabled (`#[tokio::main]` has it). Outside async tasks (a plain `main`, a `spawn_blocking`
+//! closure), [`BlockingPushgateway`] brings its own current-thread runtime.
 //!
 //! Grouping-key values that contain `/` or are empty are sent base64url-encoded with the
 //! `@base64` suffix; other values are percent-encoded (checklist K5), like the Go client.
