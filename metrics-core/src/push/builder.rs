@@ -171,7 +171,7 @@ impl PushgatewayBuilder {
     }
 
     /// Allows UTF-8 grouping label names (any non-empty name), sent in the `values` escaping
-    /// the gateway decodes when started with `--push.enable-utf8-names` (checklist K8);
+    /// the gateway decodes when started with `--push.enable-utf8-names`;
     /// legacy names starting with `U__` are escaped too. Off by default, as in the gateway.
     ///
     /// ```

@@ -13,9 +13,11 @@
 //! closure), [`BlockingPushgateway`] brings its own current-thread runtime.
 //!
 //! Grouping-key values that contain `/` or are empty are sent base64url-encoded with the
-//! `@base64` suffix; other values are percent-encoded (checklist K5), like the Go client.
+//! `@base64` suffix; other values are percent-encoded, like the Go client.
 //! Every request has a time limit (10 s by default), so a gateway that is down or hangs
-//! gives an error instead of blocking the job.
+//! gives an error instead of blocking the job. Metrics that already carry `job` or a
+//! grouping-key label are refused before anything is sent ([`PushError::LabelCollision`]):
+//! the gateway would overwrite the label with the group's value.
 //!
 //! ```no_run
 //! use promenade_core::Registry;
@@ -32,11 +34,18 @@
 //! # Ok(()) }
 //! ```
 
+// One concern per file:
+// blocking.rs  BlockingPushgateway: the async client on a current-thread runtime of its own
 mod blocking;
+// builder.rs   PushgatewayBuilder, PushFormat, DEFAULT_TIMEOUT: the options and their checks
 mod builder;
+// client.rs    Pushgateway, the async client: encoded (and gzipped) body, HTTP exchange
 mod client;
+// error.rs     PushError
 mod error;
+// labels.rs    the check that no pushed series carries `job` or a grouping-key label
 mod labels;
+// path.rs      the group's URL path: grouping key, `@base64` values, UTF-8 name escaping
 mod path;
 
 pub use blocking::BlockingPushgateway;

@@ -8,7 +8,8 @@ use super::PushError;
 use crate::name::is_valid_label_name;
 
 /// Appends `/<name>/<value>` or `/<name>@base64/<base64url value>` for one grouping-key
-/// component (checklist K5).
+/// component, following the Pushgateway's URL rules: an empty value or one containing `/`
+/// must be base64url-encoded, any value may be.
 pub(super) fn push_component(
     path: &mut String,
     name: &str,
@@ -33,9 +34,10 @@ pub(super) fn push_component(
     }
 }
 
-/// A grouping label name for a gateway run with `--push.enable-utf8-names` (checklist K8):
-/// the `values` escaping of G5, `U__` then legacy characters as they are, `_` doubled, any
-/// other character as `_<hex code point>_`. A legacy name that already starts with `U__`
+/// A grouping label name for a gateway run with `--push.enable-utf8-names`, in the
+/// Pushgateway's UTF-8 grouping-label escaping (Prometheus's `values` name escaping): `U__`,
+/// then legacy characters as they are, `_` doubled, any other character as
+/// `_<hex code point>_`. A legacy name that already starts with `U__`
 /// is encoded too (its first `U` as `_55_`), so the gateway does not decode it by mistake.
 fn push_utf8_name(path: &mut String, name: &str) {
     use std::fmt::Write as _;
@@ -99,7 +101,8 @@ pub(super) fn check_grouping(
     Ok(())
 }
 
-/// The URL path of a group: `/metrics/job/<job>{/<name>/<value>}` (checklist K1, K5).
+/// The URL path of a group: `/metrics/job/<job>{/<name>/<value>}`, the job first, as the
+/// Pushgateway's push API defines it.
 ///
 /// The job comes first; values containing `/` or empty are base64url-encoded (without
 /// padding; an empty value is `=`) under `<name>@base64`; other values are percent-encoded.
@@ -149,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn k5_vectors() {
+    fn base64_vectors_of_the_pushgateway_documentation() {
         assert_eq!(
             path("directory_cleaner", &[("path", "/var/tmp")]),
             "/metrics/job/directory_cleaner/path@base64/L3Zhci90bXA"
@@ -198,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn utf8_grouping_names_use_values_escaping_k8() {
+    fn utf8_grouping_names_use_values_escaping() {
         let path = |name: &str, value: &str| {
             build_path("j", &[(name.to_owned(), value.to_owned())], false, true)
         };
