@@ -868,6 +868,47 @@ impl Registry {
         self.encode(format, &mut out)?;
         Ok(out)
     }
+
+    /// The families this registry writes, read from its structure instead of collected:
+    /// each collector's descriptors, with `name` the full name (prefix included) and
+    /// `label_names` the constant labels followed by the family's own, plus the self-metric
+    /// that [`CollectorErrors::Skip`] adds. The `bool` tells whether some collector describes
+    /// no families, so that what it writes is known only by collecting it.
+    #[cfg(feature = "push")]
+    pub(crate) fn family_label_names(&self) -> (Vec<Descriptor>, bool) {
+        // Descriptors are user code: called outside the lock, as in `collect_into`.
+        let collectors: Vec<Arc<dyn Collector>> = self
+            .inner
+            .collectors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|r| Arc::clone(&r.collector))
+            .collect();
+        let mut families = Vec::new();
+        let mut undescribed = false;
+        for collector in &collectors {
+            let described = collector.descriptors();
+            undescribed |= described.is_empty();
+            families.extend(described);
+        }
+        if self.inner.collector_errors == CollectorErrors::Skip {
+            families.push(Descriptor::new(
+                SCRAPE_ERRORS,
+                "",
+                MetricType::Counter,
+                &[] as &[&str],
+            ));
+        }
+        for family in &mut families {
+            family.name = self.full_name(&family.name);
+            let own = std::mem::take(&mut family.label_names);
+            family.label_names = (self.inner.const_labels.iter().map(|(n, _)| n.clone()))
+                .chain(own)
+                .collect();
+        }
+        (families, undescribed)
+    }
 }
 
 /// The text of a panic payload (`panic!` with a literal or a formatted message).

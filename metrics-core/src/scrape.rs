@@ -2,7 +2,6 @@
 //! in, status, headers and body out. Each adapter's scrape route is a few lines around it.
 
 use std::future::Future;
-use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 
 use crate::Registry;
+use crate::encoding::gzip;
 use crate::encoding::{Negotiated, negotiate};
 
 /// Credentials the scrape endpoint requires.
@@ -626,10 +626,10 @@ fn encode_response(registry: &Registry, negotiated: &Negotiated, gzip: bool) -> 
         Err(e) => return error_response(&format!("encoding failed: {e}\n")),
     };
     let (body, gzip) = if gzip {
-        match gzip_bytes(&body) {
-            Some(zipped) => (zipped, true),
+        match gzip::compress(&body, gzip::Compression::fast()) {
+            Ok(zipped) => (Bytes::from(zipped), true),
             // Compression failed: the plain body is still a valid answer.
-            None => (Bytes::from(body), false),
+            Err(_) => (Bytes::from(body), false),
         }
     } else {
         (Bytes::from(body), false)
@@ -709,15 +709,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
                 .map_or(1.0, |q| q.trim().parse::<f64>().unwrap_or(0.0));
             (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
         })
-}
-
-fn gzip_bytes(data: &[u8]) -> Option<Bytes> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(data).ok()?;
-    enc.finish().ok().map(Bytes::from)
 }
 
 /// `Authorization` values match: the scheme case-insensitively (RFC 9110 §11.1), the

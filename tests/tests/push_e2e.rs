@@ -1,6 +1,6 @@
 //! The Pushgateway client against a real Pushgateway (Debian's `prometheus-pushgateway`),
 //! started by each test on 127.0.0.1 and read back through `/metrics` and
-//! `/api/v1/metrics` (checklist K).
+//! `/api/v1/metrics`.
 
 use std::time::{Duration, Instant};
 
@@ -215,7 +215,8 @@ fn gzip_bodies_and_gateway_errors() {
         other => panic!("expected a status error, got {other}"),
     }
 
-    // Metrics carrying a grouping label are refused before anything is sent (K6).
+    // Metrics carrying a grouping label are refused before anything is sent: the gateway
+    // would overwrite the label with the group's value.
     let labelled = Registry::builder().const_label("job", "x").build().unwrap();
     labelled.gauge("g", "G.").unwrap();
     assert!(matches!(
@@ -295,6 +296,57 @@ fn async_client_inside_tokio() {
         client.push_add(&r).await.unwrap();
         client.delete().await.unwrap();
     });
+}
+
+#[test]
+fn blocking_client_inside_spawn_blocking() {
+    let gw = or_skip!(PushgatewayServer::start());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = gw.url();
+    let text = rt.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            // Built, used and dropped on a blocking thread of the runtime.
+            let client = Pushgateway::builder(&url, "from_spawn_blocking")
+                .grouping("instance", "worker-1")
+                .build_blocking()
+                .unwrap();
+            client
+                .push(&registry_with(&[("blocking_pushed", 11.0)]))
+                .unwrap();
+            client
+                .push_add(&registry_with(&[("blocking_added", 12.0)]))
+                .unwrap();
+            http_get(&format!("{url}/metrics"), &[]).unwrap().text()
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        text.contains(r#"blocking_pushed{instance="worker-1",job="from_spawn_blocking"} 11"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"blocking_added{instance="worker-1",job="from_spawn_blocking"} 12"#),
+        "{text}"
+    );
+    let url = gw.url();
+    rt.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            Pushgateway::builder(&url, "from_spawn_blocking")
+                .grouping("instance", "worker-1")
+                .build_blocking()
+                .unwrap()
+                .delete()
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    });
+    wait_for(&gw, "deletion", |t| !t.contains("from_spawn_blocking"));
 }
 
 #[test]

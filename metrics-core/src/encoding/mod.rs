@@ -3,6 +3,7 @@
 
 mod check;
 mod float;
+pub(crate) mod gzip;
 mod help_escape;
 mod name_escaping;
 mod negotiate;
