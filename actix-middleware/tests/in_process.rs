@@ -182,7 +182,8 @@ async fn duration_can_end_at_the_response_head() {
     );
 }
 
-/// Every Accept header of SPEC-CHECKLIST F1–F3 gets the core's negotiated Content-Type.
+/// Every Accept header a Prometheus release (2.0 to 3.x) sends gets the core's negotiated
+/// Content-Type.
 pub const PROMETHEUS_ACCEPT_HEADERS: &[(&str, &str)] = &[
     (
         "3.4+",

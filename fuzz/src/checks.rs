@@ -1266,7 +1266,7 @@ pub fn names(data: &[u8]) {
         // Never panics, whatever it is given.
         let _ = unescape_name(s, scheme);
     }
-    // G5: values escaping round-trips every name it changes.
+    // The `values` escaping round-trips every name it changes.
     if !legacy {
         let e = escape_name(s, EscapingScheme::Values);
         assert_eq!(
@@ -1275,7 +1275,7 @@ pub fn names(data: &[u8]) {
             "values round trip via {e:?}"
         );
     }
-    // G4: dots escaping round-trips names made of legacy characters and dots (without `_`,
+    // The `dots` escaping round-trips names made of legacy characters and dots (without `_`,
     // where the documented `_dot_`-then-`__` replacement is ambiguous).
     let dots_only = s.char_indices().all(|(i, c)| {
         c == '.' || c.is_ascii_alphabetic() || c == ':' || (i > 0 && c.is_ascii_digit())

@@ -310,7 +310,8 @@ fn fuzz_custom_collector_unit_must_fit_its_name() {
             enc.gauge(&LabelSet::empty(), 1.0);
         }
     }
-    // Registration refuses a declared unit that is not the name's suffix (D5)...
+    // Registration refuses a declared unit that is not the name's suffix, as OpenMetrics
+    // requires...
     let r = Registry::new();
     let bad = U {
         name: "a",

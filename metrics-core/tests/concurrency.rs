@@ -1,4 +1,5 @@
-//! Concurrency and read consistency (checklist I1, I3, I4).
+//! Concurrency and read consistency: counters stay exact under contention, and every scrape of
+//! a histogram under load reads count, sum and buckets from the same set of observations.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use promenade_core::{Buckets, Counter, Family, Format, Gauge, Histogram, Registr
 const THREADS: usize = 4;
 
 #[test]
-fn i1_counter_threads_times_increments_exact() {
+fn counter_threads_times_increments_exact() {
     let c = Arc::new(Counter::default());
     let per_thread = 250_000;
     let handles: Vec<_> = (0..THREADS)
@@ -24,7 +25,7 @@ fn i1_counter_threads_times_increments_exact() {
 }
 
 #[test]
-fn i1_mixed_float_and_integer_increments_exact() {
+fn counter_mixed_float_and_integer_increments_exact() {
     let c = Arc::new(Counter::default());
     let n = 100_000;
     let handles: Vec<_> = (0..THREADS)
@@ -49,7 +50,7 @@ fn i1_mixed_float_and_integer_increments_exact() {
 }
 
 #[test]
-fn i1_counter_read_never_decreases_under_updates() {
+fn counter_read_never_decreases_under_updates() {
     let c = Arc::new(Counter::default());
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..2)
@@ -119,7 +120,7 @@ fn histogram_from_text(text: &str, name: &str) -> (Vec<(f64, u64)>, u64, f64) {
 }
 
 #[test]
-fn i4_histogram_scrapes_are_consistent_under_load() {
+fn histogram_scrapes_are_consistent_under_load() {
     let registry = Registry::new();
     let h = registry
         .histogram(

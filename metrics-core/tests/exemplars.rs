@@ -1,10 +1,11 @@
-//! Exemplars (checklist D16, E13) on counters and histogram buckets, and from `traceparent`.
+//! Exemplars on counters and histogram buckets, and from `traceparent`: the OpenMetrics
+//! exemplar rules, and timestamped exemplars for native histograms in protobuf.
 
 use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
 use promenade_core::{Buckets, Counter, EXEMPLAR_MAX_RUNES, Error, Exemplar, Format, Registry};
 
 #[test]
-fn d16_rune_limit_counts_code_points() {
+fn exemplar_rune_limit_counts_code_points() {
     let name = "id";
     let fits = "é".repeat(EXEMPLAR_MAX_RUNES - name.len());
     assert!(fits.len() > EXEMPLAR_MAX_RUNES, "more bytes than runes");

@@ -1,4 +1,7 @@
-//! Exposition format rules (checklist C and D), checked against exact expected bytes.
+//! Exposition format rules of text 0.0.4
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>) and OpenMetrics 1.0
+//! (<https://github.com/prometheus/OpenMetrics/blob/v1.0.0/specification/OpenMetrics.md>),
+//! checked against exact expected bytes.
 
 use promenade_core::encoding::{write_go_float, write_openmetrics_float};
 use promenade_core::{Buckets, Family, Format, GaugeHistogram, Registry, States};
@@ -16,7 +19,7 @@ fn om(v: f64) -> String {
 }
 
 #[test]
-fn c6_go_float_vectors() {
+fn go_float_vectors() {
     let cases = [
         (1.0, "1"),
         (1e6, "1e+06"),
@@ -43,7 +46,7 @@ fn c6_go_float_vectors() {
 }
 
 #[test]
-fn d7_openmetrics_canonical_vectors() {
+fn openmetrics_canonical_float_vectors() {
     let cases = [
         (0.0, "0.0"),
         (0.001, "0.001"),
@@ -114,7 +117,7 @@ fn openmetrics_counter_unit_eof_created() {
     assert!(lines[4].starts_with("io_bytes_created 1."), "{}", lines[4]);
     assert_eq!(lines[5], "# EOF");
     assert!(text.ends_with("# EOF\n"));
-    // `_created` never appears in 0.0.4 (C11).
+    // `_created` never appears in 0.0.4, which has no created timestamps.
     assert!(
         !r.encode_to_string(Format::Text)
             .unwrap()
@@ -123,7 +126,7 @@ fn openmetrics_counter_unit_eof_created() {
 }
 
 #[test]
-fn d3_no_double_spaces_or_trailing_whitespace() {
+fn no_double_spaces_or_trailing_whitespace() {
     let r = Registry::builder()
         .prefix("app")
         .const_label("env", "prod")
@@ -144,14 +147,15 @@ fn d3_no_double_spaces_or_trailing_whitespace() {
         }
     }
     let om = r.encode_to_string(Format::OpenMetrics).unwrap();
-    // Empty help is absent in OpenMetrics (D4); state label named like the family (D11).
+    // In OpenMetrics an empty HELP counts as absent, and a state set's state label is named
+    // like the family.
     assert!(!om.contains("# HELP app_g"));
     assert!(om.contains("app_mode{env=\"prod\",app_mode=\"a\"} 1\n"));
     assert!(om.contains("app_build_info{env=\"prod\",v=\"1\"} 1\n"));
 }
 
 #[test]
-fn c9_histogram_le_last_and_cumulative() {
+fn histogram_le_last_and_cumulative() {
     let r = Registry::new();
     let f = r
         .histogram_family(
@@ -174,7 +178,7 @@ fn c9_histogram_le_last_and_cumulative() {
 }
 
 #[test]
-fn b8_unlabelled_metrics_exported_from_creation() {
+fn unlabelled_metrics_exported_from_creation() {
     let r = Registry::new();
     r.counter("c_total", "C.").unwrap();
     r.histogram("h", "H.", Buckets::default()).unwrap();

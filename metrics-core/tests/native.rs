@@ -1,4 +1,5 @@
-//! Native histograms: exposition in every format and decoded invariants (checklist E).
+//! Native histograms: exposition in every format and decoded invariants (see
+//! <https://prometheus.io/docs/specs/native_histograms/>).
 #![cfg(feature = "protobuf")]
 
 use promenade_core::encoding::protobuf::{decode_delimited, model};
@@ -91,7 +92,7 @@ fn protobuf_carries_native_and_classic_together() {
 }
 
 #[test]
-fn e12_empty_native_with_zero_threshold_zero_has_noop_span() {
+fn empty_native_with_zero_threshold_zero_has_noop_span() {
     let (r, _h) = native_registry(Buckets::native_only(
         NativeBuckets::default().zero_threshold(0.0),
     ));

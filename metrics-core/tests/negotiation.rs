@@ -1,5 +1,5 @@
-//! Every Accept header Prometheus has sent (checklist F1–F3) picks the expected format,
-//! escaping scheme and Content-Type.
+//! Every Accept header Prometheus has sent (each release from 2.0 to 3.x) picks the expected
+//! format, escaping scheme and Content-Type.
 
 use promenade_core::Format;
 use promenade_core::encoding::{EscapingScheme, negotiate};
@@ -22,7 +22,7 @@ fn check(header: Option<&str>, format: Format, escaping: EscapingScheme) {
 }
 
 #[test]
-fn f1_prometheus_3_4_default() {
+fn prometheus_3_4_default() {
     check(
         Some(
             "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
@@ -33,8 +33,9 @@ fn f1_prometheus_3_4_default() {
 }
 
 #[test]
-fn f2_prometheus_3_4_protobuf_first() {
-    // The protobuf entry carries no `escaping=`, so names are escaped with underscores (F7).
+fn prometheus_3_4_protobuf_first() {
+    // The protobuf entry carries no `escaping=`, so names are escaped with underscores (as the
+    // Go implementation does).
     let h = format!(
         "{PROTO};q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
     );
@@ -42,7 +43,7 @@ fn f2_prometheus_3_4_protobuf_first() {
 }
 
 #[test]
-fn f3_prometheus_3_0_to_3_3_escaping_on_every_entry() {
+fn prometheus_3_0_to_3_3_escaping_on_every_entry() {
     let h = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;escaping=allow-utf-8;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;escaping=allow-utf-8;q=0.3,*/*;escaping=allow-utf-8;q=0.2";
     check(Some(h), Format::OpenMetrics, EscapingScheme::AllowUtf8);
     let proto_first = format!(
@@ -56,7 +57,7 @@ fn f3_prometheus_3_0_to_3_3_escaping_on_every_entry() {
 }
 
 #[test]
-fn f3_prometheus_2_series() {
+fn prometheus_2_series() {
     use EscapingScheme::{AllowUtf8, Underscores};
     let cases: [(&str, Format, EscapingScheme); 9] = [
         (
@@ -112,7 +113,7 @@ fn f3_prometheus_2_series() {
 }
 
 #[test]
-fn f5_fallbacks_and_defaults() {
+fn fallbacks_and_defaults() {
     use EscapingScheme::Underscores;
     check(None, Format::Text, Underscores);
     check(Some(""), Format::Text, Underscores);
@@ -140,7 +141,7 @@ fn f5_fallbacks_and_defaults() {
 }
 
 #[test]
-fn f7_escaping_parameter_rules() {
+fn escaping_parameter_rules() {
     check(
         Some("text/plain;version=0.0.4;escaping=values"),
         Format::Text,
@@ -151,7 +152,7 @@ fn f7_escaping_parameter_rules() {
         Format::Text,
         EscapingScheme::Dots,
     );
-    // Unknown values are ignored, never echoed (F9).
+    // Unknown values are ignored, never echoed: the header is untrusted input.
     let n = negotiate(Some("text/plain;version=0.0.4;escaping=<script>"));
     assert_eq!(n.escaping, EscapingScheme::Underscores);
     assert!(!n.content_type().contains("script"));
@@ -164,7 +165,7 @@ fn f7_escaping_parameter_rules() {
 }
 
 #[test]
-fn f6_content_types_are_exact() {
+fn content_types_are_exact() {
     assert_eq!(
         negotiate(Some("application/openmetrics-text;version=1.0.0")).content_type(),
         "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"

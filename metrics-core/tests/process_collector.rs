@@ -1,4 +1,5 @@
-//! The process collector against values read independently from /proc (checklist J).
+//! The process collector against values read independently from /proc (the standard
+//! `process_*` metrics of the client-library guidelines).
 //!
 //! One test function on purpose: the fd and thread deltas need no other test of this binary
 //! opening files or starting threads at the same time.
@@ -43,7 +44,7 @@ fn process_metrics_match_proc() {
     register_process_collector(&r).unwrap();
     let text = r.encode_to_string(Format::Text).unwrap();
 
-    // Help strings and types (J1).
+    // Help strings and types, as the client-library guidelines list them.
     for (name, help, ty) in [
         (
             "process_cpu_seconds_total",

@@ -1,5 +1,5 @@
-//! Protobuf exposition: golden bytes (field numbers and wire types, checklist E2) and
-//! decode round trips with prost.
+//! Protobuf exposition: golden bytes (field numbers and wire types of client_model's
+//! `metrics.proto`) and decode round trips with prost.
 #![cfg(feature = "protobuf")]
 
 use promenade_core::encoding::protobuf::{decode_delimited, model};
@@ -97,7 +97,7 @@ fn every_type_decodes() {
     let lat = by_name("lat_seconds").metric[0].histogram.clone().unwrap();
     assert_eq!(lat.sample_count, Some(2));
     assert_eq!(lat.sample_sum, Some(5.05));
-    // +Inf is implicit in protobuf (E4).
+    // +Inf is implicit in protobuf (written only when it carries an exemplar).
     let buckets: Vec<(f64, u64)> = lat
         .bucket
         .iter()

@@ -274,7 +274,7 @@ fn native_histogram_special_values() {
         &[],
     );
     // NaN counts, makes the sum NaN and goes in no native bucket; ±Inf go to the overflow
-    // buckets; a subnormal and -0.0 go to the zero bucket (checklist E9, E10).
+    // buckets; a subnormal and -0.0 go to the zero bucket (as in the Go client).
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 5e-324, -0.0] {
         h.observe(v);
     }

@@ -1,5 +1,5 @@
-//! UTF-8 names: quoted with `allow-utf-8`, escaped otherwise, collisions refused (checklist
-//! C10, D20, G1–G7).
+//! UTF-8 names: quoted with `allow-utf-8`, escaped otherwise, collisions refused (see
+//! <https://prometheus.io/docs/instrumenting/escaping_schemes/>).
 
 use promenade_core::encoding::{EscapingScheme, Negotiated, negotiate};
 use promenade_core::{Buckets, Counter, Error, Family, Format, Histogram, Registry};
@@ -35,7 +35,7 @@ fn text(r: &Registry, format: Format, escaping: EscapingScheme) -> String {
 }
 
 #[test]
-fn c10_allow_utf8_uses_quoted_syntax() {
+fn allow_utf8_uses_quoted_syntax() {
     let t = text(&registry(), Format::Text, EscapingScheme::AllowUtf8);
     assert!(
         t.contains("# HELP \"my.dotted.requests_total\" Dotted requests.\n"),
@@ -58,7 +58,7 @@ fn c10_allow_utf8_uses_quoted_syntax() {
 }
 
 #[test]
-fn g3_underscores_is_the_default() {
+fn underscores_is_the_default() {
     let t = registry().encode_to_string(Format::Text).unwrap();
     assert!(
         t.contains("my_dotted_requests_total{error_message=\"Not Found\",code=\"404\"} 1\n"),
@@ -117,7 +117,7 @@ fn negotiated_scrape_gets_what_it_asked_for() {
 }
 
 #[test]
-fn g7_collisions_after_escaping_are_refused() {
+fn collisions_after_escaping_are_refused() {
     let r = Registry::new();
     r.counter("a_b_total", "Legacy.").unwrap();
     let dotted = Family::<Counter>::builder("a.b", "Dotted.")

@@ -1,5 +1,6 @@
-//! Issue 6 end to end: a real Prometheus with native histograms enabled scrapes the axum demo
-//! started with native request-duration histograms; requests carry W3C `traceparent` headers.
+//! Native histograms end to end: a real Prometheus with native histograms enabled scrapes the
+//! axum demo started with native request-duration histograms; requests carry W3C
+//! `traceparent` headers.
 
 mod common;
 

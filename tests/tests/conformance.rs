@@ -1,12 +1,12 @@
 //! Scrape conformance of every demo — axum (promenade-tower), actix (promenade-actix) and
 //! tonic (promenade-tonic, `/metrics` on the gRPC port) — with one generic test each:
 //!
-//! * every Accept header of SPEC-CHECKLIST F1–F3 (each Prometheus release's, plus no header,
-//!   `*/*` and a bare OpenMetrics type) gets the Content-Type written out below (the Go
-//!   `expfmt` negotiation, not our own `negotiate`), and a body that an independent parser
-//!   accepts: `promtool check metrics` for text 0.0.4, the Python client's strict
-//!   OpenMetrics parser for OpenMetrics 1.0.0 and 0.0.1, prost for delimited protobuf; each
-//!   body shows the same value for a known counter;
+//! * every Accept header a Prometheus release sends (2.0 to 3.x, plus no header, `*/*` and a
+//!   bare OpenMetrics type) gets the Content-Type written out below (the Go `expfmt`
+//!   negotiation, not our own `negotiate`), and a body that an independent parser accepts:
+//!   `promtool check metrics` for text 0.0.4, the Python client's strict OpenMetrics parser
+//!   for OpenMetrics 1.0.0 and 0.0.1, prost for delimited protobuf; each body shows the same
+//!   value for a known counter;
 //! * `HEAD` answers like `GET` without a body, other methods get 405 with `Allow`;
 //! * a real Prometheus scraping the demo ingests every series the demo exposes, `_bucket`,
 //!   `_count` and `_sum` included, and nothing else (its own `up`/`scrape_*` aside).
@@ -44,18 +44,20 @@ type AcceptCase = (
     (&'static str, &'static str),
 );
 
-/// SPEC-CHECKLIST F1–F3 and the defaults of F5. The expected escaping follows F7 (Go): the
-/// last `escaping=` seen up to the chosen entry, else `underscores`.
+/// The Accept header of every Prometheus release, and the defaults: no header or `*/*` gets
+/// text 0.0.4, a bare OpenMetrics type means version 0.0.1 (as in Go). The expected escaping
+/// follows the Go implementation: the last `escaping=` seen up to the chosen entry, else
+/// `underscores`.
 const ACCEPT_CASES: &[AcceptCase] = &[
     (
-        "Prometheus >= 3.4 (F1)",
+        "Prometheus >= 3.4",
         Some(
             "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
         ),
         (OM1, UTF8),
     ),
     (
-        "Prometheus >= 3.4, protobuf first (F2)",
+        "Prometheus >= 3.4, protobuf first",
         Some(
             "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
         ),

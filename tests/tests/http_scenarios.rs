@@ -299,7 +299,7 @@ fn exposition_after_fixed_sequence<D: Demo>() -> String {
     })
 }
 
-/// Issue 4's acceptance: after the same requests, axum and actix expose the same metric
+/// The adapters agree: after the same requests, axum and actix expose the same metric
 /// names, label names and label values, and the same counts (durations differ, of course).
 #[test]
 fn axum_and_actix_expose_identical_series() {

@@ -1,6 +1,6 @@
 //! The Pushgateway client against a real Pushgateway (Debian's `prometheus-pushgateway`),
 //! started by each test on 127.0.0.1 and read back through `/metrics` and
-//! `/api/v1/metrics`.
+//! `/api/v1/metrics` (the Pushgateway API: <https://github.com/prometheus/pushgateway#api>).
 
 use std::time::{Duration, Instant};
 
@@ -215,8 +215,8 @@ fn gzip_bodies_and_gateway_errors() {
         other => panic!("expected a status error, got {other}"),
     }
 
-    // Metrics carrying a grouping label are refused before anything is sent: the gateway
-    // would overwrite the label with the group's value.
+    // Metrics carrying a grouping label are refused before anything is sent (as the Go client
+    // does: the gateway would otherwise overwrite them with the grouping key).
     let labelled = Registry::builder().const_label("job", "x").build().unwrap();
     labelled.gauge("g", "G.").unwrap();
     assert!(matches!(

@@ -333,7 +333,7 @@ fn check_histogram(h: &model::Histogram) -> Result<(), String> {
             native_total += running as u64;
         }
     }
-    // NaN observations are in no native bucket (E10), so the buckets may hold fewer.
+    // NaN observations are counted but in no native bucket, so the buckets may hold fewer.
     if h.schema.is_some() && native_total > count {
         return Err(format!(
             "native buckets hold {native_total} > count {count}"

@@ -70,7 +70,8 @@ const VSIZE: usize = 6;
 #[cfg(target_os = "linux")]
 const VSIZE_MAX: usize = 7;
 
-/// Exposes the standard `process_*` metrics of the current process (checklist J):
+/// Exposes the standard `process_*` metrics of the current process (see
+/// <https://prometheus.io/docs/instrumenting/writing_clientlibs/#standard-and-runtime-collectors>):
 ///
 /// | metric | type | source |
 /// |---|---|---|
@@ -156,7 +157,8 @@ impl ProcessCollector {
     }
 
     fn write(&self, enc: &mut MetricEncoder<'_>, i: usize, value: Option<f64>) {
-        // Left out, never 0 or NaN, when unknown (checklist B12, J2).
+        // Left out, never 0 or NaN, when unknown: the client-library guidelines ask that a value
+        // that cannot be obtained is omitted rather than sent as a bogus number.
         let Some(v) = value.filter(|v| v.is_finite()) else {
             return;
         };

@@ -1,4 +1,6 @@
-//! Number formatting that matches the Go client byte for byte (checklist C6 and D7).
+//! Number formatting that matches the Go client byte for byte: Go's shortest `%g` for text
+//! 0.0.4 values, and the canonical OpenMetrics form (`%g` plus `.0` when there is neither `.`
+//! nor an exponent) for OpenMetrics float values and `le`/`quantile` labels.
 
 use std::fmt::Write as _;
 

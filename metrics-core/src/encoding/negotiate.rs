@@ -1,9 +1,11 @@
-//! Content negotiation from an `Accept` header (checklist F), following the released Go
+//! Content negotiation from an `Accept` header
+//! (<https://prometheus.io/docs/instrumenting/content_negotiation/>), following the released Go
 //! implementation (prometheus/common `expfmt.NegotiateIncludingOpenMetrics`).
 
 use super::Format;
 
-/// How names outside the legacy character set are written (checklist G).
+/// How names outside the legacy character set are written
+/// (<https://prometheus.io/docs/instrumenting/escaping_schemes/>).
 ///
 /// ```
 /// use promenade_core::encoding::{escape_name, negotiate, EscapingScheme};
@@ -157,7 +159,8 @@ fn protobuf_format(_: &Entry<'_>) -> Option<Format> {
 /// serve wins: delimited protobuf (with the `protobuf` feature), OpenMetrics `version=1.0.0`, OpenMetrics `0.0.1` or without a version (as Go
 /// answers), and text `0.0.4` or without a version. A missing or unparsable header, or one
 /// naming nothing we serve (`*/*` included), gets text 0.0.4. The escaping scheme is the last
-/// valid `escaping=` seen up to and including the chosen entry, else `underscores` (F7).
+/// valid `escaping=` seen up to and including the chosen entry, else `underscores` (as the Go
+/// implementation does).
 ///
 /// ```
 /// use promenade_core::encoding::{negotiate, EscapingScheme};

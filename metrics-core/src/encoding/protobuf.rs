@@ -1,12 +1,13 @@
 //! The protobuf exposition: length-delimited `io.prometheus.client.MetricFamily` messages
-//! (checklist E1–E4, E11–E12). The message types are declared here with `prost` derives,
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>), with native histograms
+//! encoded as in <https://prometheus.io/docs/specs/native_histograms/>. The message types are declared here with `prost` derives,
 //! field for field as in prometheus/client_model `metrics.proto` (proto2), so no `protoc`
 //! is needed to build.
 //!
 //! Special values are written as they are: a NaN, infinite or negative sum, a negative
 //! quantile, a sum next to a negative bucket bound. Prometheus ingests them from protobuf,
 //! the Go client writes them the same way, and a native histogram's NaN sum is meaningful
-//! (checklist E10). Only OpenMetrics text leaves such samples out (see the text encoder).
+//! (a NaN observation is counted and makes the sum NaN, but goes into no bucket). Only OpenMetrics text leaves such samples out (see the text encoder).
 
 use std::borrow::Cow;
 
@@ -216,8 +217,9 @@ pub mod model {
     }
 }
 
-/// Spans and deltas for sorted `(index, count)` buckets (checklist E11). Gaps of one or two
-/// empty buckets are filled with explicit zeros rather than opening a new span, as Go does.
+/// Spans and deltas for sorted `(index, count)` buckets (the sparse bucket encoding of the
+/// native-histogram spec). Gaps of one or two empty buckets are filled with explicit zeros
+/// rather than opening a new span, as Go does.
 ///
 /// ```
 /// use promenade_core::encoding::protobuf::spans_and_deltas;
@@ -378,7 +380,8 @@ impl<'o> ProtobufEncoder<'o> {
             created_timestamp: v.created.filter(|_| self.created_samples).map(timestamp),
             ..Default::default()
         };
-        // The +Inf bucket is implicit in protobuf unless it carries an exemplar (E4).
+        // The +Inf bucket is implicit in protobuf; like the Go client, it is written only when
+        // it carries an exemplar.
         if let Some(e) = bucket_exemplar(v, v.bounds.len()) {
             h.bucket.push(model::Bucket {
                 cumulative_count: Some(v.count),
@@ -406,7 +409,7 @@ fn fill_native(h: &mut model::Histogram, n: &NativeValue<'_>) {
     h.negative_span = ns;
     h.negative_delta = nd;
     // Without observations and with a zero threshold of zero, a no-op span marks the
-    // histogram as native (E12).
+    // histogram as native (without it, it could not be told apart from a classic one).
     if n.zero_threshold == 0.0
         && n.zero_count == 0
         && h.positive_span.is_empty()
@@ -568,7 +571,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn e11_spec_example() {
+    fn spans_and_deltas_native_histogram_spec_example() {
         // Indices -2:3, -1:5, 2:1, 4:3, 5:2. Gaps of one or two are filled (Go), so this is
         // the single-span form: [-2,8] with zeros in between.
         let (spans, deltas) = spans_and_deltas(&[(-2, 3), (-1, 5), (2, 1), (4, 3), (5, 2)]);

@@ -1,4 +1,6 @@
-//! The two text formats: Prometheus 0.0.4 and OpenMetrics 1.0 (checklist C and D).
+//! The two text formats: Prometheus 0.0.4
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>) and OpenMetrics 1.0
+//! (<https://github.com/prometheus/OpenMetrics/blob/v1.0.0/specification/OpenMetrics.md>).
 //!
 //! Special values. Text 0.0.4 carries any float in any sample, and Prometheus ingests NaN and
 //! negative sums and quantiles from it, so it writes values as they are (as the Go client
@@ -93,7 +95,7 @@ impl<'o> TextEncoder<'o> {
         let parts = [self.const_labels, labels];
         let mut first = true;
         if self.quoted {
-            // `{"name<suffix>",labels…}` (checklist C10).
+            // `{"name<suffix>",labels…}`: a UTF-8 name is quoted, first inside the braces.
             self.out.push_str("{\"");
             escape_label_value(self.out, &self.name);
             self.out.push_str(suffix);
@@ -174,7 +176,8 @@ impl<'o> TextEncoder<'o> {
         self.out.push('\n');
     }
 
-    /// ` # {labels} value timestamp` after a sample, OpenMetrics only (D16).
+    /// ` # {labels} value timestamp` after a sample (the OpenMetrics exemplar syntax),
+    /// OpenMetrics only.
     fn exemplar(&mut self, exemplar: Option<&Exemplar>) {
         let Some(e) = exemplar.filter(|_| self.openmetrics) else {
             return;
@@ -215,7 +218,7 @@ fn has_negative_bound(bounds: &[f64]) -> bool {
 }
 
 /// Whether `unit` may be written as the `# UNIT` of `name`: non-empty, made of name
-/// characters, and `name` ends with `_<unit>` (checklist D5).
+/// characters, and `name` ends with `_<unit>` (as OpenMetrics requires of a UNIT).
 fn unit_fits(name: &str, unit: &str) -> bool {
     !unit.is_empty()
         && unit
@@ -268,7 +271,7 @@ impl Encode for TextEncoder<'_> {
             self.out.push(' ');
             self.out.push_str(kind);
             self.out.push('\n');
-            // D5: a UNIT must be the written name's suffix; one that is not (a custom
+            // OpenMetrics: a UNIT must be the written name's suffix; one that is not (a custom
             // collector's, or one that escaping changed) is left out rather than written wrong.
             if let Some(unit) = h.unit.filter(|u| unit_fits(&self.name, u)) {
                 self.header_line("UNIT", "");
@@ -389,7 +392,8 @@ impl Encode for TextEncoder<'_> {
 
     fn stateset(&mut self, labels: &str, states: &[(String, bool)]) {
         // The state label is named like the family (without any prefix folded in twice).
-        // A UTF-8 name is written quoted, as a label name too (checklist C10).
+        // A UTF-8 name is written quoted, as a label name too (label names outside the legacy
+        // character set are quoted like metric names).
         let label_name = if self.quoted {
             let mut quoted = String::from("\"");
             escape_label_value(&mut quoted, &self.name);

@@ -210,7 +210,8 @@ impl Metric for Counter {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
-        // The exemplar is read before the value, so it never refers to an uncounted event (I5).
+        // The exemplar is read before the value, so it never refers to an uncounted event (as
+        // in the Go client).
         let exemplar = self
             .exemplar
             .get()

@@ -1,4 +1,6 @@
-//! Exemplars: a sample's link to a trace (checklist D16, E13).
+//! Exemplars: a sample's link to a trace. They follow the OpenMetrics exemplar rules (at most
+//! 128 code points of label names and values) and always carry a timestamp, which native
+//! histogram exemplars require.
 
 use crate::error::{Error, Result};
 use crate::labels::render_labels;

@@ -1,4 +1,5 @@
-//! Native (sparse, exponential) histogram buckets (checklist E7–E14).
+//! Native (sparse, exponential) histogram buckets
+//! (<https://prometheus.io/docs/specs/native_histograms/>).
 
 // Negated comparisons are deliberate: NaN must fail the checks.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -48,7 +49,7 @@ pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 ///
 /// # Special values
 ///
-/// As in the Go client (checklist E9, E10): a NaN observation is counted and makes the sum
+/// As in the Go client: a NaN observation is counted and makes the sum
 /// NaN but goes in no bucket, so the count may exceed the buckets' total; `+Inf` and `-Inf`
 /// go to the overflow bucket of their sign (index 1025 at schema 0) and make the sum
 /// infinite; values with `|v|` at most the zero threshold (subnormals under the default
@@ -90,7 +91,8 @@ impl Default for NativeBuckets {
     }
 }
 
-/// The schema for a bucket growth factor: `clamp(-floor(log2(log2(f))), -4, 8)` (E7).
+/// The schema for a bucket growth factor: `clamp(-floor(log2(log2(f))), -4, 8)`, as the Go
+/// client picks it.
 ///
 /// ```
 /// assert_eq!(promenade_core::schema_for_factor(2.0), Some(0));
@@ -171,7 +173,7 @@ impl NativeBuckets {
     }
 
     /// Most buckets kept (0 = unlimited); past it the histogram resets, widens the zero
-    /// bucket or halves its resolution (E14).
+    /// bucket or halves its resolution, in that order (as the Go client does).
     ///
     /// ```
     /// use promenade_core::{Buckets, Histogram, NativeBuckets};
@@ -262,7 +264,8 @@ fn frexp(v: f64) -> (f64, i32) {
     (frac, raw_exp - 1022)
 }
 
-/// The bucket index of `v > 0` (infinity included) at `schema` (E8). Bucket `i` covers
+/// The bucket index of `v > 0` (infinity included) at `schema`, as the native-histogram spec
+/// defines it. Bucket `i` covers
 /// `(b^(i-1), b^i]` with `b = 2^(2^-schema)`.
 ///
 /// ```
@@ -387,7 +390,8 @@ impl NativeState {
         if let Some(at) = self.reset_at
             && Instant::now() >= at
         {
-            // The scheduled reset undoes zero-bucket widening and schema reduction (E14).
+            // The scheduled reset undoes zero-bucket widening and schema reduction, restoring
+            // the configured schema and zero threshold.
             self.reset(now_unix());
         }
         self.record(v, classic_index);
@@ -489,7 +493,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn e7_schema_vectors() {
+    fn schema_for_factor_vectors() {
         for (f, s) in [
             (65536.0, -4),
             (256.0, -3),
@@ -510,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn e8_index_vectors() {
+    fn bucket_index_vectors() {
         let cases: [(i32, &[(f64, i32)]); 5] = [
             (
                 0,
@@ -593,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn e9_e10_zero_bucket_nan_inf() {
+    fn zero_bucket_nan_and_inf() {
         let mut s = NativeState::new(NativeBuckets::default(), 0, 0.0);
         for v in [0.0, -0.0, 1e-40, -1e-40, 1.0, -2.0, f64::NAN, f64::INFINITY] {
             s.observe(v, usize::MAX, || 0.0);
@@ -610,7 +614,7 @@ mod tests {
     }
 
     #[test]
-    fn e14_bucket_limit_halves_schema() {
+    fn bucket_limit_halves_schema() {
         let mut s = NativeState::new(NativeBuckets::default().max_buckets(4), 0, 0.0);
         for v in [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] {
             s.observe(v, usize::MAX, || 0.0);
@@ -621,7 +625,7 @@ mod tests {
     }
 
     #[test]
-    fn e14_bucket_limit_widens_zero_bucket_first() {
+    fn bucket_limit_widens_zero_bucket_first() {
         let cfg = NativeBuckets::with_factor(2.0)
             .unwrap()
             .max_buckets(2)
@@ -636,7 +640,7 @@ mod tests {
     }
 
     #[test]
-    fn e14_bucket_limit_resets_after_min_duration() {
+    fn bucket_limit_resets_after_min_duration() {
         let cfg = NativeBuckets::default()
             .max_buckets(2)
             .min_reset_duration(Duration::from_nanos(1));
