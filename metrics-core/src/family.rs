@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::collector::{Collector, Descriptor};
 use crate::encoding::{
     EscapingScheme, escape_label_value, escape_name_for_exposition, parse_rendered_labels,
 };
@@ -19,7 +20,6 @@ use crate::metric::{Metric, MetricType};
 use crate::name::{
     check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
 };
-use crate::registry::{Collector, Descriptor};
 
 /// The label value every label of the overflow series carries once a family's series cap is
 /// reached (see [`FamilyBuilder::max_series`]).

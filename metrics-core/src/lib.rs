@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+mod collector;
 pub mod collectors;
 pub mod encoding;
 mod error;
@@ -52,6 +53,7 @@ mod registry;
 pub mod scrape;
 mod trace;
 
+pub use collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 pub use encoding::Format;
 pub use error::{Error, Result};
 pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series, SeriesRef};
@@ -62,7 +64,4 @@ pub use metric::{
     Unknown, exponential_buckets, linear_buckets, native_bucket_index, schema_for_factor,
 };
 pub use quantile::{QuantileOptions, QuantileSummary};
-pub use registry::{
-    Collector, CollectorErrors, CollectorId, Descriptor, Registry, RegistryBuilder,
-    default_registry,
-};
+pub use registry::{Registry, RegistryBuilder, default_registry};
