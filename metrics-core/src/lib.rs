@@ -52,6 +52,7 @@ pub mod quantile;
 mod registry;
 pub mod scrape;
 mod trace;
+mod validate;
 
 pub use collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 pub use encoding::Format;

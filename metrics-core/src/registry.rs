@@ -19,9 +19,8 @@ use crate::family::{Family, Series};
 use crate::metric::{
     Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
 };
-use crate::name::{
-    check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
-};
+use crate::name::{check_label_names, check_metric_name};
+use crate::validate::{Definition, Origin, check_definition};
 
 /// The name of the self-metric that counts collector errors under [`CollectorErrors::Skip`].
 const SCRAPE_ERRORS: &str = "promenade_scrape_collector_errors";
@@ -247,65 +246,17 @@ impl Registry {
         let mut sample_names: Vec<String> = Vec::new();
         for d in &descriptors {
             let full = self.full_name(&d.name);
-            // Legacy strictness is the family builder's choice; here any usable UTF-8 name passes,
-            // and the escaped forms below catch collisions.
-            check_utf8_metric_name(&full)?;
-            check_utf8_label_names(&d.label_names)?;
-            // A state set writes its full name as a label: it must not clash with a
-            // constant label or (once prefixed) with one of its own labels.
-            // A `:` is fine in metric names but not in label names.
-            if d.metric_type == MetricType::StateSet && full.contains(':') {
-                return Err(Error::InvalidLabelName(full));
-            }
-            // Label names as written under each scheme (a state set adds its full name as a
-            // label) must not clash with each other or with a constant label.
-            for scheme in [
-                EscapingScheme::AllowUtf8,
-                EscapingScheme::Underscores,
-                EscapingScheme::Dots,
-                EscapingScheme::Values,
-            ] {
-                let mut written: Vec<_> = d
-                    .label_names
-                    .iter()
-                    .map(|l| escape_name_for_exposition(l, scheme))
-                    .collect();
-                if d.metric_type == MetricType::StateSet {
-                    written.push(escape_name_for_exposition(&full, scheme));
-                }
-                let clash = written.iter().enumerate().find(|(i, w)| {
-                    written[..*i].contains(w)
-                        || self.inner.const_labels.iter().any(|(c, _)| c == w.as_ref())
-                });
-                if let Some((_, w)) = clash {
-                    return Err(Error::DuplicateLabelName(w.clone().into_owned()));
-                }
-            }
-            if let Some(unit) = d.unit.as_deref().filter(|u| !u.is_empty())
-                && !full.ends_with(&format!("_{unit}"))
-            {
-                return Err(Error::UnitMismatch {
-                    name: full,
-                    unit: unit.to_owned(),
-                });
-            }
-            if let Some(clash) = d
-                .label_names
-                .iter()
-                .find(|l| self.inner.const_labels.iter().any(|(c, _)| c == *l))
-            {
-                return Err(Error::DuplicateLabelName(clash.clone()));
-            }
-            // The reserved label must not come from the registry's constant labels either.
-            if let Some(reserved) = d.metric_type.reserved_label()
-                && (d.label_names.iter().any(|l| l == reserved)
-                    || self.inner.const_labels.iter().any(|(c, _)| c == reserved))
-            {
-                return Err(Error::ReservedLabelName {
-                    name: reserved.to_owned(),
-                    context: " for this metric type",
-                });
-            }
+            check_definition(
+                &Definition {
+                    name: &full,
+                    metric_type: d.metric_type,
+                    label_names: &d.label_names,
+                    unit: d.unit.as_deref(),
+                },
+                Origin::Registry {
+                    const_labels: &self.inner.const_labels,
+                },
+            )?;
             // Every sample name, raw and as each escaping scheme writes it: two families
             // whose samples a scrape would write under one name cannot both be registered.
             let mine: BTreeSet<String> = d
