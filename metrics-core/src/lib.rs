@@ -48,7 +48,6 @@ mod metric;
 pub mod name;
 #[cfg(feature = "push")]
 pub mod push;
-pub mod quantile;
 mod registry;
 pub mod scrape;
 mod trace;
@@ -66,3 +65,7 @@ pub use metric::{
 };
 pub use quantile::{QuantileOptions, QuantileSummary};
 pub use registry::{Registry, RegistryBuilder, default_registry};
+
+// Quantile summaries live with the other metric types; `promenade_core::quantile` stays
+// their public path, with the module's own documentation.
+pub use metric::quantile;

@@ -1,4 +1,10 @@
-//! The registry: owns collectors, checks names at registration, encodes on scrape.
+//! The registry: owns collectors, checks their descriptors at registration, runs them and
+//! encodes what they write on scrape.
+//!
+//! Every `impl Registry` is in this file, so one place lists what a registry can do: the
+//! builder and its options, `register`/`unregister`, a constructor per metric type
+//! (quantile summaries included) and the `encode_*` entry points. The collector interface
+//! it runs is in `collector`; the rules it checks descriptors against are in `validate`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -16,6 +22,7 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
+use crate::metric::quantile::{QuantileOptions, QuantileSummary};
 use crate::metric::{
     Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
 };
@@ -442,6 +449,50 @@ impl Registry {
     pub fn summary(&self, name: &str, help: &str) -> Result<Series<Summary>> {
         self.register_family(Family::<Summary>::builder(name, help).build()?)?
             .series(&[] as &[&str])
+    }
+
+    /// Creates and registers an unlabelled summary with quantiles over a sliding window.
+    ///
+    /// ```
+    /// use promenade_core::{Format, QuantileOptions, Registry};
+    /// let r = Registry::new();
+    /// let s = r.quantile_summary("rpc_seconds", "RPC latency.", QuantileOptions::new(&[(0.5, 0.05)]).unwrap()).unwrap();
+    /// s.observe(0.2);
+    /// let text = r.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("rpc_seconds{quantile=\"0.5\"} 0.2"));
+    /// assert!(text.contains("rpc_seconds_count 1"));
+    /// ```
+    pub fn quantile_summary(
+        &self,
+        name: &str,
+        help: &str,
+        options: QuantileOptions,
+    ) -> Result<Series<QuantileSummary>> {
+        self.quantile_summary_family(name, help, &[] as &[&str], options)?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers a labelled family of quantile summaries.
+    ///
+    /// ```
+    /// use promenade_core::{QuantileOptions, Registry};
+    /// let f = Registry::new()
+    ///     .quantile_summary_family("job_seconds", "Job time.", &["queue"], QuantileOptions::default())
+    ///     .unwrap();
+    /// f.get(&["mail"]).unwrap().observe(1.5);
+    /// ```
+    pub fn quantile_summary_family<S: AsRef<str>>(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[S],
+        options: QuantileOptions,
+    ) -> Result<Family<QuantileSummary>> {
+        self.register_family(
+            Family::builder_with_options(name, help, options)
+                .labels(labels)
+                .build()?,
+        )
     }
 
     /// Creates and registers an info metric with the given labels (value always 1).

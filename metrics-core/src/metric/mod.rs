@@ -7,6 +7,7 @@ mod gauge_histogram;
 mod histogram;
 mod info;
 mod native;
+pub mod quantile;
 mod stateset;
 mod summary;
 
