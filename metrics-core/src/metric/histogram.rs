@@ -630,7 +630,11 @@ impl Metric for Histogram {
             .as_ref()
             .map(|e| e.native.iter().cloned().collect())
             .unwrap_or_default();
-        let mut reading = enc.take_reading();
+        // The bucket buffer is the encoder's, reused from series to series of the scrape.
+        let mut reading = CellsReading {
+            buckets: enc.take_counts(),
+            ..CellsReading::default()
+        };
         let native = self.read_into(&mut reading);
         let mut acc = 0;
         for c in reading.buckets.iter_mut() {
@@ -654,6 +658,6 @@ impl Metric for Histogram {
             native_exemplars: &native_exemplars,
         };
         enc.histogram(labels, &value);
-        enc.put_reading(reading);
+        enc.put_counts(reading.buckets);
     }
 }
