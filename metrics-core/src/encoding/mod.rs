@@ -209,7 +209,8 @@ pub struct HistogramValue<'a> {
     pub native_exemplars: &'a [Exemplar],
 }
 
-/// The native-bucket part of a histogram (checklist E).
+/// The native-bucket part of a histogram: sparse, exponential buckets (only protobuf
+/// carries them).
 ///
 /// ```
 /// # #[cfg(feature = "protobuf")] {

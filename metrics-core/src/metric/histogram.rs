@@ -198,7 +198,7 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Count, sum and non-cumulative bucket counts, kept in hot/cold pairs per stripe so that a
 /// scrape reads count, sum and buckets from the same set of observations (the Go client's
-/// scheme, checklist I3), while writers on different cores touch different cache lines.
+/// scheme), while writers on different cores touch different cache lines.
 ///
 /// Layout of one stripe (all `AtomicU64`): `[count_and_hot, shard0.., shard1.., padding]`,
 /// a shard being `[completed_count, sum_bits, bucket_0 .. bucket_{n-1}]`.
@@ -335,7 +335,7 @@ impl HotColdCells {
 ///
 /// - classic buckets: NaN and `+Inf` land in the `+Inf` bucket, `-Inf` and negative values
 ///   in the first bucket whose bound holds them; subnormals and `-0.0` like any small value;
-/// - native buckets (checklist E9, E10): NaN is counted in no bucket, `±Inf` in the overflow
+/// - native buckets (as the Go client's): NaN is counted in no bucket, `±Inf` in the overflow
 ///   bucket of its sign, `|v|` at most the zero threshold (subnormals, `-0.0`) in the zero
 ///   bucket;
 /// - the sum is the plain float sum: NaN after a NaN (or after both `+Inf` and `-Inf`),
@@ -621,7 +621,7 @@ impl Metric for Histogram {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
-        // Exemplars first, then the counts: an exemplar never refers to an uncounted event (I5).
+        // Exemplars first, then the counts: an exemplar never refers to an uncounted event.
         let exemplars = self
             .exemplars
             .get()

@@ -1,4 +1,5 @@
-//! The metric types: what a single series holds and how it is updated.
+//! The metric types: what a single series holds and how it is updated, one file per type
+//! (the encoder they write to and the values it takes are in `encoding`).
 
 mod counter;
 mod exemplar;
