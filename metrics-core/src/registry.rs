@@ -22,9 +22,9 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result};
 use crate::family::{Family, Series};
-use crate::metric::quantile::{QuantileOptions, QuantileSummary};
 use crate::metric::{
-    Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
+    Buckets, Counter, Gauge, Histogram, Info, MetricType, QuantileOptions, QuantileSummary,
+    StateSet, States, Summary,
 };
 use crate::name::{check_label_names, check_metric_name};
 use crate::validate::{Definition, Origin, check_definition};
