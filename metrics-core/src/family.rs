@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::collector::{Collector, Descriptor};
 use crate::encoding::{
     EscapingScheme, FamilyHeader, LabelSet, MetricEncoder, escape_name_for_exposition,
 };
@@ -17,10 +18,7 @@ use crate::labels::{
     rendered_labels_match,
 };
 use crate::metric::{Metric, MetricType};
-use crate::name::{
-    check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
-};
-use crate::registry::{Collector, Descriptor};
+use crate::validate::{Definition, Origin, check_definition};
 
 /// The label value every label of the overflow series carries once a family's series cap is
 /// reached (see [`FamilyBuilder::max_series`]).
@@ -393,59 +391,22 @@ impl<M: Metric> FamilyBuilder<M> {
     /// ```
     pub fn build(self) -> Result<Family<M>> {
         let name = normalise_name(&self.name, M::TYPE);
-        if self.utf8_names {
-            check_utf8_metric_name(&name)?;
-            check_utf8_label_names(&self.labels)?;
-            // Two label names that escape to the same name would produce duplicate labels.
-            for scheme in [
-                EscapingScheme::Underscores,
-                EscapingScheme::Dots,
-                EscapingScheme::Values,
-            ] {
-                let escaped: Vec<String> = self
-                    .labels
-                    .iter()
-                    .map(|l| escape_name_for_exposition(l, scheme).into_owned())
-                    .collect();
-                check_label_names(&escaped).map_err(|_| {
-                    Error::DuplicateLabelName(format!(
-                        "{:?} after {} escaping",
-                        self.labels,
-                        scheme.as_str()
-                    ))
-                })?;
-            }
-        } else {
-            check_metric_name(&name)?;
-            check_label_names(&self.labels)?;
-        }
+        check_definition(
+            &Definition {
+                name: &name,
+                metric_type: M::TYPE,
+                label_names: &self.labels,
+                unit: self.unit.as_deref(),
+            },
+            Origin::Builder {
+                utf8_names: self.utf8_names,
+            },
+        )?;
+        // Legacy label names can be written as they are; others are re-rendered per scrape.
         let legacy_labels = self
             .labels
             .iter()
             .all(|l| crate::name::is_valid_label_name(l));
-        if let Some(reserved) = M::TYPE.reserved_label()
-            && self.labels.iter().any(|l| l == reserved)
-        {
-            return Err(Error::ReservedLabelName {
-                name: reserved.to_owned(),
-                context: " for this metric type",
-            });
-        }
-        if M::TYPE == MetricType::StateSet && self.labels.contains(&name) {
-            return Err(Error::ReservedLabelName {
-                name,
-                context: " (a state set uses its own name as the state label)",
-            });
-        }
-        if let Some(unit) = &self.unit
-            && !unit.is_empty()
-            && !name.ends_with(&format!("_{unit}"))
-        {
-            return Err(Error::UnitMismatch {
-                name,
-                unit: unit.clone(),
-            });
-        }
         let fallback = Arc::new(Entry {
             hash: 0,
             labels: Box::from(""),

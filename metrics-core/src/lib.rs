@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+mod collector;
 pub mod collectors;
 pub mod encoding;
 mod error;
@@ -48,13 +49,14 @@ mod metric;
 pub mod name;
 #[cfg(feature = "push")]
 pub mod push;
-pub mod quantile;
 mod registry;
 pub mod scrape;
 #[cfg(feature = "testutil")]
 pub mod testutil;
 mod trace;
+mod validate;
 
+pub use collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 pub use encoding::Format;
 pub use error::{Error, Result};
 pub use family::{Family, FamilyBuilder, OVERFLOW_LABEL_VALUE, Series, SeriesRef};
@@ -65,7 +67,8 @@ pub use metric::{
     Unknown, exponential_buckets, linear_buckets, native_bucket_index, schema_for_factor,
 };
 pub use quantile::{QuantileOptions, QuantileSummary};
-pub use registry::{
-    Collector, CollectorErrors, CollectorId, Descriptor, Registry, RegistryBuilder,
-    default_registry,
-};
+pub use registry::{Registry, RegistryBuilder, default_registry};
+
+// Quantile summaries live with the other metric types; `promenade_core::quantile` stays
+// their public path, with the module's own documentation.
+pub use metric::quantile;

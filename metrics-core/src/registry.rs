@@ -1,9 +1,19 @@
-//! The registry: owns collectors, checks names at registration, encodes on scrape.
+//! The registry: owns collectors, checks their descriptors at registration, runs them and
+//! encodes what they write on scrape.
+//!
+//! Every `impl Registry` is in this file, so one place lists what a registry can do: the
+//! builder and its options, `register`/`unregister`, a constructor per metric type
+//! (quantile summaries included) and the `encode_*` entry points. The collector interface
+//! it runs is in `collector`; the rules it checks descriptors against are in `validate`.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+
+// Still reachable as `crate::registry::…` for the modules that import the collector
+// interface from here, from before it had a module of its own.
+pub(crate) use crate::collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 
 use crate::encoding::escape_name_for_exposition;
 use crate::encoding::{
@@ -13,176 +23,14 @@ use crate::error::{Error, Result};
 use crate::family::{Family, Series};
 use crate::labels::render_labels;
 use crate::metric::{
-    Buckets, Counter, Gauge, Histogram, Info, MetricType, StateSet, States, Summary,
+    Buckets, Counter, Gauge, Histogram, Info, MetricType, QuantileOptions, QuantileSummary,
+    StateSet, States, Summary,
 };
-use crate::name::{
-    check_label_names, check_metric_name, check_utf8_label_names, check_utf8_metric_name,
-};
-
-/// What a collector will expose: used at registration to refuse invalid or clashing names.
-///
-/// ```
-/// use promenade_core::encoding::MetricEncoder;
-/// use promenade_core::{Collector, Descriptor, Error, MetricType, Registry};
-///
-/// struct Jobs;
-/// impl Collector for Jobs {
-///     fn descriptors(&self) -> Vec<Descriptor> {
-///         let mut d = Descriptor::new("job_duration_seconds", "Job durations.", MetricType::Histogram, &["le"]);
-///         d.unit = Some("seconds".into());
-///         vec![d]
-///     }
-///     fn collect(&self, _: &mut MetricEncoder<'_>) {}
-/// }
-/// // The descriptor lets the registry refuse the reserved `le` label before any scrape.
-/// let err = Registry::new().register(Jobs).unwrap_err();
-/// assert!(matches!(err, Error::ReservedLabelName { .. }));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Descriptor {
-    /// Family name, without registry prefix (counters without `_total`).
-    pub name: String,
-    /// Help text.
-    pub help: String,
-    /// The type.
-    pub metric_type: MetricType,
-    /// The label names of every series.
-    pub label_names: Vec<String>,
-    /// Unit, if any.
-    pub unit: Option<String>,
-}
-
-impl Descriptor {
-    /// A descriptor without a unit.
-    ///
-    /// ```
-    /// let d = promenade_core::Descriptor::new("queue_depth", "Items.", promenade_core::MetricType::Gauge, &["queue"]);
-    /// assert_eq!(d.label_names, vec!["queue".to_string()]);
-    /// ```
-    pub fn new<S: AsRef<str>>(
-        name: &str,
-        help: &str,
-        metric_type: MetricType,
-        label_names: &[S],
-    ) -> Self {
-        Self {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            metric_type,
-            label_names: label_names.iter().map(|s| s.as_ref().to_owned()).collect(),
-            unit: None,
-        }
-    }
-
-    /// Every sample name this family can produce, plus the family name itself (checklist A6).
-    fn sample_names(&self, full_name: &str) -> Vec<String> {
-        let mut names = vec![full_name.to_owned()];
-        names.extend(
-            self.metric_type
-                .sample_suffixes()
-                .iter()
-                .map(|s| format!("{full_name}{s}")),
-        );
-        names
-    }
-}
-
-/// Something that writes metric families at scrape time. Families implement it; implement it
-/// yourself for values read from elsewhere (see [`MetricEncoder`] for an example).
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::sync::atomic::{AtomicU64, Ordering};
-/// use promenade_core::encoding::{FamilyHeader, LabelSet, MetricEncoder};
-/// use promenade_core::{Collector, Descriptor, Format, MetricType, Registry};
-///
-/// /// Exposes a byte count that another component keeps in an atomic.
-/// struct BytesSent(Arc<AtomicU64>);
-/// impl Collector for BytesSent {
-///     fn descriptors(&self) -> Vec<Descriptor> {
-///         vec![Descriptor::new("sent_bytes", "Bytes sent.", MetricType::Counter, &[] as &[&str])]
-///     }
-///     fn collect(&self, enc: &mut MetricEncoder<'_>) {
-///         enc.family(&FamilyHeader { name: "sent_bytes", help: "Bytes sent.", unit: None, metric_type: MetricType::Counter });
-///         enc.counter(&LabelSet::empty(), self.0.load(Ordering::Relaxed) as f64, None);
-///     }
-/// }
-/// let sent = Arc::new(AtomicU64::new(0));
-/// let registry = Registry::new();
-/// registry.register(BytesSent(Arc::clone(&sent))).unwrap();
-/// sent.fetch_add(1500, Ordering::Relaxed);
-/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("sent_bytes_total 1500\n"));
-/// // The descriptor reserves the names: a second `sent_bytes` counter is refused.
-/// assert!(registry.counter("sent_bytes_total", "Again.").is_err());
-/// ```
-pub trait Collector: Send + Sync + 'static {
-    /// The families [`Collector::collect`] writes. Registration checks their names; a collector
-    /// that cannot know them in advance may return an empty list and is then not checked.
-    fn descriptors(&self) -> Vec<Descriptor>;
-    /// Writes the current values.
-    ///
-    /// What it writes is checked during the scrape: a duplicate family or series, a
-    /// negative or NaN counter, a sample of the wrong type, invalid buckets, or a panic
-    /// make the scrape fail with [`Error::Collector`] naming this collector, or (with
-    /// [`CollectorErrors::Skip`]) leave the offending family out. A collector runs outside
-    /// the registry's lock, so a slow one never blocks registration or other scrapes' start.
-    fn collect(&self, encoder: &mut MetricEncoder<'_>);
-
-    /// Whether every series this collector writes is unique by construction, so the
-    /// scrape-time duplicate-series check can be skipped. For this crate's own collectors.
-    #[doc(hidden)]
-    fn series_unique_by_construction(&self) -> bool {
-        false
-    }
-}
-
-impl<C: Collector + ?Sized> Collector for Arc<C> {
-    fn descriptors(&self) -> Vec<Descriptor> {
-        (**self).descriptors()
-    }
-    fn collect(&self, encoder: &mut MetricEncoder<'_>) {
-        (**self).collect(encoder)
-    }
-    fn series_unique_by_construction(&self) -> bool {
-        (**self).series_unique_by_construction()
-    }
-}
-
-/// What a scrape does when a collector writes something invalid or panics (see
-/// [`RegistryBuilder::collector_errors`]), after client_golang's `HandlerOpts.ErrorHandling`.
-///
-/// ```
-/// use promenade_core::{CollectorErrors, Registry};
-/// let registry = Registry::builder().collector_errors(CollectorErrors::Skip).build().unwrap();
-/// # drop(registry);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CollectorErrors {
-    /// The scrape fails with [`Error::Collector`] naming the collector and the problem; the
-    /// scrape handlers answer `500` with that message. Never an invalid page.
-    #[default]
-    Fail,
-    /// The offending family is left out, the rest is exposed, and the self-metric
-    /// `promenade_scrape_collector_errors_total` counts such errors.
-    Skip,
-}
+use crate::name::{check_label_names, check_metric_name};
+use crate::validate::{Definition, Origin, check_definition};
 
 /// The name of the self-metric that counts collector errors under [`CollectorErrors::Skip`].
 const SCRAPE_ERRORS: &str = "promenade_scrape_collector_errors";
-
-/// Identifies a registration, for [`Registry::unregister`].
-///
-/// ```
-/// use promenade_core::{Counter, Family, Format, Registry};
-/// let registry = Registry::new();
-/// let temp = Family::<Counter>::builder("migration_rows_total", "Rows migrated.").build().unwrap();
-/// let id = registry.register(temp).unwrap();
-/// assert!(registry.encode_to_string(Format::Text).unwrap().contains("migration_rows_total 0"));
-/// registry.unregister(id).unwrap(); // the migration is over
-/// assert!(!registry.encode_to_string(Format::Text).unwrap().contains("migration_rows_total"));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CollectorId(u64);
 
 struct Registered {
     id: CollectorId,
@@ -405,66 +253,19 @@ impl Registry {
         let mut sample_names: Vec<String> = Vec::new();
         for d in &descriptors {
             let full = self.full_name(&d.name);
-            // Legacy strictness is the family builder's choice; here any usable UTF-8 name passes,
-            // and the escaped forms below catch collisions.
-            check_utf8_metric_name(&full)?;
-            check_utf8_label_names(&d.label_names)?;
-            // A state set writes its full name as a label: it must not clash with a
-            // constant label or (once prefixed) with one of its own labels.
-            // A `:` is fine in metric names but not in label names.
-            if d.metric_type == MetricType::StateSet && full.contains(':') {
-                return Err(Error::InvalidLabelName(full));
-            }
-            // Label names as written under each scheme (a state set adds its full name as a
-            // label) must not clash with each other or with a constant label.
-            for scheme in [
-                EscapingScheme::AllowUtf8,
-                EscapingScheme::Underscores,
-                EscapingScheme::Dots,
-                EscapingScheme::Values,
-            ] {
-                let mut written: Vec<_> = d
-                    .label_names
-                    .iter()
-                    .map(|l| escape_name_for_exposition(l, scheme))
-                    .collect();
-                if d.metric_type == MetricType::StateSet {
-                    written.push(escape_name_for_exposition(&full, scheme));
-                }
-                let clash = written.iter().enumerate().find(|(i, w)| {
-                    written[..*i].contains(w)
-                        || self.inner.const_labels.iter().any(|(c, _)| c == w.as_ref())
-                });
-                if let Some((_, w)) = clash {
-                    return Err(Error::DuplicateLabelName(w.clone().into_owned()));
-                }
-            }
-            if let Some(unit) = d.unit.as_deref().filter(|u| !u.is_empty())
-                && !full.ends_with(&format!("_{unit}"))
-            {
-                return Err(Error::UnitMismatch {
-                    name: full,
-                    unit: unit.to_owned(),
-                });
-            }
-            if let Some(clash) = d
-                .label_names
-                .iter()
-                .find(|l| self.inner.const_labels.iter().any(|(c, _)| c == *l))
-            {
-                return Err(Error::DuplicateLabelName(clash.clone()));
-            }
-            // The reserved label must not come from the registry's constant labels either.
-            if let Some(reserved) = d.metric_type.reserved_label()
-                && (d.label_names.iter().any(|l| l == reserved)
-                    || self.inner.const_labels.iter().any(|(c, _)| c == reserved))
-            {
-                return Err(Error::ReservedLabelName {
-                    name: reserved.to_owned(),
-                    context: " for this metric type",
-                });
-            }
-            // Every sample name, as written raw and under each escaping scheme (checklist G7).
+            check_definition(
+                &Definition {
+                    name: &full,
+                    metric_type: d.metric_type,
+                    label_names: &d.label_names,
+                    unit: d.unit.as_deref(),
+                },
+                Origin::Registry {
+                    const_labels: &self.inner.const_labels,
+                },
+            )?;
+            // Every sample name, raw and as each escaping scheme writes it: two families
+            // whose samples a scrape would write under one name cannot both be registered.
             let mine: BTreeSet<String> = d
                 .sample_names(&full)
                 .into_iter()
@@ -648,6 +449,50 @@ impl Registry {
     pub fn summary(&self, name: &str, help: &str) -> Result<Series<Summary>> {
         self.register_family(Family::<Summary>::builder(name, help).build()?)?
             .series(&[] as &[&str])
+    }
+
+    /// Creates and registers an unlabelled summary with quantiles over a sliding window.
+    ///
+    /// ```
+    /// use promenade_core::{Format, QuantileOptions, Registry};
+    /// let r = Registry::new();
+    /// let s = r.quantile_summary("rpc_seconds", "RPC latency.", QuantileOptions::new(&[(0.5, 0.05)]).unwrap()).unwrap();
+    /// s.observe(0.2);
+    /// let text = r.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("rpc_seconds{quantile=\"0.5\"} 0.2"));
+    /// assert!(text.contains("rpc_seconds_count 1"));
+    /// ```
+    pub fn quantile_summary(
+        &self,
+        name: &str,
+        help: &str,
+        options: QuantileOptions,
+    ) -> Result<Series<QuantileSummary>> {
+        self.quantile_summary_family(name, help, &[] as &[&str], options)?
+            .series(&[] as &[&str])
+    }
+
+    /// Creates and registers a labelled family of quantile summaries.
+    ///
+    /// ```
+    /// use promenade_core::{QuantileOptions, Registry};
+    /// let f = Registry::new()
+    ///     .quantile_summary_family("job_seconds", "Job time.", &["queue"], QuantileOptions::default())
+    ///     .unwrap();
+    /// f.get(&["mail"]).unwrap().observe(1.5);
+    /// ```
+    pub fn quantile_summary_family<S: AsRef<str>>(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[S],
+        options: QuantileOptions,
+    ) -> Result<Family<QuantileSummary>> {
+        self.register_family(
+            Family::builder_with_options(name, help, options)
+                .labels(labels)
+                .build()?,
+        )
     }
 
     /// Creates and registers an info metric with the given labels (value always 1).

@@ -24,7 +24,7 @@ pub(crate) use text::TextEncoder;
 
 use crate::error::Result;
 use crate::labels::render_labels;
-use crate::metric::{CellsReading, Exemplar, MetricType};
+use crate::metric::{Exemplar, MetricType};
 use crate::name::check_label_names;
 
 /// An exposition format this crate can write.
@@ -212,7 +212,8 @@ pub struct HistogramValue<'a> {
     pub native_exemplars: &'a [Exemplar],
 }
 
-/// The native-bucket part of a histogram (checklist E).
+/// The native-bucket part of a histogram: sparse, exponential buckets (only protobuf
+/// carries them).
 ///
 /// ```
 /// # #[cfg(feature = "protobuf")] {
@@ -346,8 +347,7 @@ pub struct MetricEncoder<'a> {
     prefix: Option<&'a str>,
     escaping: EscapingScheme,
     name: String,
-    reading: CellsReading,
-    states: Vec<(String, bool)>,
+    scratch: Scratch,
     check: Check,
     /// Whether the current family's header went to the format writer.
     header_written: bool,
@@ -399,8 +399,7 @@ impl<'a> MetricEncoder<'a> {
             prefix,
             escaping,
             name: String::new(),
-            reading: CellsReading::default(),
-            states: Vec::new(),
+            scratch: Scratch::default(),
             check: Check::new(escaping, const_labels),
             header_written: false,
         }
@@ -758,21 +757,39 @@ impl<'a> MetricEncoder<'a> {
         }
     }
 
-    pub(crate) fn take_reading(&mut self) -> CellsReading {
-        std::mem::take(&mut self.reading)
+    /// An empty count buffer to fill for one series; give it back with
+    /// [`MetricEncoder::put_counts`] once the series is written.
+    pub(crate) fn take_counts(&mut self) -> Vec<u64> {
+        let mut counts = std::mem::take(&mut self.scratch.counts);
+        counts.clear();
+        counts
     }
 
-    pub(crate) fn put_reading(&mut self, reading: CellsReading) {
-        self.reading = reading;
+    pub(crate) fn put_counts(&mut self, counts: Vec<u64>) {
+        self.scratch.counts = counts;
     }
 
+    /// An empty state buffer to fill for one series; give it back with
+    /// [`MetricEncoder::put_states`] once the series is written.
     pub(crate) fn take_states(&mut self) -> Vec<(String, bool)> {
-        let mut s = std::mem::take(&mut self.states);
-        s.clear();
-        s
+        let mut states = std::mem::take(&mut self.scratch.states);
+        states.clear();
+        states
     }
 
     pub(crate) fn put_states(&mut self, states: Vec<(String, bool)>) {
-        self.states = states;
+        self.scratch.states = states;
     }
+}
+
+/// Buffers a metric type borrows from the encoder while it writes one series and gives
+/// back for the next, so that a scrape of many series allocates them once rather than once
+/// per series. They are plain vectors: what a metric type keeps in them is its own business,
+/// and the encoder stays ignorant of the metric types' internals.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Counts, such as a histogram's buckets.
+    counts: Vec<u64>,
+    /// A state set's state names and values.
+    states: Vec<(String, bool)>,
 }

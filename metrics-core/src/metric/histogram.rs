@@ -198,7 +198,7 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Count, sum and non-cumulative bucket counts, kept in hot/cold pairs per stripe so that a
 /// scrape reads count, sum and buckets from the same set of observations (the Go client's
-/// scheme, checklist I3), while writers on different cores touch different cache lines.
+/// scheme), while writers on different cores touch different cache lines.
 ///
 /// Layout of one stripe (all `AtomicU64`): `[count_and_hot, shard0.., shard1.., padding]`,
 /// a shard being `[completed_count, sum_bits, bucket_0 .. bucket_{n-1}]`.
@@ -335,7 +335,7 @@ impl HotColdCells {
 ///
 /// - classic buckets: NaN and `+Inf` land in the `+Inf` bucket, `-Inf` and negative values
 ///   in the first bucket whose bound holds them; subnormals and `-0.0` like any small value;
-/// - native buckets (checklist E9, E10): NaN is counted in no bucket, `±Inf` in the overflow
+/// - native buckets (as the Go client's): NaN is counted in no bucket, `±Inf` in the overflow
 ///   bucket of its sign, `|v|` at most the zero threshold (subnormals, `-0.0`) in the zero
 ///   bucket;
 /// - the sum is the plain float sum: NaN after a NaN (or after both `+Inf` and `-Inf`),
@@ -621,7 +621,7 @@ impl Metric for Histogram {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
-        // Exemplars first, then the counts: an exemplar never refers to an uncounted event (I5).
+        // Exemplars first, then the counts: an exemplar never refers to an uncounted event.
         let exemplars = self
             .exemplars
             .get()
@@ -630,7 +630,11 @@ impl Metric for Histogram {
             .as_ref()
             .map(|e| e.native.iter().cloned().collect())
             .unwrap_or_default();
-        let mut reading = enc.take_reading();
+        // The bucket buffer is the encoder's, reused from series to series of the scrape.
+        let mut reading = CellsReading {
+            buckets: enc.take_counts(),
+            ..CellsReading::default()
+        };
         let native = self.read_into(&mut reading);
         let mut acc = 0;
         for c in reading.buckets.iter_mut() {
@@ -654,6 +658,6 @@ impl Metric for Histogram {
             native_exemplars: &native_exemplars,
         };
         enc.histogram(labels, &value);
-        enc.put_reading(reading);
+        enc.put_counts(reading.buckets);
     }
 }

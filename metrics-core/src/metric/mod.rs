@@ -1,4 +1,5 @@
-//! The metric types: what a single series holds and how it is updated.
+//! The metric types: what a single series holds and how it is updated, one file per type
+//! (the encoder they write to and the values it takes are in `encoding`).
 
 mod counter;
 mod exemplar;
@@ -7,6 +8,7 @@ mod gauge_histogram;
 mod histogram;
 mod info;
 mod native;
+pub mod quantile;
 mod stateset;
 mod summary;
 
@@ -25,6 +27,7 @@ pub use histogram::{
 pub(crate) use histogram::{CellsReading, HotColdCells};
 pub use info::Info;
 pub use native::{NativeBuckets, native_bucket_index, schema_for_factor};
+pub use quantile::{QuantileOptions, QuantileSummary};
 pub use stateset::{StateSet, States};
 pub use summary::{Summary, SummarySnapshot};
 

@@ -18,6 +18,9 @@
 //!   from the same set of observations;
 //! - a window without observations reports `NaN` for every quantile.
 //!
+//! The type lives with the other metric types (it is one: a [`Metric`] of type summary)
+//! and is public as `promenade_core::quantile`.
+//!
 //! The sketch is implemented here (about 200 lines, tested against exact ranks) rather than
 //! taken from a crate: `quantiles` (CKMS) has had no release since 2017, and `tdigest` and
 //! `sketches-ddsketch` give no rank-error guarantee, which is what Prometheus objectives mean.
@@ -28,9 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
 use crate::error::{Error, Result};
-use crate::family::{Family, Series};
 use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now};
-use crate::registry::Registry;
 
 /// Default window length of a [`QuantileSummary`] (10 minutes, as in the Go client).
 ///
@@ -445,7 +446,8 @@ impl Buffer {
 
 /// A summary with quantiles over a sliding time window, plus `_count` and `_sum`.
 ///
-/// Use it directly, in a [`Family`], or through [`Registry::quantile_summary`]. See the
+/// Use it directly, in a [`Family`](crate::Family), or through
+/// [`Registry::quantile_summary`](crate::Registry::quantile_summary). See the
 /// [module documentation](crate::quantile) for how the window works. NaN observations count
 /// towards `_count` and `_sum` (as in the Go client) but are not ranked.
 ///
@@ -638,52 +640,6 @@ impl Metric for QuantileSummary {
                 created: Some(f64::from_bits(self.created_bits.load(Ordering::Relaxed))),
             },
         );
-    }
-}
-
-impl Registry {
-    /// Creates and registers an unlabelled summary with quantiles over a sliding window.
-    ///
-    /// ```
-    /// use promenade_core::{Format, QuantileOptions, Registry};
-    /// let r = Registry::new();
-    /// let s = r.quantile_summary("rpc_seconds", "RPC latency.", QuantileOptions::new(&[(0.5, 0.05)]).unwrap()).unwrap();
-    /// s.observe(0.2);
-    /// let text = r.encode_to_string(Format::Text).unwrap();
-    /// assert!(text.contains("rpc_seconds{quantile=\"0.5\"} 0.2"));
-    /// assert!(text.contains("rpc_seconds_count 1"));
-    /// ```
-    pub fn quantile_summary(
-        &self,
-        name: &str,
-        help: &str,
-        options: QuantileOptions,
-    ) -> Result<Series<QuantileSummary>> {
-        self.quantile_summary_family(name, help, &[] as &[&str], options)?
-            .series(&[] as &[&str])
-    }
-
-    /// Creates and registers a labelled family of quantile summaries.
-    ///
-    /// ```
-    /// use promenade_core::{QuantileOptions, Registry};
-    /// let f = Registry::new()
-    ///     .quantile_summary_family("job_seconds", "Job time.", &["queue"], QuantileOptions::default())
-    ///     .unwrap();
-    /// f.get(&["mail"]).unwrap().observe(1.5);
-    /// ```
-    pub fn quantile_summary_family<S: AsRef<str>>(
-        &self,
-        name: &str,
-        help: &str,
-        labels: &[S],
-        options: QuantileOptions,
-    ) -> Result<Family<QuantileSummary>> {
-        let family = Family::builder_with_options(name, help, options)
-            .labels(labels)
-            .build()?;
-        self.register(family.clone())?;
-        Ok(family)
     }
 }
 
