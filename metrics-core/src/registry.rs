@@ -11,9 +11,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-// Still reachable as `crate::registry::…` for the modules that import the collector
-// interface from here, from before it had a module of its own.
-pub(crate) use crate::collector::{Collector, CollectorErrors, CollectorId, Descriptor};
+use crate::collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 
 use crate::encoding::escape_name_for_exposition;
 use crate::encoding::{

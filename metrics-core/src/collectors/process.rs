@@ -1,11 +1,12 @@
 //! The process collector: CPU time, memory, file descriptors, threads and start time of the
 //! current process, read from `/proc` (through the `procfs` crate) at scrape time.
 
+use crate::collector::{Collector, CollectorId, Descriptor};
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
 use crate::error::Result;
 use crate::metric::MetricType;
 use crate::name::check_metric_name;
-use crate::registry::{Collector, CollectorId, Descriptor, Registry};
+use crate::registry::Registry;
 
 /// The metrics, in exposition (name) order: (name without namespace, help, type).
 /// Counters are named without `_total`, as everywhere in this crate.

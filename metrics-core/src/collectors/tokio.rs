@@ -2,11 +2,11 @@
 
 use ::tokio::runtime::Handle;
 
+use crate::collector::{Collector, Descriptor};
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
 use crate::error::Result;
 use crate::metric::MetricType;
 use crate::name::check_metric_name;
-use crate::registry::{Collector, Descriptor};
 
 /// Families in exposition (name) order: (suffix after `tokio_`, help, type, per worker).
 /// Counters are named without `_total`.

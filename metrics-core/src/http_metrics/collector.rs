@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use super::builder::{Inner, Naming};
+use crate::collector::{Collector, Descriptor};
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
 use crate::labels::rename_rendered_labels;
 use crate::metric::{Metric, MetricType};
-use crate::registry::{Collector, Descriptor};
 
 /// Exposes one [`HttpMetrics`](super::HttpMetrics)'s series under the names of its
 /// [`Naming`].

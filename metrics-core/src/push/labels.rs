@@ -6,10 +6,11 @@
 //! so for those alone the check falls back to reading the samples of the text exposition.
 
 use super::PushError;
+use crate::collector::Descriptor;
 use crate::encoding::{EscapingScheme, escape_name_for_exposition};
 use crate::metric::MetricType;
 use crate::name::is_valid_label_name;
-use crate::registry::{Descriptor, Registry};
+use crate::registry::Registry;
 
 /// The escaping of the push body: both formats are encoded with `underscores`.
 const PUSH_ESCAPING: EscapingScheme = EscapingScheme::Underscores;
