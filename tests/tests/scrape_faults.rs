@@ -419,58 +419,20 @@ impl Gate {
     }
 }
 
-/// An actix server answering `/metrics` through `metrics_route` with a configured handler,
-/// with the demo's server settings, on its own thread and actix system.
-struct ActixRouteServer {
-    port: u16,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ActixRouteServer {
-    fn start(handler: ScrapeHandler) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let result = actix_rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .configure(promenade_actix::metrics_route("/metrics", handler.clone()))
-                        .route("/", actix_web::web::get().to(|| async { "hello\n" }))
-                })
-                .workers(2)
-                .shutdown_timeout(2)
-                .bind("127.0.0.1:0")?;
-                let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
-                let server = server.run();
-                let _ = tx.send((port, server.handle()));
-                server.await
-            });
-            if let Err(e) = result {
-                eprintln!("actix server failed: {e}");
-            }
-        });
-        let (port, handle) = rx
-            .recv_timeout(WAIT * 3)
-            .expect("actix server did not start");
-        Self {
-            port,
-            handle,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ActixRouteServer {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        let _ = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(handle.stop(false));
+/// `metrics_route` on a plain actix app (no middleware), next to `GET /`.
+fn actix_route_server(handler: ScrapeHandler) -> ActixDemoServer {
+    ActixDemoServer::spawn("actix server", move || {
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .configure(promenade_actix::metrics_route("/metrics", handler.clone()))
+                .route("/", actix_web::web::get().to(|| async { "hello\n" }))
         })
-        .join();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        .workers(2)
+        .shutdown_timeout(2)
+        .bind("127.0.0.1:0")?;
+        let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
+        Ok((server.run(), port))
+    })
 }
 
 /// The tonic adapter's own scrape listener (`spawn_metrics_server`, what the tonic demo
@@ -542,9 +504,9 @@ fn serve_handler(adapter: Adapter, registry: &Registry, handler: ScrapeHandler) 
             }
         }
         Adapter::Actix => {
-            let server = ActixRouteServer::start(handler);
+            let server = actix_route_server(handler);
             Running {
-                port: server.port,
+                port: server.port(),
                 _server: Box::new(server),
             }
         }

@@ -125,30 +125,12 @@ impl Demo for ActixDemoServer {
     const ADAPTER: &'static str = "actix";
 
     fn start_with(options: DemoOptions) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
+        Self::spawn("actix demo", move || {
             let registry = Registry::new();
-            let result = actix_rt::System::new().block_on(async move {
-                let (server, addr) = promenade_examples::actix_demo::server_with(
-                    "127.0.0.1:0",
-                    &registry,
-                    &options,
-                )?;
-                let _ = tx.send((addr.port(), server.handle()));
-                server.await
-            });
-            if let Err(e) = result {
-                eprintln!("actix demo failed: {e}");
-            }
-        });
-        let (port, handle) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("actix demo did not start");
-        Self {
-            port,
-            handle,
-            thread: Some(thread),
-        }
+            let (server, addr) =
+                promenade_examples::actix_demo::server_with("127.0.0.1:0", &registry, &options)?;
+            Ok((server, addr.port()))
+        })
     }
 
     fn port(&self) -> u16 {
@@ -163,30 +145,41 @@ impl ActixDemoServer {
         metrics: promenade_actix::PrometheusMetrics,
         routes: fn(&mut actix_web::web::ServiceConfig),
     ) -> Self {
+        Self::spawn("actix server", move || {
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .wrap(metrics.clone())
+                    .configure(routes)
+            })
+            .workers(2)
+            .shutdown_timeout(2)
+            .h1_allow_half_closed(false)
+            .bind("127.0.0.1:0")?;
+            let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
+            Ok((server.run(), port))
+        })
+    }
+
+    /// Runs the server that `start` builds (and the port it listens on) on its own thread
+    /// and actix system, until drop; `what` names it in failures.
+    pub fn spawn(
+        what: &'static str,
+        start: impl FnOnce() -> std::io::Result<(actix_web::dev::Server, u16)> + Send + 'static,
+    ) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let result = actix_rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .wrap(metrics.clone())
-                        .configure(routes)
-                })
-                .workers(2)
-                .shutdown_timeout(2)
-                .h1_allow_half_closed(false)
-                .bind("127.0.0.1:0")?;
-                let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
-                let server = server.run();
+                let (server, port) = start()?;
                 let _ = tx.send((port, server.handle()));
                 server.await
             });
             if let Err(e) = result {
-                eprintln!("actix server failed: {e}");
+                eprintln!("{what} failed: {e}");
             }
         });
         let (port, handle) = rx
             .recv_timeout(Duration::from_secs(30))
-            .expect("actix server did not start");
+            .unwrap_or_else(|_| panic!("{what} did not start"));
         Self {
             port,
             handle,
