@@ -52,8 +52,14 @@
 //! - **Streaming**: the response body is wrapped in [`MetricsBody`], which records the request
 //!   when the body ends or is dropped.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};

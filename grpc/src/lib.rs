@@ -58,8 +58,14 @@
 //! - the client histogram is on by default (opt-in in Go), and the client's per-message
 //!   latency histograms are not offered.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod body;
 mod client;

@@ -27,8 +27,14 @@
 //! - Family lookup of an existing series takes no lock and allocates nothing.
 //! - Every invalid input is an [`Error`] value; nothing a caller passes in panics.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod collectors;
 pub mod encoding;
@@ -39,6 +45,7 @@ pub mod http_metrics;
 mod metric;
 pub mod name;
 #[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
 pub mod push;
 pub mod quantile;
 mod registry;
