@@ -57,28 +57,33 @@ gate_doc() {
 ALLOWED_FILE='^(\.cargo_vcs_info\.json|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|LICENSE|README\.md|build\.rs|(src|tests|examples|benches)/.+\.rs|tests/[a-z_]+\.proptest-regressions)$'
 
 gate_package() {
-    local p list bad rc=0 dir
+    local p list bad rc=0 dir ok
     for p in "${PUBLISHED[@]}"; do
+        ok=1
         list=$(cargo package --list --allow-dirty -p "$p" 2>/dev/null)
         bad=$(grep -Ev "$ALLOWED_FILE" <<<"$list" || true)
         if [ -n "$bad" ]; then
             echo "error: $p would ship files that are not its own sources, README or LICENSE:" >&2
             sed 's/^/    /' <<<"$bad" >&2
-            rc=1
+            ok=0
         fi
         for f in LICENSE README.md; do
             if ! grep -qx "$f" <<<"$list"; then
                 echo "error: $p does not ship $f" >&2
-                rc=1
+                ok=0
             fi
         done
         dir=$(cargo metadata --no-deps --format-version 1 |
             python3 -c "import json,sys,os; print(next(os.path.dirname(p['manifest_path']) for p in json.load(sys.stdin)['packages'] if p['name']=='$p'))")
         if ! cmp -s LICENSE "$dir/LICENSE"; then
             echo "error: $dir/LICENSE differs from the root LICENSE" >&2
+            ok=0
+        fi
+        if [ "$ok" = 1 ]; then
+            echo "$p: $(wc -l <<<"$list") files, only sources, README.md and LICENSE"
+        else
             rc=1
         fi
-        echo "$p: $(wc -l <<<"$list") files, only sources, README.md and LICENSE"
     done
     if [ "$rc" != 0 ]; then return "$rc"; fi
     # cargo >= 1.90 packages interdependent workspace crates together (a local registry of the
