@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Promenade's test command: installs what the end-to-end tests need (only when it is
-# missing), then runs the whole test suite with end-to-end tests REQUIRED, so a missing
-# tool is a failure instead of a silent skip.
+# missing), runs the gates (scripts/gates.sh: fmt, clippy, doc, package, feature matrix,
+# MSRV of dependencies), then the whole test suite with end-to-end tests REQUIRED, so a
+# missing tool is a failure instead of a silent skip.
 #
-#   bash scripts/test.sh                      # everything
-#   bash scripts/test.sh -p promenade-tests   # one package (extra args go to cargo test)
+#   bash scripts/test.sh                      # everything: gates, then tests (CI)
+#   bash scripts/test.sh --gates-only         # only the gates (same as scripts/gates.sh)
+#   bash scripts/test.sh --no-gates           # only the tests
+#   bash scripts/test.sh -p promenade-tests   # one package, no gates (extra args go to cargo test)
 #   bash scripts/test.sh -- --nocapture       # args after -- go to the test binaries
+#
+# Time on the 2-core machine: gates about 4 min with a warm target dir (see gates.sh), tests
+# about 15 min; CI's limit is 90 min.
 #
 # Needs: cargo; apt-get (Debian) and root or sudo when prometheus/promtool/pushgateway are
 # missing; python3 (pip) when the prometheus_client module is missing.
@@ -14,6 +20,15 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+run_gates=1
+case "${1:-}" in
+--gates-only) exec bash scripts/gates.sh ;;
+--no-gates)
+    run_gates=0
+    shift
+    ;;
+esac
 
 section() { printf '\n==== %s ====\n' "$*"; }
 
@@ -109,9 +124,17 @@ scope=(--workspace --exclude promenade-benches)
 for arg in "$@"; do
     case "$arg" in
     --) break ;;
-    -p | -p* | --package | --package=*) scope=() ;;
+    -p | -p* | --package | --package=*)
+        scope=()
+        run_gates=0 # a one-package run is a developer's quick loop
+        ;;
     esac
 done
+
+if [ "$run_gates" = 1 ]; then
+    section "Gates (scripts/gates.sh)"
+    bash scripts/gates.sh
+fi
 
 cmd=(cargo test "${scope[@]}" --all-features "$@")
 section "${cmd[*]}  (PROMENADE_E2E=required)"

@@ -2,7 +2,7 @@
 //! the library, and assert invariants with an independent, strict mini-parser.
 //!
 //! This file is compiled twice: by the cargo-fuzz crate (`fuzz/`, nightly, libFuzzer) and by
-//! the stable test `metrics-core/tests/fuzz_replay.rs` (`#[path]` include), so that the
+//! the stable test `tests/tests/fuzz_replay.rs` (`#[path]` include), so that the
 //! committed corpus and a seeded random run are checked in CI with exactly the same code.
 //! It therefore depends on nothing but `promenade_core` and `std`: the input decoding is a
 //! small byte cursor ([`Source`]) rather than the `arbitrary` crate, so the stable side needs

@@ -1,5 +1,5 @@
 //! Fuzz targets for promenade-core; the checks are in [`checks`], shared with the stable
-//! replay test `metrics-core/tests/fuzz_replay.rs`.
+//! replay test `tests/tests/fuzz_replay.rs` (crate `promenade-tests`).
 
 #![forbid(unsafe_code)]
 

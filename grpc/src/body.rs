@@ -155,8 +155,9 @@ pin_project! {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// let mut svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
-    /// let req = http::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+    /// // Any service; here tonic's empty `Routes`, which answers every call `Unimplemented`.
+    /// let mut svc = promenade_tonic::GrpcServerService::new(tonic::service::Routes::default(), m);
+    /// let req = http::Request::new(tonic::body::Body::empty());
     /// let resp = svc.call(req).await.unwrap(); // a CallFuture yielding a CallBody
     /// let _body: &promenade_tonic::CallBody<_> = resp.body();
     /// # }

@@ -24,13 +24,17 @@ use crate::server::{CallFuture, is_grpc};
 /// use promenade_tonic::{GrpcClientLayer, GrpcMetricsBuilderExt as _};
 /// use tower_layer::Layer as _;
 ///
+/// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let registry = Registry::new();
 /// let metrics = GrpcMetrics::builder(&registry, Side::Client)
-///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET)? // your protos' encoded FileDescriptorSet
 ///     .build()?;
 /// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
-/// let mut client = promenade_tonic_demo::DemoClient::new(GrpcClientLayer::new(metrics).layer(channel));
+/// let channel = GrpcClientLayer::new(metrics).layer(channel);
+/// // A generated client takes it like a plain channel: `GreeterClient::new(channel)`, which
+/// // wraps the generic client:
+/// let mut client = tonic::client::Grpc::new(channel);
 /// # let _ = &mut client;
 /// # Ok(()) }
 /// ```

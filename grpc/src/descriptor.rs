@@ -79,12 +79,17 @@ pub fn methods_from_file_descriptor_set(encoded: &[u8]) -> Result<Vec<(String, G
 /// ```
 /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
 /// use promenade_tonic::GrpcMetricsBuilderExt as _;
+///
+/// // The encoded `FileDescriptorSet` of your protos, as tonic-prost-build writes it with
+/// // `.file_descriptor_set_path(..)`; here: helloworld.Greeter with SayHello and Chat.
+/// // const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+/// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// let metrics = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
-///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET)
 ///     .unwrap()
 ///     .build()
 ///     .unwrap();
-/// assert!(metrics.method_count() > 0);
+/// assert_eq!(metrics.method_count(), 2);
 /// ```
 pub trait GrpcMetricsBuilderExt: Sized {
     /// Registers every method in an encoded `FileDescriptorSet`.
@@ -92,10 +97,13 @@ pub trait GrpcMetricsBuilderExt: Sized {
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
     /// use promenade_tonic::GrpcMetricsBuilderExt as _;
+    /// # // helloworld.Greeter: SayHello (unary) and Chat (bidi streaming).
+    /// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
     /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
-    ///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET).unwrap()
+    ///     .file_descriptor_set(FILE_DESCRIPTOR_SET).unwrap()
     ///     .build().unwrap();
-    /// assert_eq!(m.grpc_type("/promenade.demo.v1.Demo/Bidi"), Some(GrpcType::BidiStream));
+    /// assert_eq!(m.grpc_type("/helloworld.Greeter/SayHello"), Some(GrpcType::Unary));
+    /// assert_eq!(m.grpc_type("/helloworld.Greeter/Chat"), Some(GrpcType::BidiStream));
     /// ```
     fn file_descriptor_set(self, encoded: &[u8]) -> Result<Self, Error>;
 }

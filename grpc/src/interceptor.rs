@@ -25,16 +25,19 @@ use tonic::{GrpcMethod, Request, Status};
 /// use promenade_tonic::{GrpcMetricsBuilderExt as _, MetricsInterceptor};
 /// use tonic::service::Interceptor as _;
 ///
+/// # // helloworld.Greeter: SayHello (unary) and Chat (bidi streaming).
+/// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// let registry = Registry::new();
 /// let metrics = GrpcMetrics::builder(&registry, Side::Client)
-///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET).unwrap()
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET).unwrap()
 ///     .build().unwrap();
 /// let mut interceptor = MetricsInterceptor::new(metrics);
 /// let mut request = tonic::Request::new(());
-/// request.extensions_mut().insert(tonic::GrpcMethod::new("promenade.demo.v1.Demo", "Bidi"));
+/// // What a generated client sets on each request:
+/// request.extensions_mut().insert(tonic::GrpcMethod::new("helloworld.Greeter", "Chat"));
 /// interceptor.call(request).unwrap();
 /// let text = registry.encode_to_string(Format::Text).unwrap();
-/// assert!(text.contains(r#"grpc_client_started_total{grpc_type="bidi_stream",grpc_service="promenade.demo.v1.Demo",grpc_method="Bidi"} 1"#));
+/// assert!(text.contains(r#"grpc_client_started_total{grpc_type="bidi_stream",grpc_service="helloworld.Greeter",grpc_method="Chat"} 1"#));
 /// ```
 #[derive(Debug, Clone)]
 pub struct MetricsInterceptor {

@@ -39,12 +39,17 @@
 //! use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}, scrape::ScrapeHandler};
 //! use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer, with_metrics_route};
 //!
+//! // The encoded `FileDescriptorSet` of your protos, as tonic-prost-build writes it with
+//! // `.file_descriptor_set_path(..)`; here: helloworld.Greeter with SayHello and Chat.
+//! // const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+//! # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let registry = Registry::new();
 //! let metrics = GrpcMetrics::builder(&registry, Side::Server)
-//!     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
+//!     .file_descriptor_set(FILE_DESCRIPTOR_SET)?
 //!     .build()?;
-//! let routes = tonic::service::Routes::new(promenade_tonic_demo::server());
+//! // Your services: `Routes::new(GreeterServer::new(MyGreeter)).add_service(..)`.
+//! let routes = tonic::service::Routes::default();
 //! let server = tonic::transport::Server::builder()
 //!     .accept_http1(true) // HTTP/1.1 scrapes on the gRPC port
 //!     .layer(GrpcServerLayer::new(metrics))
@@ -87,8 +92,14 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod body;
 mod client;

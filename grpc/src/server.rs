@@ -63,13 +63,15 @@ pub(crate) fn start_call<B>(
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
 /// use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer};
 ///
+/// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// let registry = Registry::new();
 /// let metrics = GrpcMetrics::builder(&registry, Side::Server)
-///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET).unwrap()
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET).unwrap() // your protos' encoded FileDescriptorSet
 ///     .build().unwrap();
 /// let router = tonic::transport::Server::builder()
 ///     .layer(GrpcServerLayer::new(metrics))
-///     .add_service(promenade_tonic_demo::server());
+///     // .add_service(GreeterServer::new(MyGreeter)) for each of your services
+///     .add_routes(tonic::service::Routes::default());
 /// // router.serve(addr).await
 /// # drop(router);
 /// ```
@@ -121,7 +123,8 @@ impl<S> Layer<S> for GrpcServerLayer {
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
 /// use tower_layer::Layer as _;
 /// let metrics = GrpcMetrics::builder(&Registry::new(), Side::Server).build().unwrap();
-/// let service = promenade_tonic::GrpcServerLayer::new(metrics).layer(promenade_tonic_demo::server());
+/// // Any tonic service, e.g. `GreeterServer::new(MyGreeter)`; here tonic's empty `Routes`.
+/// let service = promenade_tonic::GrpcServerLayer::new(metrics).layer(tonic::service::Routes::default());
 /// # drop(service);
 /// ```
 #[derive(Debug, Clone)]
@@ -136,7 +139,7 @@ impl<S> GrpcServerService<S> {
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
     /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// let svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// let svc = promenade_tonic::GrpcServerService::new(tonic::service::Routes::default(), m);
     /// # drop(svc);
     /// ```
     pub fn new(inner: S, metrics: GrpcMetrics) -> Self {
@@ -184,9 +187,9 @@ pin_project! {
     /// use tower_service::Service as _;
     /// let r = Registry::new();
     /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
-    /// let mut svc = promenade_tonic::GrpcServerService::new(promenade_tonic_demo::server(), m);
+    /// let mut svc = promenade_tonic::GrpcServerService::new(tonic::service::Routes::default(), m);
     /// let req = http::Request::builder().uri("/x.Y/Z").header("content-type", "application/grpc")
-    ///     .body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    ///     .body(tonic::body::Body::empty()).unwrap();
     /// drop(svc.call(req)); // never polled: the call counts as Canceled
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
     /// ```

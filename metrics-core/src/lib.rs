@@ -34,8 +34,14 @@
 //! - Every invalid input is an [`Error`] value; nothing a caller passes in panics, and no
 //!   value a caller observes makes an invalid exposition.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod collector;
 pub mod collectors;
@@ -48,6 +54,7 @@ mod labels;
 mod metric;
 pub mod name;
 #[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
 pub mod push;
 mod registry;
 pub mod scrape;

@@ -86,8 +86,14 @@
 //! [tower]: https://docs.rs/tower
 //! [hyper]: https://docs.rs/hyper
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
+
+// The crates.io page (README.md) compiles and runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(feature = "axum")]
 mod axum_support;
@@ -98,6 +104,7 @@ mod route;
 mod scrape;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum_support::{Prometheus, PrometheusBuilder, PrometheusRouterExt};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;

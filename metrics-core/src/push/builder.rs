@@ -38,6 +38,7 @@ pub enum PushFormat {
     Text,
     /// Length-delimited protobuf `io.prometheus.client.MetricFamily` messages.
     #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     Protobuf,
 }
 

@@ -3,8 +3,10 @@
 //! `fuzz/artifacts/<target>/`, then feeds the same checks seeded pseudo-random inputs and
 //! mutations of the corpus for a bounded time. The checks are `fuzz/src/checks.rs`, compiled
 //! here unchanged, so a corpus file means the same program on both sides. See fuzz/README.md.
-
-#![cfg(feature = "protobuf")]
+//!
+//! It lives in `promenade-tests` (not published) rather than in `promenade-core` because it
+//! reads files outside the core's package (`fuzz/`). The checks need the core's `protobuf`
+//! feature, a default one, which this crate's `promenade-core` dependency keeps.
 
 #[path = "../../fuzz/src/checks.rs"]
 mod checks;
