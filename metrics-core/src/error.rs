@@ -32,8 +32,14 @@ pub enum Error {
     #[error("label name {0:?} appears more than once")]
     DuplicateLabelName(String),
     /// A label-value list did not match the label names fixed at creation.
-    #[error("expected {expected} label values, got {got}")]
+    #[error(
+        "family {family:?} has {expected} label(s) {labels:?}, but {got} label value(s) were given"
+    )]
     LabelCount {
+        /// The family's name.
+        family: String,
+        /// The family's label names, in the order values are expected.
+        labels: Vec<String>,
         /// How many labels the family was created with.
         expected: usize,
         /// How many values were passed.
@@ -52,7 +58,10 @@ pub enum Error {
     #[error("invalid summary objective: {0}")]
     InvalidObjective(String),
     /// A family or sample name is already taken in this registry.
-    #[error("metric {name:?} clashes with already registered {existing:?}")]
+    #[error(
+        "cannot register {name:?}: the name {existing:?} is already registered in this registry \
+         (a second metrics layer or collector on the same registry?)"
+    )]
     AlreadyRegistered {
         /// The name that was being registered.
         name: String,
@@ -123,3 +132,21 @@ pub enum Error {
 /// assert!(jobs_family().is_ok());
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// So that `?` works in the usual `async fn main() -> std::io::Result<()>` of actix-web and
+/// tokio programs.
+///
+/// ```
+/// fn main() -> std::io::Result<()> {
+///     let registry = promenade_core::Registry::new();
+///     registry.counter("jobs_total", "Jobs.")?;
+///     let err = registry.counter("jobs_total", "Again.").map_err(std::io::Error::from).unwrap_err();
+///     assert!(err.to_string().contains("already registered"));
+///     Ok(())
+/// }
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::other(e)
+    }
+}

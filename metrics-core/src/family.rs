@@ -612,10 +612,22 @@ impl<M: Metric> Family<M> {
         if got == self.inner.label_names.len() {
             Ok(())
         } else {
-            Err(Error::LabelCount {
-                expected: self.inner.label_names.len(),
-                got,
-            })
+            Err(self.label_count_error(got))
+        }
+    }
+
+    #[cold]
+    fn label_count_error(&self, got: usize) -> Error {
+        Error::LabelCount {
+            family: self.inner.name.clone(),
+            labels: self
+                .inner
+                .label_names
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
+            expected: self.inner.label_names.len(),
+            got,
         }
     }
 

@@ -77,6 +77,8 @@ fn label_count_mismatch_is_an_error() {
     assert_eq!(
         f.get(&["x"]).err(),
         Some(Error::LabelCount {
+            family: "c".into(),
+            labels: vec!["a".into(), "b".into()],
             expected: 2,
             got: 1
         })
