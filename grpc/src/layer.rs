@@ -29,6 +29,7 @@ use crate::future::CallFuture;
 /// let layer: GrpcMetricsLayer<ServerSide> = promenade_tonic::GrpcServerLayer::new(m);
 /// assert!(format!("{layer:?}").starts_with("GrpcServerLayer"));
 /// ```
+#[derive(Clone)]
 pub struct GrpcMetricsLayer<K> {
     metrics: GrpcMetrics,
     side: PhantomData<fn() -> K>,
@@ -65,13 +66,6 @@ impl<K> GrpcMetricsLayer<K> {
     /// ```
     pub fn metrics(&self) -> &GrpcMetrics {
         &self.metrics
-    }
-}
-
-// By hand rather than derived: a derive would ask `K: Clone` of the side marker.
-impl<K> Clone for GrpcMetricsLayer<K> {
-    fn clone(&self) -> Self {
-        Self::new(self.metrics.clone())
     }
 }
 
@@ -113,6 +107,7 @@ impl<S, K> Layer<S> for GrpcMetricsLayer<K> {
 ///     promenade_tonic::GrpcServerLayer::new(metrics).layer(tonic::service::Routes::default());
 /// # drop(service);
 /// ```
+#[derive(Clone)]
 pub struct GrpcMetricsService<S, K> {
     inner: S,
     metrics: GrpcMetrics,
@@ -140,13 +135,6 @@ impl<S, K> GrpcMetricsService<S, K> {
             metrics,
             side: PhantomData,
         }
-    }
-}
-
-// By hand rather than derived: a derive would ask `K: Clone` of the side marker.
-impl<S: Clone, K> Clone for GrpcMetricsService<S, K> {
-    fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.metrics.clone())
     }
 }
 
