@@ -1,18 +1,21 @@
-//! Body wrappers that count gRPC messages from the length-prefixed frames and read the
-//! status from the trailers.
+//! The body wrappers: [`MsgCountingBody`] counts gRPC messages from the length-prefixed
+//! frames; [`CallBody`] wraps one around a response and ends the call with the status of
+//! its trailers. The counting is written once, in `MsgCountingBody`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, MsgCounter};
+use promenade_core::grpc_metrics::{FrameCounter, GrpcCode, MsgCounter};
+
+use crate::call::{CallState, guarded, status_of, transport_error_code};
 
 pin_project! {
-    /// A request (server side) or response (client side) body whose gRPC messages are
-    /// counted as they are read. Non-gRPC requests pass through uncounted.
+    /// A body whose gRPC messages are counted as they are read: the request body on both
+    /// sides (inside tonic's body on the client), and the response body inside a
+    /// [`CallBody`]. Non-gRPC requests pass through uncounted.
     ///
     /// ```
     /// use promenade_tonic::MsgCountingBody;
@@ -42,6 +45,11 @@ impl<B> MsgCountingBody<B> {
     /// ```
     pub fn passthrough(inner: B) -> Self {
         Self::new(inner, None)
+    }
+
+    /// Counts no further message: the call they belong to has ended.
+    fn stop_counting(self: Pin<&mut Self>) {
+        *self.project().counter = None;
     }
 }
 
@@ -83,65 +91,6 @@ where
     }
 }
 
-/// The call state a [`CallBody`] carries until the end of the stream.
-pub(crate) struct CallState {
-    pub(crate) tracker: CallTracker,
-    /// Whether the body's messages are received ones (client side) or sent (server side).
-    pub(crate) received: bool,
-    /// Server side: a panic while polling the inner body is the handler's (its response
-    /// stream), so it ends the call as `Internal`. The client side leaves panics alone.
-    pub(crate) panic_is_internal: bool,
-    pub(crate) frames: FrameCounter,
-}
-
-/// Marks a server call `Internal` when the handler panics inside the poll it wraps.
-///
-/// Created on the stack around the inner `poll`/`poll_frame` and disarmed when that returns,
-/// so its `Drop` only runs armed while a panic unwinds out of the handler: the code is set
-/// before the executor drops the call, whether it drops it during the unwind (tokio) or
-/// after catching the panic. A call dropped without a panic stays `Canceled`, and a call
-/// dropped during some other unwind is not mistaken for a panicked one. No `catch_unwind`:
-/// the normal path costs an `Option` check.
-pub(crate) struct PanicGuard<'a> {
-    tracker: Option<&'a mut CallTracker>,
-}
-
-impl<'a> PanicGuard<'a> {
-    /// Arms the guard for `tracker`; `None` (client side, untracked call) makes it inert.
-    #[inline]
-    pub(crate) fn new(tracker: Option<&'a mut CallTracker>) -> Self {
-        Self { tracker }
-    }
-
-    /// The inner poll returned: no panic to record.
-    #[inline]
-    pub(crate) fn disarm(mut self) {
-        self.tracker = None;
-    }
-}
-
-impl Drop for PanicGuard<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(tracker) = self.tracker.as_deref_mut()
-            && std::thread::panicking()
-        {
-            // As go-grpc-middleware's recovery interceptor answers a recovered panic.
-            tracker.set_code(GrpcCode::Internal);
-        }
-    }
-}
-
-static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-
-/// The `grpc-status` of a header or trailer map.
-#[inline]
-pub(crate) fn status_of(headers: &HeaderMap) -> Option<GrpcCode> {
-    headers
-        .get(&GRPC_STATUS)
-        .map(|v| GrpcCode::from_grpc_status(v.as_bytes()))
-}
-
 pin_project! {
     /// A response (server side) or the response body of a call (client side) that counts
     /// messages, reads `grpc-status` from the trailers and ends the call at the end of the
@@ -164,18 +113,18 @@ pin_project! {
     /// ```
     pub struct CallBody<B> {
         #[pin]
-        inner: B,
+        inner: MsgCountingBody<B>,
         call: Option<CallState>,
-        error_code: GrpcCode,
     }
 }
 
 impl<B> CallBody<B> {
-    pub(crate) fn new(inner: B, call: Option<CallState>, error_code: GrpcCode) -> Self {
+    /// Wraps `inner`, counting its messages into `call` (if tracked) until the call ends.
+    pub(crate) fn new(inner: B, call: Option<CallState>) -> Self {
+        let counter = call.as_ref().map(CallState::response_counter);
         Self {
-            inner,
+            inner: MsgCountingBody::new(inner, counter),
             call,
-            error_code,
         }
     }
 }
@@ -199,47 +148,34 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let guard = PanicGuard::new(
-            this.call
-                .as_mut()
-                .filter(|s| s.panic_is_internal)
-                .map(|s| &mut s.tracker),
-        );
-        let poll = this.inner.poll_frame(cx);
-        guard.disarm();
-        let frame = ready!(poll);
-        let Some(state) = this.call.as_mut() else {
+        let mut this = self.project();
+        let inner = this.inner.as_mut();
+        let frame = ready!(guarded(
+            this.call.as_mut().and_then(CallState::panic_tracker),
+            || inner.poll_frame(cx)
+        ));
+        let Some(state) = this.call.as_ref() else {
             return Poll::Ready(frame);
         };
-        match &frame {
-            Some(Ok(f)) => {
-                if let Some(data) = f.data_ref() {
-                    let n = state.frames.push(data);
-                    state.tracker.add_msgs(state.received, n);
-                } else if let Some(trailers) = f.trailers_ref() {
-                    // Trailers are the last frame: the call ends here.
-                    let status = status_of(trailers);
-                    if let Some(mut state) = this.call.take() {
-                        let c = status.or(state.tracker.code()).unwrap_or(GrpcCode::Unknown);
-                        state.tracker.set_code(c);
-                    }
-                }
+        let code = match &frame {
+            Some(Ok(f)) => match f.trailers_ref() {
+                // Trailers are the last frame: the call ends here.
+                Some(trailers) => status_of(trailers).or(state.tracker.code()),
+                // A data frame: the inner body counted its messages.
+                None => return Poll::Ready(frame),
             }
-            Some(Err(_)) => {
-                if let Some(mut state) = this.call.take() {
-                    let c = state.tracker.code().unwrap_or(*this.error_code);
-                    state.tracker.set_code(c);
-                }
-            }
-            None => {
-                if let Some(mut state) = this.call.take() {
-                    // No trailers: the status came in the headers (trailers-only) or never.
-                    let c = state.tracker.code().unwrap_or(GrpcCode::Unknown);
-                    state.tracker.set_code(c);
-                }
-            }
+            .unwrap_or(GrpcCode::Unknown),
+            Some(Err(_)) => state
+                .tracker
+                .code()
+                .unwrap_or(transport_error_code(state.side)),
+            // No trailers: the status came in the headers (trailers-only) or never.
+            None => state.tracker.code().unwrap_or(GrpcCode::Unknown),
+        };
+        if let Some(state) = this.call.take() {
+            state.tracker.finish(code);
         }
+        this.inner.stop_counting();
         Poll::Ready(frame)
     }
 

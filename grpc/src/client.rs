@@ -1,16 +1,30 @@
-//! The client layer: wraps a tonic `Channel` (or any tower service taking
-//! `http::Request<tonic::body::Body>`).
-
-use std::task::{Context, Poll};
+//! The client side: how [`ClientSide`] hands the request body to the channel it wraps, and
+//! the public names [`GrpcClientLayer`] and [`GrpcClientService`] (with what they record),
+//! around a tonic `Channel` (or any tower service taking `http::Request<tonic::body::Body>`).
 
 use bytes::Bytes;
-use http::{Request, Response};
-use promenade_core::grpc_metrics::GrpcMetrics;
-use tower_layer::Layer;
-use tower_service::Service;
+use promenade_core::grpc_metrics::MsgCounter;
 
-use crate::body::{CallBody, MsgCountingBody};
-use crate::server::{CallFuture, is_grpc};
+use crate::body::MsgCountingBody;
+use crate::call::ClientSide;
+use crate::call::sealed::WrapRequest;
+use crate::layer::{GrpcMetricsLayer, GrpcMetricsService};
+
+impl<B> WrapRequest<B> for ClientSide
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Body = tonic::body::Body;
+
+    fn wrap_request(body: B, counter: Option<MsgCounter>) -> tonic::body::Body {
+        match counter {
+            Some(counter) => tonic::body::Body::new(MsgCountingBody::new(body, Some(counter))),
+            // Untracked: boxed as it is, so a body that already is tonic's is not boxed again.
+            None => tonic::body::Body::new(body),
+        }
+    }
+}
 
 /// A tower layer recording the `grpc_client_*` metrics of every call made through a tonic
 /// `Channel`: `started` when the call is sent, `msg_sent` from the request body's frames,
@@ -38,46 +52,7 @@ use crate::server::{CallFuture, is_grpc};
 /// # let _ = &mut client;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct GrpcClientLayer {
-    metrics: GrpcMetrics,
-}
-
-impl GrpcClientLayer {
-    /// A layer recording into `metrics` (built with `Side::Client`).
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client).build().unwrap();
-    /// let layer = promenade_tonic::GrpcClientLayer::new(m);
-    /// assert_eq!(layer.metrics().side(), Side::Client);
-    /// ```
-    pub fn new(metrics: GrpcMetrics) -> Self {
-        Self { metrics }
-    }
-
-    /// The metrics this layer records into.
-    ///
-    /// ```
-    /// # use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// # let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client).build().unwrap();
-    /// let _ = promenade_tonic::GrpcClientLayer::new(m).metrics().method_count();
-    /// ```
-    pub fn metrics(&self) -> &GrpcMetrics {
-        &self.metrics
-    }
-}
-
-impl<S> Layer<S> for GrpcClientLayer {
-    type Service = GrpcClientService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcClientService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
+pub type GrpcClientLayer = GrpcMetricsLayer<ClientSide>;
 
 /// The service made by [`GrpcClientLayer`].
 ///
@@ -90,52 +65,4 @@ impl<S> Layer<S> for GrpcClientLayer {
 /// let service: promenade_tonic::GrpcClientService<_> = promenade_tonic::GrpcClientLayer::new(metrics).layer(channel);
 /// # drop(service); }
 /// ```
-#[derive(Debug, Clone)]
-pub struct GrpcClientService<S> {
-    inner: S,
-    metrics: GrpcMetrics,
-}
-
-impl<S> GrpcClientService<S> {
-    /// Wraps `inner` directly (without a layer).
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// # async fn demo() {
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client).build().unwrap();
-    /// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
-    /// let svc = promenade_tonic::GrpcClientService::new(channel, m);
-    /// # drop(svc);
-    /// # }
-    /// ```
-    pub fn new(inner: S, metrics: GrpcMetrics) -> Self {
-        Self { inner, metrics }
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClientService<S>
-where
-    S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
-    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    ResBody: http_body::Body<Data = Bytes>,
-{
-    type Response = Response<CallBody<ResBody>>;
-    type Error = S::Error;
-    type Future = CallFuture<S::Future>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if !is_grpc(&req) {
-            return CallFuture::new(self.inner.call(req.map(tonic::body::Body::new)), None, true);
-        }
-        let tracker = crate::server::start_call(&self.metrics, &req);
-        let sent = tracker.sent_counter();
-        let req = req.map(|b| tonic::body::Body::new(MsgCountingBody::new(b, Some(sent))));
-        CallFuture::new(self.inner.call(req), Some(tracker), true)
-    }
-}
+pub type GrpcClientService<S> = GrpcMetricsService<S, ClientSide>;

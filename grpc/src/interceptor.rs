@@ -72,6 +72,7 @@ impl MetricsInterceptor {
     /// i.call(tonic::Request::new(())).unwrap();
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 1"#));
     /// ```
+    #[must_use]
     pub fn with_method(mut self, path: &str) -> Self {
         self.fallback = Some(path.to_owned());
         self

@@ -101,25 +101,34 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// One module per role, as in the tower adapter: the call pieces both sides share, the
+// layer and service (written once, generic over the side), their future and bodies, and the
+// two sides' public names.
 mod body;
+mod call;
 mod client;
 mod code;
 mod descriptor;
+mod future;
 mod interceptor;
+mod layer;
 mod scrape;
 mod server;
 
 pub use body::{CallBody, MsgCountingBody};
+pub use call::{CallSide, ClientSide, ServerSide};
 pub use client::{GrpcClientLayer, GrpcClientService};
 pub use code::{code_name, code_number, grpc_code};
 pub use descriptor::{
     GrpcMetricsBuilderExt, HEALTH_METHODS, HEALTH_SERVICE, methods_from_file_descriptor_set,
 };
+pub use future::CallFuture;
 pub use interceptor::MetricsInterceptor;
+pub use layer::{GrpcMetricsLayer, GrpcMetricsService};
 pub use scrape::{
     HEADER_READ_TIMEOUT, METRICS_PATH, metrics_router, serve_metrics, spawn_metrics_server,
     with_metrics_route,
 };
-pub use server::{CallFuture, GrpcServerLayer, GrpcServerService};
+pub use server::{GrpcServerLayer, GrpcServerService};
 
 pub use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};

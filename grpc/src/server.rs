@@ -1,43 +1,20 @@
-//! The server layer: `tonic::transport::Server::builder().layer(GrpcServerLayer::new(..))`.
+//! The server side: how [`ServerSide`] hands the request body to the service it wraps, and
+//! the public names [`GrpcServerLayer`] and [`GrpcServerService`] (with what they record),
+//! for `tonic::transport::Server::builder().layer(GrpcServerLayer::new(..))`.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use promenade_core::grpc_metrics::MsgCounter;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, GrpcMetrics};
-use tower_layer::Layer;
-use tower_service::Service;
+use crate::body::MsgCountingBody;
+use crate::call::ServerSide;
+use crate::call::sealed::WrapRequest;
+use crate::layer::{GrpcMetricsLayer, GrpcMetricsService};
 
-use crate::body::{CallBody, CallState, MsgCountingBody, PanicGuard, status_of};
+impl<B> WrapRequest<B> for ServerSide {
+    type Body = MsgCountingBody<B>;
 
-/// Whether a request is gRPC (`content-type: application/grpc`, `application/grpc+proto`,
-/// …). Anything else — a `/metrics` scrape on the same port, grpc-web — passes through
-/// uninstrumented.
-pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc"))
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
-}
-
-/// Starts tracking a gRPC call: `started` now, and a sampled W3C `traceparent` in the
-/// metadata becomes the handling-seconds exemplar.
-pub(crate) fn start_call<B>(
-    metrics: &promenade_core::grpc_metrics::GrpcMetrics,
-    req: &Request<B>,
-) -> promenade_core::grpc_metrics::CallTracker {
-    let mut tracker = metrics.start(req.uri().path());
-    if let Some(tp) = req
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-    {
-        tracker.set_traceparent(tp);
+    fn wrap_request(body: B, counter: Option<MsgCounter>) -> MsgCountingBody<B> {
+        MsgCountingBody::new(body, counter)
     }
-    tracker
 }
 
 /// A tower layer recording the `grpc_server_*` metrics of every gRPC call through a tonic
@@ -75,47 +52,7 @@ pub(crate) fn start_call<B>(
 /// // router.serve(addr).await
 /// # drop(router);
 /// ```
-#[derive(Debug, Clone)]
-pub struct GrpcServerLayer {
-    metrics: GrpcMetrics,
-}
-
-impl GrpcServerLayer {
-    /// A layer recording into `metrics` (built with `Side::Server`).
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// let layer = promenade_tonic::GrpcServerLayer::new(m);
-    /// assert_eq!(layer.metrics().side(), Side::Server);
-    /// ```
-    pub fn new(metrics: GrpcMetrics) -> Self {
-        Self { metrics }
-    }
-
-    /// The metrics this layer records into.
-    ///
-    /// ```
-    /// # use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// # let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// let layer = promenade_tonic::GrpcServerLayer::new(m);
-    /// let _ = layer.metrics().method_count();
-    /// ```
-    pub fn metrics(&self) -> &GrpcMetrics {
-        &self.metrics
-    }
-}
-
-impl<S> Layer<S> for GrpcServerLayer {
-    type Service = GrpcServerService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcServerService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
+pub type GrpcServerLayer = GrpcMetricsLayer<ServerSide>;
 
 /// The service made by [`GrpcServerLayer`] (or [`GrpcServerService::new`]).
 ///
@@ -127,147 +64,4 @@ impl<S> Layer<S> for GrpcServerLayer {
 /// let service = promenade_tonic::GrpcServerLayer::new(metrics).layer(tonic::service::Routes::default());
 /// # drop(service);
 /// ```
-#[derive(Debug, Clone)]
-pub struct GrpcServerService<S> {
-    inner: S,
-    metrics: GrpcMetrics,
-}
-
-impl<S> GrpcServerService<S> {
-    /// Wraps `inner` directly (without a layer).
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// let svc = promenade_tonic::GrpcServerService::new(tonic::service::Routes::default(), m);
-    /// # drop(svc);
-    /// ```
-    pub fn new(inner: S, metrics: GrpcMetrics) -> Self {
-        Self { inner, metrics }
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcServerService<S>
-where
-    S: Service<Request<MsgCountingBody<ReqBody>>, Response = Response<ResBody>>,
-    ReqBody: http_body::Body<Data = Bytes>,
-    ResBody: http_body::Body<Data = Bytes>,
-{
-    type Response = Response<CallBody<ResBody>>;
-    type Error = S::Error;
-    type Future = CallFuture<S::Future>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if !is_grpc(&req) {
-            return CallFuture::new(
-                self.inner.call(req.map(MsgCountingBody::passthrough)),
-                None,
-                false,
-            );
-        }
-        let tracker = start_call(&self.metrics, &req);
-        let received = tracker.received_counter();
-        let req = req.map(|b| MsgCountingBody::new(b, Some(received)));
-        CallFuture::new(self.inner.call(req), Some(tracker), false)
-    }
-}
-
-pin_project! {
-    /// The response future of the server and client services: turns the response into a
-    /// [`CallBody`] that ends the call; dropping it first records `Canceled` — or, on the
-    /// server side, `Internal` when the handler panicked while it was polled.
-    ///
-    /// ```
-    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
-    /// use tower_service::Service as _;
-    /// let r = Registry::new();
-    /// let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
-    /// let mut svc = promenade_tonic::GrpcServerService::new(tonic::service::Routes::default(), m);
-    /// let req = http::Request::builder().uri("/x.Y/Z").header("content-type", "application/grpc")
-    ///     .body(tonic::body::Body::empty()).unwrap();
-    /// drop(svc.call(req)); // never polled: the call counts as Canceled
-    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
-    /// ```
-    pub struct CallFuture<F> {
-        #[pin]
-        inner: F,
-        tracker: Option<CallTracker>,
-        client: bool,
-    }
-}
-
-impl<F> CallFuture<F> {
-    pub(crate) fn new(inner: F, tracker: Option<CallTracker>, client: bool) -> Self {
-        Self {
-            inner,
-            tracker,
-            client,
-        }
-    }
-}
-
-impl<F> std::fmt::Debug for CallFuture<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallFuture")
-            .field("tracker", &self.tracker)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F, B, E> Future for CallFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<CallBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let client = *this.client;
-        // Server side only: a panic below the client layer is the caller's own, and reaches it.
-        let guard = PanicGuard::new(this.tracker.as_mut().filter(|_| !client));
-        let poll = this.inner.poll(cx);
-        guard.disarm();
-        let result = ready!(poll);
-        let Some(mut tracker) = this.tracker.take() else {
-            return Poll::Ready(
-                result.map(|r| r.map(|b| CallBody::new(b, None, GrpcCode::Unknown))),
-            );
-        };
-        match result {
-            Ok(response) => {
-                if let Some(c) = status_of(response.headers()) {
-                    tracker.set_code(c);
-                } else if response.status() != http::StatusCode::OK {
-                    tracker.set_code(GrpcCode::from_http_status(response.status().as_u16()));
-                }
-                let state = CallState {
-                    tracker,
-                    received: client,
-                    panic_is_internal: !client,
-                    frames: FrameCounter::default(),
-                };
-                let error_code = if client {
-                    GrpcCode::Unavailable
-                } else {
-                    GrpcCode::Unknown
-                };
-                Poll::Ready(Ok(
-                    response.map(|b| CallBody::new(b, Some(state), error_code))
-                ))
-            }
-            Err(e) => {
-                tracker.finish(if client {
-                    GrpcCode::Unavailable
-                } else {
-                    GrpcCode::Unknown
-                });
-                Poll::Ready(Err(e))
-            }
-        }
-    }
-}
+pub type GrpcServerService<S> = GrpcMetricsService<S, ServerSide>;
