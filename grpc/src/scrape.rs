@@ -95,11 +95,15 @@ impl http_body::Body for NoLength {
 /// use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer, with_metrics_route};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // The encoded FileDescriptorSet of your services, as for gRPC reflection:
+/// // const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+/// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// let registry = Registry::new();
 /// let metrics = GrpcMetrics::builder(&registry, Side::Server)
-///     .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET)?
 ///     .build()?;
-/// let routes = tonic::service::Routes::new(promenade_tonic_demo::server());
+/// // Your services' routes (here none): `Routes::new(GreeterServer::new(my_greeter))`.
+/// let routes = tonic::service::Routes::default();
 /// tonic::transport::Server::builder()
 ///     .accept_http1(true)
 ///     .layer(GrpcServerLayer::new(metrics))
