@@ -6,6 +6,8 @@
 
 #![cfg(feature = "protobuf")]
 
+// Its items are `pub` for the fuzz crate, which exports the module as `promenade_fuzz::checks`.
+#[allow(unreachable_pub)]
 #[path = "../../fuzz/src/checks.rs"]
 mod checks;
 

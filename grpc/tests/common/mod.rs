@@ -19,9 +19,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint, Server};
 use tower_layer::Layer as _;
 
-pub const SVC: &str = "promenade.demo.v1.Demo";
+pub(crate) const SVC: &str = "promenade.demo.v1.Demo";
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub registry: Registry,
     pub addr: SocketAddr,
     pub channel: GrpcClientService<Channel>,
@@ -37,13 +37,13 @@ impl Drop for Harness {
 }
 
 impl Harness {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(promenade_tonic_demo::server()).await
     }
 
     /// Like [`Harness::start`], serving `server` (a test implementation of the demo service)
     /// instead of the demo's own.
-    pub async fn start_with<T: promenade_tonic_demo::Demo>(
+    pub(crate) async fn start_with<T: promenade_tonic_demo::Demo>(
         server: promenade_tonic_demo::DemoServer<T>,
     ) -> Self {
         let registry = Registry::new();
@@ -86,16 +86,16 @@ impl Harness {
         }
     }
 
-    pub fn client(&self) -> DemoClient<GrpcClientService<Channel>> {
+    pub(crate) fn client(&self) -> DemoClient<GrpcClientService<Channel>> {
         DemoClient::new(self.channel.clone())
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.registry.encode_to_string(Format::Text).unwrap()
     }
 
     /// The value of one exact series, 0 when absent.
-    pub fn value(
+    pub(crate) fn value(
         &self,
         family: &str,
         ty: &str,
@@ -117,7 +117,7 @@ impl Harness {
     }
 
     /// Sum of every sample line of `family` whose labels contain all `matchers`.
-    pub fn sum(&self, family: &str, matchers: &[&str]) -> f64 {
+    pub(crate) fn sum(&self, family: &str, matchers: &[&str]) -> f64 {
         self.text()
             .lines()
             .filter(|l| l.starts_with(&format!("{family}{{")))
@@ -127,7 +127,7 @@ impl Harness {
     }
 
     /// Polls `cond` every 20 ms for at most `timeout`.
-    pub async fn wait_until(&self, timeout: Duration, cond: impl Fn(&Self) -> bool) -> bool {
+    pub(crate) async fn wait_until(&self, timeout: Duration, cond: impl Fn(&Self) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if cond(self) {
@@ -140,7 +140,7 @@ impl Harness {
 }
 
 /// Checks every server family of one method against the client twins and expectations.
-pub struct Expect<'a> {
+pub(crate) struct Expect<'a> {
     pub ty: &'a str,
     pub method: &'a str,
     pub code: &'a str,
@@ -152,7 +152,7 @@ pub struct Expect<'a> {
 }
 
 impl Expect<'_> {
-    pub fn check(&self, h: &Harness) {
+    pub(crate) fn check(&self, h: &Harness) {
         let (ty, m) = (self.ty, self.method);
         for side in ["server", "client"] {
             let started = h.value(&format!("grpc_{side}_started_total"), ty, SVC, m, None);

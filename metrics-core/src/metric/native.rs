@@ -15,14 +15,14 @@ use crate::error::{Error, Result};
 /// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
 /// assert_eq!(promenade_core::schema_for_factor(1e300), Some(-4)); // coarsest schema
 /// ```
-pub const MIN_SCHEMA: i32 = -4;
+pub(crate) const MIN_SCHEMA: i32 = -4;
 /// Largest schema (finest resolution).
 ///
 /// ```
 /// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
 /// assert_eq!(promenade_core::schema_for_factor(1.000_001), Some(8)); // finest schema
 /// ```
-pub const MAX_SCHEMA: i32 = 8;
+pub(crate) const MAX_SCHEMA: i32 = 8;
 /// The default zero threshold, 2^-128: a bucket boundary in every schema.
 ///
 /// ```
@@ -36,7 +36,7 @@ pub const MAX_SCHEMA: i32 = 8;
 /// assert_eq!(native.zero_count, 1);
 /// assert_eq!(native.positive.len(), 1);
 /// ```
-pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
+pub(crate) const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 
 /// Configuration of native buckets.
 ///
