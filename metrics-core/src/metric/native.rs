@@ -167,6 +167,7 @@ impl NativeBuckets {
     /// assert_eq!(native.zero_count, 2);
     /// assert_eq!(native.positive.len(), 1);
     /// ```
+    #[must_use]
     pub fn zero_threshold(mut self, threshold: f64) -> Self {
         self.zero_threshold = if threshold < 0.0 { 0.0 } else { threshold };
         self
@@ -186,6 +187,7 @@ impl NativeBuckets {
     /// assert!(native.schema < 3); // resolution was halved to fit
     /// assert_eq!(native.positive.iter().map(|b| b.1).sum::<u64>(), 6); // nothing lost
     /// ```
+    #[must_use]
     pub fn max_buckets(mut self, max: u32) -> Self {
         self.max_buckets = max;
         self
@@ -208,6 +210,7 @@ impl NativeBuckets {
     /// assert_eq!(s.count, 1);
     /// assert_eq!(s.native.unwrap().schema, 3);
     /// ```
+    #[must_use]
     pub fn min_reset_duration(mut self, d: Duration) -> Self {
         self.min_reset_duration = d;
         self
@@ -227,6 +230,7 @@ impl NativeBuckets {
     /// assert_eq!(native.zero_count, 1);
     /// assert!(native.zero_threshold > 0.1 && native.zero_threshold <= 1.0);
     /// ```
+    #[must_use]
     pub fn max_zero_threshold(mut self, max: f64) -> Self {
         self.max_zero_threshold = max;
         self

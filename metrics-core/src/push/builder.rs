@@ -128,6 +128,7 @@ impl PushgatewayBuilder {
     ///     .unwrap();
     /// assert_eq!(g.url(), "http://gw:9091/metrics/job/backup/path@base64/L3Zhci90bXA");
     /// ```
+    #[must_use]
     pub fn grouping(mut self, name: &str, value: &str) -> Self {
         self.grouping.push((name.to_owned(), value.to_owned()));
         self
@@ -139,6 +140,7 @@ impl PushgatewayBuilder {
     /// use promenade_core::push::{PushFormat, Pushgateway};
     /// Pushgateway::builder("http://gw:9091", "j").format(PushFormat::Text).build().unwrap();
     /// ```
+    #[must_use]
     pub fn format(mut self, format: PushFormat) -> Self {
         self.format = format;
         self
@@ -149,6 +151,7 @@ impl PushgatewayBuilder {
     /// ```
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").gzip(true).build().unwrap();
     /// ```
+    #[must_use]
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -165,6 +168,7 @@ impl PushgatewayBuilder {
     ///     .unwrap();
     /// assert!(g.url().ends_with("/name@base64/zqDPgc6_zrzOt864zrXPjc-C"));
     /// ```
+    #[must_use]
     pub fn always_base64(mut self, on: bool) -> Self {
         self.always_base64 = on;
         self
@@ -184,6 +188,7 @@ impl PushgatewayBuilder {
     /// assert!(promenade_core::push::Pushgateway::builder("http://gw:9091", "j")
     ///     .grouping("foo.bar", "x").build().is_err());
     /// ```
+    #[must_use]
     pub fn utf8_names(mut self, on: bool) -> Self {
         self.utf8_names = on;
         self
@@ -194,6 +199,7 @@ impl PushgatewayBuilder {
     /// ```
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").basic_auth("user", "secret").build().unwrap();
     /// ```
+    #[must_use]
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         self.basic_auth = Some((user.to_owned(), password.to_owned()));
         self
@@ -206,6 +212,7 @@ impl PushgatewayBuilder {
     /// assert!(b.clone().header("X-Tenant", "a").build().is_ok());
     /// assert!(b.header("bad header", "a").build().is_err());
     /// ```
+    #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
@@ -218,6 +225,7 @@ impl PushgatewayBuilder {
     /// use std::time::Duration;
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").timeout(Duration::from_secs(2)).build().unwrap();
     /// ```
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
