@@ -1,3 +1,9 @@
+// made clean in the tonic refactor
+#![allow(
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::return_self_not_must_use
+)]
 //! # promenade-tonic
 //!
 //! Prometheus instrumentation for [tonic](https://docs.rs/tonic) gRPC servers and clients,
