@@ -94,6 +94,7 @@ impl PrometheusMetricsBuilder {
     ///     .buckets(promenade_actix::Buckets::new(vec![0.1, 1.0]).unwrap());
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn buckets(self, buckets: Buckets) -> Self {
         self.map_http(|h| h.buckets(buckets))
     }
@@ -105,6 +106,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).naming(promenade_actix::Naming::OpenTelemetry);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn naming(self, naming: Naming) -> Self {
         self.map_http(|h| h.naming(naming))
     }
@@ -116,6 +118,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).extra_methods(&["PROPFIND"]);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn extra_methods<S: AsRef<str>>(self, methods: &[S]) -> Self {
         self.map_http(|h| h.extra_methods(methods))
     }
@@ -127,6 +130,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).status_classes(true);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn status_classes(self, on: bool) -> Self {
         self.map_http(|h| h.status_classes(on))
     }
@@ -139,6 +143,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).body_sizes(true);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn body_sizes(mut self, on: bool) -> Self {
         self.body_sizes = on;
         self.map_http(|h| h.body_sizes(on))
@@ -151,6 +156,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).duration_end(promenade_actix::DurationEnd::Head);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn duration_end(self, end: DurationEnd) -> Self {
         self.map_http(|h| h.duration_end(end))
     }
@@ -162,6 +168,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).exclude_path("/health");
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn exclude_path(self, path: &str) -> Self {
         self.map_http(|h| h.exclude_path(path))
     }
@@ -173,6 +180,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).const_label("service", "shop");
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn const_label(self, name: &str, value: &str) -> Self {
         self.map_http(|h| h.const_label(name, value))
     }
@@ -185,6 +193,7 @@ impl PrometheusMetricsBuilder {
     ///     .derived_label("api", |info| if info.path.starts_with("/api/") { "yes" } else { "no" }.to_owned());
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn derived_label<F>(self, name: &str, f: F) -> Self
     where
         F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
@@ -199,6 +208,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).max_series(1000);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn max_series(self, max: usize) -> Self {
         self.map_http(|h| h.max_series(max))
     }
@@ -210,6 +220,7 @@ impl PrometheusMetricsBuilder {
     /// let mw = promenade_actix::PrometheusMetrics::builder(&r).metrics_path("/internal/metrics").build().unwrap();
     /// assert_eq!(mw.metrics_path(), Some("/internal/metrics"));
     /// ```
+    #[must_use]
     pub fn metrics_path(mut self, path: &str) -> Self {
         self.metrics_path = Some(path.to_owned());
         self
@@ -222,6 +233,7 @@ impl PrometheusMetricsBuilder {
     /// let mw = promenade_actix::PrometheusMetrics::builder(&r).without_metrics_route().build().unwrap();
     /// assert_eq!(mw.metrics_path(), None);
     /// ```
+    #[must_use]
     pub fn without_metrics_route(mut self) -> Self {
         self.metrics_path = None;
         self
@@ -235,6 +247,7 @@ impl PrometheusMetricsBuilder {
     ///     .scrape_auth(promenade_actix::ScrapeAuth::Bearer("token".into()));
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn scrape_auth(mut self, auth: ScrapeAuth) -> Self {
         self.auth = Some(auth);
         self
@@ -247,6 +260,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).scrape_gzip(false);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn scrape_gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -259,6 +273,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).instrument_scrape(true);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn instrument_scrape(mut self, on: bool) -> Self {
         self.instrument_scrape = on;
         self
@@ -272,6 +287,7 @@ impl PrometheusMetricsBuilder {
     /// let b = promenade_actix::PrometheusMetrics::builder(&r).catch_panics(true);
     /// # b.build().unwrap();
     /// ```
+    #[must_use]
     pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
         self
@@ -291,6 +307,7 @@ impl PrometheusMetricsBuilder {
     /// # #[cfg(target_os = "linux")]
     /// assert!(with.encode_to_string(Format::Text).unwrap().contains("process_resident_memory_bytes"));
     /// ```
+    #[must_use]
     pub fn process_collector(mut self, on: bool) -> Self {
         self.process_collector = on;
         self
@@ -304,6 +321,7 @@ impl PrometheusMetricsBuilder {
     ///     .native_histograms(promenade_core::NativeBuckets::default());
     /// assert!(b.build().is_ok());
     /// ```
+    #[must_use]
     pub fn native_histograms(self, native: promenade_core::NativeBuckets) -> Self {
         self.map_http(|h| h.native_histograms(native))
     }

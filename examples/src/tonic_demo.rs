@@ -8,10 +8,10 @@ use promenade_core::grpc_metrics::{GrpcMetrics, Side};
 use promenade_tonic::GrpcMetricsBuilderExt as _;
 
 /// Result type of the examples.
-pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The value after `--name` in the command line, if given.
-pub fn arg(name: &str) -> Option<String> {
+pub(crate) fn arg(name: &str) -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == name {
@@ -25,13 +25,13 @@ pub fn arg(name: &str) -> Option<String> {
 }
 
 /// Whether `--name` was given.
-pub fn flag(name: &str) -> bool {
+pub(crate) fn flag(name: &str) -> bool {
     std::env::args().skip(1).any(|a| a == name)
 }
 
 /// gRPC metrics for the demo and health services, every series pre-created at zero;
 /// `--native` on the command line adds native buckets to the handling-seconds histogram.
-pub fn grpc_metrics(registry: &Registry, side: Side) -> Result<GrpcMetrics> {
+pub(crate) fn grpc_metrics(registry: &Registry, side: Side) -> Result<GrpcMetrics> {
     let mut builder = GrpcMetrics::builder(registry, side)
         .file_descriptor_set(promenade_tonic_demo::FILE_DESCRIPTOR_SET)?
         .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)?

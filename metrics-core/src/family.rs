@@ -322,6 +322,7 @@ impl<M: Metric> FamilyBuilder<M> {
     /// r.register(f).unwrap();
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"my_requests_total{error_type="timeout"} 1"#));
     /// ```
+    #[must_use]
     pub fn allow_utf8_names(mut self) -> Self {
         self.utf8_names = true;
         self
@@ -334,6 +335,7 @@ impl<M: Metric> FamilyBuilder<M> {
     ///     .labels(&["room"]).build().unwrap();
     /// f.get(&["kitchen"]).unwrap().set(21.5);
     /// ```
+    #[must_use]
     pub fn labels<S: AsRef<str>>(mut self, names: &[S]) -> Self {
         self.labels = names.iter().map(|s| s.as_ref().to_owned()).collect();
         self
@@ -346,6 +348,7 @@ impl<M: Metric> FamilyBuilder<M> {
     ///     .unit("seconds").build();
     /// assert!(f.is_ok());
     /// ```
+    #[must_use]
     pub fn unit(mut self, unit: &str) -> Self {
         self.unit = Some(unit.to_owned());
         self
@@ -359,6 +362,7 @@ impl<M: Metric> FamilyBuilder<M> {
     ///     .options(Buckets::new(vec![100.0, 1000.0]).unwrap()).build().unwrap();
     /// f.get(&[] as &[&str]).unwrap().observe(512.0);
     /// ```
+    #[must_use]
     pub fn options(mut self, options: M::Options) -> Self {
         self.options = options;
         self
@@ -376,6 +380,7 @@ impl<M: Metric> FamilyBuilder<M> {
     /// assert_eq!(f.get(&[OVERFLOW_LABEL_VALUE]).unwrap().get(), 1.0);
     /// assert_eq!(f.overflowed(), 1);
     /// ```
+    #[must_use]
     pub fn max_series(mut self, max: usize) -> Self {
         self.max_series = Some(max);
         self

@@ -111,6 +111,7 @@ impl RegistryBuilder {
     /// r.gauge("up", "Up.").unwrap();
     /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("myapp_up 0"));
     /// ```
+    #[must_use]
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = Some(prefix.to_owned());
         self
@@ -123,6 +124,7 @@ impl RegistryBuilder {
     /// r.gauge("up", "Up.").unwrap();
     /// assert!(r.encode_to_string(promenade_core::Format::Text).unwrap().contains("up{env=\"prod\"} 0"));
     /// ```
+    #[must_use]
     pub fn const_label(mut self, name: &str, value: &str) -> Self {
         self.const_labels.push((name.to_owned(), value.to_owned()));
         self
@@ -135,6 +137,7 @@ impl RegistryBuilder {
     /// r.counter("c", "C.").unwrap();
     /// assert!(r.encode_to_string(promenade_core::Format::OpenMetrics).unwrap().contains("c_created "));
     /// ```
+    #[must_use]
     pub fn created_samples(mut self, on: bool) -> Self {
         self.created_samples = on;
         self
@@ -161,6 +164,7 @@ impl RegistryBuilder {
     /// assert!(text.contains("up 1\n"));
     /// assert!(text.contains("promenade_scrape_collector_errors_total 1\n"));
     /// ```
+    #[must_use]
     pub fn collector_errors(mut self, policy: CollectorErrors) -> Self {
         self.collector_errors = policy;
         self

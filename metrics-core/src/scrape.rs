@@ -407,6 +407,7 @@ impl ScrapeHandler {
     /// headers.insert("authorization", "Bearer s3cret".parse().unwrap());
     /// assert_eq!(h.respond(&Method::GET, &headers).status(), StatusCode::OK);
     /// ```
+    #[must_use]
     pub fn with_auth(mut self, auth: ScrapeAuth) -> Self {
         let expected = auth.expected_header();
         self.auth = Some((auth, expected));
@@ -418,6 +419,7 @@ impl ScrapeHandler {
     /// ```
     /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new()).with_gzip(false);
     /// ```
+    #[must_use]
     pub fn with_gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -443,6 +445,7 @@ impl ScrapeHandler {
     /// drop(first);
     /// assert_eq!(handler.respond(&Method::GET, &HeaderMap::new()).status(), StatusCode::OK);
     /// ```
+    #[must_use]
     pub fn with_max_concurrent_scrapes(mut self, max: usize) -> Self {
         self.limit = Some(ConcurrencyLimit {
             max: max.max(1),
@@ -476,6 +479,7 @@ impl ScrapeHandler {
     ///     .with_max_concurrent_scrapes(2);
     /// assert_eq!(h.scrape_timeout(), Some(Duration::from_secs(8)));
     /// ```
+    #[must_use]
     pub fn with_scrape_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

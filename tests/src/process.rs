@@ -21,7 +21,7 @@ pub(crate) struct CmdOutput {
 
 impl CmdOutput {
     /// stdout followed by stderr, lossily decoded.
-    pub fn combined(&self) -> String {
+    pub(crate) fn combined(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.stdout).into_owned();
         let err = String::from_utf8_lossy(&self.stderr);
         if !s.is_empty() && !err.is_empty() && !s.ends_with('\n') {

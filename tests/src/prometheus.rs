@@ -65,24 +65,28 @@ impl ScrapeTarget {
     }
 
     /// Sets `metrics_path`.
+    #[must_use]
     pub fn metrics_path(mut self, path: &str) -> Self {
         self.metrics_path = path.to_owned();
         self
     }
 
     /// Sets `honor_labels`.
+    #[must_use]
     pub fn honor_labels(mut self, honor: bool) -> Self {
         self.honor_labels = honor;
         self
     }
 
     /// Sets this job's `scrape_interval` and `scrape_timeout`.
+    #[must_use]
     pub fn scrape_interval(mut self, interval: Duration) -> Self {
         self.scrape_interval = Some(interval);
         self
     }
 
     /// Adds a raw YAML `key: value` line to the job.
+    #[must_use]
     pub fn extra_config(mut self, yaml_line: &str) -> Self {
         self.extra_config.push(yaml_line.to_owned());
         self
@@ -115,18 +119,21 @@ impl Default for PrometheusOptions {
 
 impl PrometheusOptions {
     /// Sets `global.scrape_interval`.
+    #[must_use]
     pub fn scrape_interval(mut self, interval: Duration) -> Self {
         self.scrape_interval = interval;
         self
     }
 
     /// Adds a feature flag (`native-histograms`, `exemplar-storage`, …).
+    #[must_use]
     pub fn enable_feature(mut self, feature: &str) -> Self {
         self.features.push(feature.to_owned());
         self
     }
 
     /// Adds a command-line argument.
+    #[must_use]
     pub fn arg(mut self, arg: &str) -> Self {
         self.extra_args.push(arg.to_owned());
         self

@@ -12,6 +12,7 @@ use promenade_core::scrape::ScrapeHandler;
 
 /// A minimal HTTP/1.1 server around `ScrapeHandler`: one thread per connection,
 /// `Connection: close`, bounded request heads. Stops when dropped.
+#[derive(Debug)]
 pub struct ScrapeServer {
     port: u16,
     stop: Arc<AtomicBool>,

@@ -8,6 +8,8 @@
 //! reads files outside the core's package (`fuzz/`). The checks need the core's `protobuf`
 //! feature, a default one, which this crate's `promenade-core` dependency keeps.
 
+// Its items are `pub` for the fuzz crate, which exports the module as `promenade_fuzz::checks`.
+#[allow(unreachable_pub)]
 #[path = "../../fuzz/src/checks.rs"]
 mod checks;
 

@@ -156,6 +156,7 @@ impl PrometheusBuilder {
     /// # #[cfg(target_os = "linux")]
     /// assert!(with.encode_to_string(Format::Text).unwrap().contains("process_resident_memory_bytes"));
     /// ```
+    #[must_use]
     pub fn process_collector(mut self, on: bool) -> Self {
         self.process_collector = on;
         self
@@ -170,6 +171,7 @@ impl PrometheusBuilder {
     ///     .build();
     /// assert!(p.is_ok());
     /// ```
+    #[must_use]
     pub fn native_histograms(mut self, native: promenade_core::NativeBuckets) -> Self {
         self.layer = self.layer.configure(|b| b.native_histograms(native));
         self
@@ -180,6 +182,7 @@ impl PrometheusBuilder {
     /// ```
     /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).path("/internal/metrics");
     /// ```
+    #[must_use]
     pub fn path(mut self, path: &str) -> Self {
         path.clone_into(&mut self.path);
         self
@@ -192,6 +195,7 @@ impl PrometheusBuilder {
     /// let b = Prometheus::builder(&promenade_core::Registry::new())
     ///     .auth(ScrapeAuth::Basic { username: "prom".into(), password: "pw".into() });
     /// ```
+    #[must_use]
     pub fn auth(mut self, auth: ScrapeAuth) -> Self {
         self.auth = Some(auth);
         self
@@ -202,6 +206,7 @@ impl PrometheusBuilder {
     /// ```
     /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).gzip(false);
     /// ```
+    #[must_use]
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -212,6 +217,7 @@ impl PrometheusBuilder {
     /// ```
     /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).count_scrapes(true);
     /// ```
+    #[must_use]
     pub fn count_scrapes(mut self, on: bool) -> Self {
         self.count_scrapes = on;
         self
@@ -224,6 +230,7 @@ impl PrometheusBuilder {
     /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new())
     ///     .metrics(|m| m.naming(Naming::Both).exclude_path("/healthz"));
     /// ```
+    #[must_use]
     pub fn metrics(
         mut self,
         f: impl FnOnce(HttpMetricsLayerBuilder) -> HttpMetricsLayerBuilder,

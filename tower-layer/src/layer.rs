@@ -133,6 +133,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// let b = Buckets::new(exponential_buckets(0.001, 2.0, 12).unwrap()).unwrap();
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).buckets(b).build().unwrap();
     /// ```
+    #[must_use]
     pub fn buckets(mut self, buckets: Buckets) -> Self {
         self.metrics = self.metrics.buckets(buckets);
         self
@@ -144,6 +145,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// use promenade_tower::{HttpMetricsLayer, Naming};
     /// let layer = HttpMetricsLayer::builder(&promenade_core::Registry::new()).naming(Naming::OpenTelemetry).build().unwrap();
     /// ```
+    #[must_use]
     pub fn naming(mut self, naming: Naming) -> Self {
         self.metrics = self.metrics.naming(naming);
         self
@@ -154,6 +156,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// ```
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).const_label("env", "prod").build().unwrap();
     /// ```
+    #[must_use]
     pub fn const_label(mut self, name: &str, value: &str) -> Self {
         self.metrics = self.metrics.const_label(name, value);
         self
@@ -167,6 +170,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     ///     .build()
     ///     .unwrap();
     /// ```
+    #[must_use]
     pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
     where
         F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
@@ -181,6 +185,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).exclude_path("/healthz").build().unwrap();
     /// assert!(layer.metrics().is_excluded("/healthz"));
     /// ```
+    #[must_use]
     pub fn exclude_path(mut self, path: &str) -> Self {
         self.metrics = self.metrics.exclude_path(path);
         self
@@ -191,6 +196,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// ```
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).status_classes(true).build().unwrap();
     /// ```
+    #[must_use]
     pub fn status_classes(mut self, on: bool) -> Self {
         self.metrics = self.metrics.status_classes(on);
         self
@@ -202,6 +208,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).extra_methods(&["PROPFIND"]).build().unwrap();
     /// assert_eq!(layer.metrics().method_label("PROPFIND"), "PROPFIND");
     /// ```
+    #[must_use]
     pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
         self.metrics = self.metrics.extra_methods(methods);
         self
@@ -214,6 +221,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// ```
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).body_sizes(true).build().unwrap();
     /// ```
+    #[must_use]
     pub fn body_sizes(mut self, on: bool) -> Self {
         self.metrics = self.metrics.body_sizes(on);
         self
@@ -225,6 +233,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// use promenade_tower::{DurationEnd, HttpMetricsLayer};
     /// let layer = HttpMetricsLayer::builder(&promenade_core::Registry::new()).duration_end(DurationEnd::Head).build().unwrap();
     /// ```
+    #[must_use]
     pub fn duration_end(mut self, end: DurationEnd) -> Self {
         self.metrics = self.metrics.duration_end(end);
         self
@@ -235,6 +244,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     /// ```
     /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).max_series(500).build().unwrap();
     /// ```
+    #[must_use]
     pub fn max_series(mut self, max: usize) -> Self {
         self.metrics = self.metrics.max_series(max);
         self
@@ -248,6 +258,7 @@ impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
     ///     .build()
     ///     .unwrap();
     /// ```
+    #[must_use]
     pub fn configure(mut self, f: impl FnOnce(HttpMetricsBuilder) -> HttpMetricsBuilder) -> Self {
         self.metrics = f(self.metrics);
         self

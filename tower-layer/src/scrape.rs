@@ -75,6 +75,7 @@ impl MetricsService {
     /// use promenade_tower::{MetricsService, ScrapeAuth};
     /// let svc = MetricsService::new(promenade_core::Registry::new()).with_auth(ScrapeAuth::Bearer("t0ken".into()));
     /// ```
+    #[must_use]
     pub fn with_auth(self, auth: ScrapeAuth) -> Self {
         Self::from_handler(self.handler.as_ref().clone().with_auth(auth))
     }
@@ -84,6 +85,7 @@ impl MetricsService {
     /// ```
     /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_gzip(false);
     /// ```
+    #[must_use]
     pub fn with_gzip(self, on: bool) -> Self {
         Self::from_handler(self.handler.as_ref().clone().with_gzip(on))
     }
@@ -95,6 +97,7 @@ impl MetricsService {
     /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_max_concurrent_scrapes(2);
     /// assert_eq!(svc.handler().max_concurrent_scrapes(), Some(2));
     /// ```
+    #[must_use]
     pub fn with_max_concurrent_scrapes(self, max: usize) -> Self {
         Self::from_handler(
             self.handler
@@ -112,6 +115,7 @@ impl MetricsService {
     /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_scrape_timeout(Duration::from_secs(8));
     /// assert_eq!(svc.handler().scrape_timeout(), Some(Duration::from_secs(8)));
     /// ```
+    #[must_use]
     pub fn with_scrape_timeout(self, timeout: Duration) -> Self {
         Self::from_handler(self.handler.as_ref().clone().with_scrape_timeout(timeout))
     }

@@ -19,14 +19,14 @@ use futures_core::Stream;
 use promenade_actix::PrometheusMetrics;
 
 /// A body that yields `left` chunks, one every `interval`.
-pub struct Ticker {
+pub(crate) struct Ticker {
     left: u32,
     interval: Duration,
     sleep: Pin<Box<actix_rt::time::Sleep>>,
 }
 
 impl Ticker {
-    pub fn new(chunks: u32, interval: Duration) -> Self {
+    pub(crate) fn new(chunks: u32, interval: Duration) -> Self {
         Self {
             left: chunks,
             interval,
@@ -66,7 +66,7 @@ async fn panics() -> HttpResponse {
 }
 
 /// Routes of the test application.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { "root" }))
         .route(
             "/users/{id}",
@@ -102,18 +102,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// A real actix server on 127.0.0.1:0 running in its own thread.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub port: u16,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
-    pub fn start(metrics: PrometheusMetrics, workers: usize) -> Self {
+    pub(crate) fn start(metrics: PrometheusMetrics, workers: usize) -> Self {
         Self::start_with(metrics, workers, true)
     }
 
-    pub fn start_with(metrics: PrometheusMetrics, workers: usize, half_closed: bool) -> Self {
+    pub(crate) fn start_with(
+        metrics: PrometheusMetrics,
+        workers: usize,
+        half_closed: bool,
+    ) -> Self {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let result = actix_rt::System::new().block_on(async move {
@@ -143,11 +147,11 @@ impl TestServer {
         }
     }
 
-    pub fn conn(&self) -> Conn {
+    pub(crate) fn conn(&self) -> Conn {
         Conn::new(self.port)
     }
 
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let (status, body) = self.conn().request("GET", "/metrics", &[], b"");
         assert_eq!(status, 200);
         String::from_utf8(body).unwrap()
@@ -169,12 +173,12 @@ impl Drop for TestServer {
 }
 
 /// A raw keep-alive HTTP/1.1 client connection.
-pub struct Conn {
+pub(crate) struct Conn {
     reader: BufReader<TcpStream>,
 }
 
 impl Conn {
-    pub fn new(port: u16) -> Self {
+    pub(crate) fn new(port: u16) -> Self {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -185,11 +189,11 @@ impl Conn {
         }
     }
 
-    pub fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.reader.get_ref()
     }
 
-    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+    pub(crate) fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\n",
             body.len()
@@ -204,7 +208,10 @@ impl Conn {
     }
 
     /// Reads one response: status, headers (lower-case names) and the de-chunked body.
-    pub fn read_response(&mut self, head_only: bool) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub(crate) fn read_response(
+        &mut self,
+        head_only: bool,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut line = String::new();
         self.reader.read_line(&mut line).unwrap();
         let status: u16 = line
@@ -252,7 +259,7 @@ impl Conn {
         (status, headers, body)
     }
 
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,
@@ -264,7 +271,7 @@ impl Conn {
         (status, body)
     }
 
-    pub fn request_full(
+    pub(crate) fn request_full(
         &mut self,
         method: &str,
         path: &str,
@@ -276,17 +283,17 @@ impl Conn {
 }
 
 /// The value of the sample `name{labels}` in a text exposition.
-pub use promenade_core::testutil::sample_value as sample;
+pub(crate) use promenade_core::testutil::sample_value as sample;
 
 /// Number of sample lines in a text exposition.
-pub fn series_count(text: &str) -> usize {
+pub(crate) fn series_count(text: &str) -> usize {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count()
 }
 
 /// Polls `f` every 20 ms until it returns true or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if f() {

@@ -143,6 +143,7 @@ impl GrpcMetricsBuilder {
     ///     .build().unwrap();
     /// assert_eq!(m.grpc_type("/chat.Room/Talk"), Some(GrpcType::BidiStream));
     /// ```
+    #[must_use]
     pub fn method(mut self, path: &str, grpc_type: GrpcType) -> Self {
         self.methods.push((path.to_owned(), grpc_type));
         self
@@ -158,6 +159,7 @@ impl GrpcMetricsBuilder {
     ///     .build().unwrap();
     /// assert_eq!(m.method_count(), 2);
     /// ```
+    #[must_use]
     pub fn methods<I, S>(mut self, methods: I) -> Self
     where
         I: IntoIterator<Item = (S, GrpcType)>,
@@ -178,6 +180,7 @@ impl GrpcMetricsBuilder {
     ///     .build().unwrap();
     /// assert_eq!(m.grpc_type("/grpc.health.v1.Health/Watch"), Some(GrpcType::ServerStream));
     /// ```
+    #[must_use]
     pub fn service(mut self, service: &str, methods: &[(&str, GrpcType)]) -> Self {
         self.methods
             .extend(methods.iter().map(|(m, t)| (format!("/{service}/{m}"), *t)));
@@ -193,6 +196,7 @@ impl GrpcMetricsBuilder {
     ///     .build();
     /// assert!(m.is_ok());
     /// ```
+    #[must_use]
     pub fn handling_seconds_buckets(mut self, buckets: Buckets) -> Self {
         // Builder order must not matter: native buckets set before are kept.
         let native = self
@@ -214,6 +218,7 @@ impl GrpcMetricsBuilder {
     /// GrpcMetrics::builder(&r, Side::Server).handling_seconds(false).build().unwrap();
     /// assert!(!r.encode_to_string(Format::Text).unwrap().contains("handling_seconds"));
     /// ```
+    #[must_use]
     pub fn handling_seconds(mut self, on: bool) -> Self {
         self.handling_seconds = on.then(|| self.handling_seconds.take().unwrap_or_default());
         self
@@ -230,6 +235,7 @@ impl GrpcMetricsBuilder {
     ///     .build();
     /// assert!(m.is_ok());
     /// ```
+    #[must_use]
     pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
         self.handling_seconds = Some(
             self.handling_seconds
@@ -252,6 +258,7 @@ impl GrpcMetricsBuilder {
     /// assert_eq!(text.matches("grpc_server_handled_total{").count(), 17);
     /// assert!(text.contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 0"#));
     /// ```
+    #[must_use]
     pub fn initialize(mut self, on: bool) -> Self {
         self.initialize = on;
         self

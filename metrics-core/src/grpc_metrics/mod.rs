@@ -1,7 +1,7 @@
 //! The gRPC instrumentation shared by the gRPC adapters (tonic today): metric names, labels
 //! and code strings exactly as the Go ecosystem's gRPC Prometheus middleware
 //! (`go-grpc-middleware/providers/prometheus`), method-path parsing, the `grpc_type`
-//! registry, the gRPC message-frame counter and the call tracker with its drop guard.
+//! registry and the call tracker with its drop guard.
 //!
 //! Families (`grpc_server_*`, or `grpc_client_*` for [`Side::Client`]), labels
 //! `grpc_type`, `grpc_service`, `grpc_method`:
@@ -63,5 +63,13 @@ mod wire;
 
 pub use builder::{GrpcMetricsBuilder, GrpcType, Side};
 pub use code::GrpcCode;
-pub use tracker::{CallTracker, GrpcMetrics, MsgCounter};
-pub use wire::{FrameCounter, MAX_NAME_LEN, UNKNOWN, split_method};
+pub use tracker::{CallTracker, GrpcMetrics};
+pub use wire::{MAX_NAME_LEN, UNKNOWN, split_method};
+
+// Plumbing of promenade-tonic's body wrappers (counting message frames in body chunks and
+// crediting them to a call): `pub` only because that adapter is another crate, so hidden
+// from the docs and not part of the documented API.
+#[doc(hidden)]
+pub use tracker::MsgCounter;
+#[doc(hidden)]
+pub use wire::FrameCounter;

@@ -162,6 +162,8 @@ impl GrpcMetrics {
 /// let received = call.received_counter();
 /// received.add(3);
 /// ```
+// Hidden: only promenade-tonic's body wrappers use it (see the re-export in mod.rs).
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct MsgCounter {
     method: Arc<MethodSeries>,
@@ -279,6 +281,7 @@ impl CallTracker {
     /// # let m = promenade_core::grpc_metrics::GrpcMetrics::builder(&promenade_core::Registry::new(), promenade_core::grpc_metrics::Side::Server).build().unwrap();
     /// m.start("/a.B/C").add_msgs(false, 3);
     /// ```
+    #[doc(hidden)] // promenade-tonic's body wrappers only
     #[inline]
     pub fn add_msgs(&self, received: bool, n: u64) {
         self.method.add_msgs(received, n);
@@ -291,6 +294,7 @@ impl CallTracker {
     /// let call = m.start("/a.B/C");
     /// call.received_counter().add(2);
     /// ```
+    #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn received_counter(&self) -> MsgCounter {
         MsgCounter {
             method: Arc::clone(&self.method),
@@ -305,6 +309,7 @@ impl CallTracker {
     /// let call = m.start("/a.B/C");
     /// call.sent_counter().add(1);
     /// ```
+    #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn sent_counter(&self) -> MsgCounter {
         MsgCounter {
             method: Arc::clone(&self.method),

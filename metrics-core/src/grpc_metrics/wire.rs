@@ -65,6 +65,8 @@ pub fn split_method(path: &str) -> Option<(&str, &str)> {
 /// assert_eq!(c.push(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 2); // two empty (one compressed) messages
 /// assert!(c.at_boundary());
 /// ```
+// Hidden: only promenade-tonic's body wrappers use it (see the re-export in mod.rs).
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameCounter {
     header: [u8; 5],

@@ -136,6 +136,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",status=\"200\",le=\"1\"} 1\n"));
     /// assert!(!text.contains("le=\"0.005\"")); // the default buckets are gone
     /// ```
+    #[must_use]
     pub fn buckets(mut self, buckets: Buckets) -> Self {
         // Builder order must not matter: native buckets set before are kept.
         self.buckets = match self.buckets.native() {
@@ -156,6 +157,7 @@ impl HttpMetricsBuilder {
     ///     .build()
     ///     .unwrap();
     /// ```
+    #[must_use]
     pub fn native_histograms(mut self, native: crate::NativeBuckets) -> Self {
         self.buckets = self.buckets.with_native(native);
         self
@@ -176,6 +178,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/\",http_response_status_code=\"200\"} 1\n"));
     /// assert!(!text.contains("http_requests_total"));
     /// ```
+    #[must_use]
     pub fn naming(mut self, naming: Naming) -> Self {
         self.naming = naming;
         self
@@ -198,6 +201,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_requests_total{method=\"PURGE\",route=\"/cache\",status=\"200\"} 1\n"));
     /// assert!(text.contains("http_requests_total{method=\"_OTHER\",route=\"/cache\",status=\"200\"} 1\n"));
     /// ```
+    #[must_use]
     pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
         self.extra_methods
             .extend(methods.iter().map(|m| m.as_ref().to_owned()));
@@ -219,6 +223,7 @@ impl HttpMetricsBuilder {
     /// let text = registry.encode_to_string(Format::Text).unwrap();
     /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"4xx\"} 2\n"));
     /// ```
+    #[must_use]
     pub fn status_classes(mut self, on: bool) -> Self {
         self.status_classes = on;
         self
@@ -241,6 +246,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_request_size_bytes_bucket{method=\"POST\",route=\"/upload\",status=\"201\",le=\"256\"} 1\n"));
     /// assert!(text.contains("http_response_size_bytes_sum{method=\"POST\",route=\"/upload\",status=\"201\"} 5000\n"));
     /// ```
+    #[must_use]
     pub fn body_sizes(mut self, on: bool) -> Self {
         self.body_sizes = on.then(|| {
             exponential_buckets(64.0, 4.0, 10)
@@ -269,6 +275,7 @@ impl HttpMetricsBuilder {
     /// let text = registry.encode_to_string(Format::Text).unwrap();
     /// assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/stream\",status=\"200\",le=\"0.1\"} 1\n"));
     /// ```
+    #[must_use]
     pub fn duration_end(mut self, end: DurationEnd) -> Self {
         self.duration_end = end;
         self
@@ -294,6 +301,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/orders\",status=\"200\"} 1\n"));
     /// assert!(!text.contains("/healthz"));
     /// ```
+    #[must_use]
     pub fn exclude_path(mut self, path: &str) -> Self {
         self.excluded_paths.push(path.to_owned());
         self
@@ -314,6 +322,7 @@ impl HttpMetricsBuilder {
     /// assert!(text.contains("http_requests_total{service=\"checkout\",method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
     /// assert!(text.contains("http_requests_in_flight{service=\"checkout\",method=\"GET\",route=\"/\"} 0\n"));
     /// ```
+    #[must_use]
     pub fn const_label(mut self, name: &str, value: &str) -> Self {
         self.const_labels.push((name.to_owned(), value.to_owned()));
         self
@@ -338,6 +347,7 @@ impl HttpMetricsBuilder {
     /// let text = registry.encode_to_string(Format::Text).unwrap();
     /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\",tenant=\"acme\"} 1\n"));
     /// ```
+    #[must_use]
     pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
     where
         F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
@@ -363,6 +373,7 @@ impl HttpMetricsBuilder {
     /// // Past the cap, requests are folded into one overflow series.
     /// assert!(text.contains("http_requests_total{method=\"__overflow__\",route=\"__overflow__\",status=\"__overflow__\"} 1\n"));
     /// ```
+    #[must_use]
     pub fn max_series(mut self, max: usize) -> Self {
         self.max_series = max;
         self

@@ -135,6 +135,7 @@ impl Buckets {
     /// assert_eq!(b.bounds().len(), 11);
     /// assert!(b.native().is_some());
     /// ```
+    #[must_use]
     pub fn with_native(mut self, native: NativeBuckets) -> Self {
         self.native = Some(native);
         self

@@ -27,7 +27,7 @@ pub use histogram::{
 pub(crate) use histogram::{CellsReading, HotColdCells};
 pub use info::Info;
 pub use native::{NativeBuckets, native_bucket_index, schema_for_factor};
-pub use quantile::{QuantileOptions, QuantileSummary};
+pub(crate) use quantile::{QuantileOptions, QuantileSummary};
 pub use stateset::{StateSet, States};
 pub use summary::{Summary, SummarySnapshot};
 

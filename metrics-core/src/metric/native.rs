@@ -15,14 +15,14 @@ use crate::error::{Error, Result};
 /// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
 /// assert_eq!(promenade_core::schema_for_factor(1e300), Some(-4)); // coarsest schema
 /// ```
-pub const MIN_SCHEMA: i32 = -4;
+pub(crate) const MIN_SCHEMA: i32 = -4;
 /// Largest schema (finest resolution).
 ///
 /// ```
 /// // Not exported from the crate root; the clamp is visible through `schema_for_factor`.
 /// assert_eq!(promenade_core::schema_for_factor(1.000_001), Some(8)); // finest schema
 /// ```
-pub const MAX_SCHEMA: i32 = 8;
+pub(crate) const MAX_SCHEMA: i32 = 8;
 /// The default zero threshold, 2^-128: a bucket boundary in every schema.
 ///
 /// ```
@@ -36,7 +36,7 @@ pub const MAX_SCHEMA: i32 = 8;
 /// assert_eq!(native.zero_count, 1);
 /// assert_eq!(native.positive.len(), 1);
 /// ```
-pub const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
+pub(crate) const DEFAULT_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
 
 /// Configuration of native buckets.
 ///
@@ -167,6 +167,7 @@ impl NativeBuckets {
     /// assert_eq!(native.zero_count, 2);
     /// assert_eq!(native.positive.len(), 1);
     /// ```
+    #[must_use]
     pub fn zero_threshold(mut self, threshold: f64) -> Self {
         self.zero_threshold = if threshold < 0.0 { 0.0 } else { threshold };
         self
@@ -186,6 +187,7 @@ impl NativeBuckets {
     /// assert!(native.schema < 3); // resolution was halved to fit
     /// assert_eq!(native.positive.iter().map(|b| b.1).sum::<u64>(), 6); // nothing lost
     /// ```
+    #[must_use]
     pub fn max_buckets(mut self, max: u32) -> Self {
         self.max_buckets = max;
         self
@@ -208,6 +210,7 @@ impl NativeBuckets {
     /// assert_eq!(s.count, 1);
     /// assert_eq!(s.native.unwrap().schema, 3);
     /// ```
+    #[must_use]
     pub fn min_reset_duration(mut self, d: Duration) -> Self {
         self.min_reset_duration = d;
         self
@@ -227,6 +230,7 @@ impl NativeBuckets {
     /// assert_eq!(native.zero_count, 1);
     /// assert!(native.zero_threshold > 0.1 && native.zero_threshold <= 1.0);
     /// ```
+    #[must_use]
     pub fn max_zero_threshold(mut self, max: f64) -> Self {
         self.max_zero_threshold = max;
         self

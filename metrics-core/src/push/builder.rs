@@ -129,6 +129,7 @@ impl PushgatewayBuilder {
     ///     .unwrap();
     /// assert_eq!(g.url(), "http://gw:9091/metrics/job/backup/path@base64/L3Zhci90bXA");
     /// ```
+    #[must_use]
     pub fn grouping(mut self, name: &str, value: &str) -> Self {
         self.grouping.push((name.to_owned(), value.to_owned()));
         self
@@ -140,6 +141,7 @@ impl PushgatewayBuilder {
     /// use promenade_core::push::{PushFormat, Pushgateway};
     /// Pushgateway::builder("http://gw:9091", "j").format(PushFormat::Text).build().unwrap();
     /// ```
+    #[must_use]
     pub fn format(mut self, format: PushFormat) -> Self {
         self.format = format;
         self
@@ -150,6 +152,7 @@ impl PushgatewayBuilder {
     /// ```
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").gzip(true).build().unwrap();
     /// ```
+    #[must_use]
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -166,6 +169,7 @@ impl PushgatewayBuilder {
     ///     .unwrap();
     /// assert!(g.url().ends_with("/name@base64/zqDPgc6_zrzOt864zrXPjc-C"));
     /// ```
+    #[must_use]
     pub fn always_base64(mut self, on: bool) -> Self {
         self.always_base64 = on;
         self
@@ -185,6 +189,7 @@ impl PushgatewayBuilder {
     /// assert!(promenade_core::push::Pushgateway::builder("http://gw:9091", "j")
     ///     .grouping("foo.bar", "x").build().is_err());
     /// ```
+    #[must_use]
     pub fn utf8_names(mut self, on: bool) -> Self {
         self.utf8_names = on;
         self
@@ -195,6 +200,7 @@ impl PushgatewayBuilder {
     /// ```
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").basic_auth("user", "secret").build().unwrap();
     /// ```
+    #[must_use]
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         self.basic_auth = Some((user.to_owned(), password.to_owned()));
         self
@@ -207,6 +213,7 @@ impl PushgatewayBuilder {
     /// assert!(b.clone().header("X-Tenant", "a").build().is_ok());
     /// assert!(b.header("bad header", "a").build().is_err());
     /// ```
+    #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
@@ -219,6 +226,7 @@ impl PushgatewayBuilder {
     /// use std::time::Duration;
     /// promenade_core::push::Pushgateway::builder("http://gw:9091", "j").timeout(Duration::from_secs(2)).build().unwrap();
     /// ```
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

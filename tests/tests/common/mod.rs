@@ -9,7 +9,7 @@ use promenade_examples::DemoOptions;
 use promenade_tests::http_get;
 
 /// A demo server (same routes, same metric names) running in-process until drop.
-pub trait Demo: Sized {
+pub(crate) trait Demo: Sized {
     /// Which adapter serves it, for messages.
     const ADAPTER: &'static str;
 
@@ -49,7 +49,7 @@ pub trait Demo: Sized {
 }
 
 /// The demo router from `promenade-examples`, served on its own runtime thread until drop.
-pub struct AxumDemoServer {
+pub(crate) struct AxumDemoServer {
     port: u16,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -74,7 +74,7 @@ impl Demo for AxumDemoServer {
 
 impl AxumDemoServer {
     /// Serves any `app` (recording into `registry`) the way the demo is served.
-    pub fn serve(app: axum::Router, registry: Registry) -> Self {
+    pub(crate) fn serve(app: axum::Router, registry: Registry) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("local addr").port();
@@ -115,7 +115,7 @@ impl Drop for AxumDemoServer {
 }
 
 /// The actix demo on its own thread (its own actix system, default worker count).
-pub struct ActixDemoServer {
+pub(crate) struct ActixDemoServer {
     port: u16,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -141,7 +141,7 @@ impl Demo for ActixDemoServer {
 impl ActixDemoServer {
     /// Serves `routes` wrapped in `metrics` with the demo's server settings, on its own
     /// thread and actix system.
-    pub fn serve(
+    pub(crate) fn serve(
         metrics: promenade_actix::PrometheusMetrics,
         routes: fn(&mut actix_web::web::ServiceConfig),
     ) -> Self {
@@ -162,7 +162,7 @@ impl ActixDemoServer {
 
     /// Runs the server that `start` builds (and the port it listens on) on its own thread
     /// and actix system, until drop; `what` names it in failures.
-    pub fn spawn(
+    pub(crate) fn spawn(
         what: &'static str,
         start: impl FnOnce() -> std::io::Result<(actix_web::dev::Server, u16)> + Send + 'static,
     ) -> Self {
@@ -202,10 +202,10 @@ impl Drop for ActixDemoServer {
 }
 
 /// The value of sample `name{labels}`.
-pub use promenade_core::testutil::sample_value as sample;
+pub(crate) use promenade_core::testutil::sample_value as sample;
 
 /// `http_requests_total{method,route,status}`.
-pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
+pub(crate) fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
     sample(
         text,
         "http_requests_total",
@@ -214,7 +214,7 @@ pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f
 }
 
 /// Every `(labels, value)` of a metric.
-pub fn all_samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+pub(crate) fn all_samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
     let prefix = format!("{name}{{");
     text.lines()
         .filter_map(|l| l.strip_prefix(prefix.as_str()))
@@ -226,7 +226,7 @@ pub fn all_samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
 }
 
 /// Sum of every `http_requests_in_flight` gauge.
-pub fn total_in_flight(text: &str) -> f64 {
+pub(crate) fn total_in_flight(text: &str) -> f64 {
     all_samples(text, "http_requests_in_flight")
         .iter()
         .map(|(_, v)| v)
@@ -234,7 +234,7 @@ pub fn total_in_flight(text: &str) -> f64 {
 }
 
 /// Number of sample lines in an exposition (every series of every metric).
-pub fn sample_lines(text: &str) -> usize {
+pub(crate) fn sample_lines(text: &str) -> usize {
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .count()
@@ -242,12 +242,12 @@ pub fn sample_lines(text: &str) -> usize {
 
 /// A minimal HTTP/1.1 keep-alive client on one TCP connection, for methods that ureq
 /// refuses to send (`BREW`, lowercase `get`, …). Responses must carry `Content-Length`.
-pub struct RawClient {
+pub(crate) struct RawClient {
     reader: std::io::BufReader<std::net::TcpStream>,
 }
 
 impl RawClient {
-    pub fn connect(port: u16) -> Self {
+    pub(crate) fn connect(port: u16) -> Self {
         let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -258,7 +258,7 @@ impl RawClient {
     }
 
     /// Sends `method path` without a body and returns the status code.
-    pub fn request(&mut self, method: &str, path: &str) -> u16 {
+    pub(crate) fn request(&mut self, method: &str, path: &str) -> u16 {
         use std::io::{BufRead, Read, Write};
         let req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         self.reader
@@ -292,7 +292,7 @@ impl RawClient {
 
 /// One response read by [`RawClient::send`].
 #[derive(Debug, Clone)]
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     /// Status code.
     pub status: u16,
     /// Header pairs as received (names lower-cased, values as raw bytes).
@@ -303,7 +303,7 @@ pub struct RawResponse {
 
 impl RawResponse {
     /// The first header called `name` (lower-case), if any.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -311,20 +311,24 @@ impl RawResponse {
     }
 
     /// Whether the server announced that it closes the connection after this response.
-    pub fn closes_connection(&self) -> bool {
+    pub(crate) fn closes_connection(&self) -> bool {
         self.header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"close"))
     }
 }
 
 /// Largest response body [`RawClient::send`] reads.
-pub const RAW_MAX_BODY: usize = 64 * 1024 * 1024;
+pub(crate) const RAW_MAX_BODY: usize = 64 * 1024 * 1024;
 
 impl RawClient {
     /// Sends `request` exactly as given (request line, headers, blank line and any body) and
     /// reads one response: `Content-Length` or chunked bodies, none after a `HEAD` request
     /// (`head_request`) or for 1xx/204/304. Transport and framing problems are `Err`.
-    pub fn send(&mut self, request: &[u8], head_request: bool) -> std::io::Result<RawResponse> {
+    pub(crate) fn send(
+        &mut self,
+        request: &[u8],
+        head_request: bool,
+    ) -> std::io::Result<RawResponse> {
         use std::io::{BufRead, Error, Read, Write};
         fn line(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
             let mut buf = Vec::new();
@@ -417,7 +421,7 @@ impl RawClient {
 }
 
 /// `VmRSS` of this process in bytes (Linux only; `None` elsewhere or if unreadable).
-pub fn resident_set_bytes() -> Option<u64> {
+pub(crate) fn resident_set_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: u64 = status
         .lines()
@@ -434,7 +438,7 @@ pub fn resident_set_bytes() -> Option<u64> {
 /// `grpc.health.v1.Health` behind `GrpcServerLayer`, every method's series pre-created at
 /// zero, and `/metrics` on the gRPC port (HTTP/1.1 beside HTTP/2), on a runtime of its own
 /// (two workers) until drop. [`DemoOptions`] are ignored: the gRPC demo has no switches.
-pub struct TonicDemoServer {
+pub(crate) struct TonicDemoServer {
     port: u16,
     runtime: Option<tokio::runtime::Runtime>,
     /// The registry the server records into.
@@ -505,12 +509,12 @@ impl Demo for TonicDemoServer {
 
 impl TonicDemoServer {
     /// `http://127.0.0.1:PORT`, the gRPC endpoint.
-    pub fn grpc_uri(&self) -> String {
+    pub(crate) fn grpc_uri(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// A connected channel to the server (call from inside a tokio runtime).
-    pub async fn channel(&self) -> tonic::transport::Channel {
+    pub(crate) async fn channel(&self) -> tonic::transport::Channel {
         tonic::transport::Endpoint::from_shared(self.grpc_uri())
             .expect("endpoint")
             .connect_timeout(Duration::from_secs(5))

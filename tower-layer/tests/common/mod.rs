@@ -10,7 +10,7 @@ use promenade_core::{Format, Registry};
 use tower::ServiceExt;
 
 /// Sends `req` through a clone of `app` and reads the whole body.
-pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+pub(crate) async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = resp.into_parts();
     (
@@ -21,7 +21,7 @@ pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, B
 }
 
 /// A request with an empty body.
-pub fn req(method: &str, uri: &str) -> Request<Body> {
+pub(crate) fn req(method: &str, uri: &str) -> Request<Body> {
     Request::builder()
         .method(method)
         .uri(uri)
@@ -30,18 +30,18 @@ pub fn req(method: &str, uri: &str) -> Request<Body> {
 }
 
 /// The registry in text format 0.0.4.
-pub fn text(registry: &Registry) -> String {
+pub(crate) fn text(registry: &Registry) -> String {
     registry.encode_to_string(Format::Text).unwrap()
 }
 
 /// The value of the sample `name{labels}` in `text`, if present.
-pub use promenade_core::testutil::sample_value as sample;
+pub(crate) use promenade_core::testutil::sample_value as sample;
 
 /// Number of sample lines of metric `name` (exact name, any labels).
-pub use promenade_core::testutil::series_count;
+pub(crate) use promenade_core::testutil::series_count;
 
 /// `http_requests_total` for one method/route/status.
-pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
+pub(crate) fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> {
     sample(
         text,
         "http_requests_total",
@@ -50,7 +50,7 @@ pub fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f
 }
 
 /// `http_requests_in_flight` for one method/route.
-pub fn in_flight(text: &str, method: &str, route: &str) -> Option<f64> {
+pub(crate) fn in_flight(text: &str, method: &str, route: &str) -> Option<f64> {
     sample(
         text,
         "http_requests_in_flight",
@@ -59,7 +59,7 @@ pub fn in_flight(text: &str, method: &str, route: &str) -> Option<f64> {
 }
 
 /// Sum of all in-flight gauges.
-pub fn total_in_flight(text: &str) -> f64 {
+pub(crate) fn total_in_flight(text: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with("http_requests_in_flight{"))
         .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
