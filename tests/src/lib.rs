@@ -49,6 +49,7 @@ pub mod prometheus;
 pub mod promtool;
 pub mod pushgateway;
 pub mod python;
+mod rng;
 pub mod scrape_server;
 pub mod static_server;
 pub mod tools;
@@ -66,6 +67,7 @@ pub use python::{
     ParsedExemplar, ParsedFamily, ParsedSample, find_family, python_openmetrics_parse,
     python_text_parse,
 };
+pub use rng::Rng;
 pub use scrape_server::ScrapeServer;
 pub use static_server::{
     OPENMETRICS_CONTENT_TYPE, RecordedRequest, StaticResponse, StaticServer, TEXT_CONTENT_TYPE,

@@ -17,6 +17,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use promenade_tests::Rng;
+
 type Target = fn(&[u8]);
 
 const TARGETS: [(&str, Target); 3] = [
@@ -67,22 +69,6 @@ fn replay_committed_corpus_and_artifacts() {
                 run(target, &bytes, &|| path.display().to_string());
             }
         }
-    }
-}
-
-/// xorshift64*: small, seeded, good enough to pick bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

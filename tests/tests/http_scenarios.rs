@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use promenade_tests::{http_get, http_request};
+use promenade_tests::{Rng, http_get, http_request};
 
 const SETTLE: Duration = Duration::from_secs(5);
 
@@ -82,14 +82,6 @@ fn known_mix_of_requests_is_counted_exactly<D: Demo>() {
     assert_eq!(hist, sent);
 }
 
-/// A tiny deterministic PRNG (xorshift), so the test needs no extra crate.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 fn ten_thousand_unmatched_requests_add_no_series<D: Demo>() {
     const METHODS: [&str; 8] = [
         "GET", "POST", "PUT", "BREW", "get", "PROPFIND", "X-Y", "PATCH",
@@ -105,16 +97,16 @@ fn ten_thousand_unmatched_requests_add_no_series<D: Demo>() {
     let before = demo.scrape_until(SETTLE, |t| total_in_flight(t) == 0.0);
     let series_before = sample_lines(&before);
 
-    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let started = Instant::now();
     let mut sent = 0;
     while sent < N && started.elapsed() < TIME_LIMIT {
-        let method = METHODS[(next(&mut rng) % METHODS.len() as u64) as usize];
+        let method = METHODS[(rng.next() % METHODS.len() as u64) as usize];
         let path = format!(
             "/r{:x}/{:x}?q={:x}",
-            next(&mut rng),
-            next(&mut rng) % 1000,
-            next(&mut rng)
+            rng.next(),
+            rng.next() % 1000,
+            rng.next()
         );
         assert_eq!(client.request(method, &path), 404, "{method} {path}");
         sent += 1;
