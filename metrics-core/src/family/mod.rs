@@ -1,12 +1,18 @@
 //! Families: one metric per label set, found without locks or allocation on the hot path.
+//!
+//! Files: `table.rs` (the lookup table), `handles.rs` (`Series`, `SeriesRef`), `builder.rs`
+//! (`FamilyBuilder`), this file (the family: lookups, creation, cap, removal, exposition).
+
+mod builder;
+mod handles;
+mod table;
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::collector::{Collector, Descriptor};
 use crate::encoding::{
@@ -14,11 +20,13 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result};
 use crate::labels::{
-    escape_label_value, parse_rendered_labels, render_labels, rendered_label_value,
-    rendered_labels_match,
+    escape_label_value, parse_rendered_labels, render_labels, rendered_labels_match,
 };
-use crate::metric::{Metric, MetricType};
-use crate::validate::{Definition, Origin, check_definition};
+use crate::metric::Metric;
+
+pub use builder::FamilyBuilder;
+pub use handles::{Series, SeriesRef};
+use table::{Entry, MIN_CAPACITY, Table};
 
 /// The label value every label of the overflow series carries once a family's series cap is
 /// reached (see [`FamilyBuilder::max_series`]).
@@ -40,77 +48,6 @@ use crate::validate::{Definition, Origin, check_definition};
 /// assert!(text.contains("logins_total{user=\"cy\"} 1\n"));
 /// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
-
-/// One series: its hash, its labels rendered once for the text formats, and the metric.
-///
-/// An entry is never reset or reused: removing a series marks its entry dead and a later
-/// lookup of the same labels creates a fresh entry, so an observer that still holds the old
-/// one can never leave a half-finished observation in the new one.
-struct Entry<M> {
-    hash: u64,
-    labels: Box<str>,
-    live: AtomicBool,
-    /// Index in [`WriteState::order`] while live; written only under the family's lock.
-    position: AtomicUsize,
-    metric: M,
-}
-
-/// An open-addressing table (linear probing) whose slots are written once, under the
-/// family's lock, and read with plain acquire loads: a lookup takes no lock and writes no
-/// shared memory. A removed entry stays in its slot, dead, until the table is rebuilt; the
-/// rebuild (on growth, or when dead entries outnumber live ones) copies only live entries
-/// into a new table that replaces this one atomically, so removed series are reclaimed once
-/// the last reader of the old table has finished.
-struct Table<M> {
-    mask: usize,
-    /// The entry's hash (never 0, see [`Family::hash`]) once the slot is set; 0 while vacant.
-    hashes: Box<[AtomicU64]>,
-    slots: Box<[OnceLock<Arc<Entry<M>>>]>,
-    /// What a [`SeriesRef`] derefs to if its slot were ever empty (it cannot be: a slot is
-    /// set before its hash is published). Avoids a panic path in `Deref`.
-    fallback: Arc<Entry<M>>,
-}
-
-impl<M> Table<M> {
-    fn with_capacity(capacity: usize, fallback: Arc<Entry<M>>) -> Self {
-        let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
-        Self {
-            mask: capacity - 1,
-            hashes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            slots: (0..capacity).map(|_| OnceLock::new()).collect(),
-            fallback,
-        }
-    }
-
-    fn capacity(&self) -> usize {
-        self.mask + 1
-    }
-
-    #[inline]
-    fn start(&self, hash: u64) -> usize {
-        (hash >> 1) as usize & self.mask
-    }
-
-    /// Puts `entry` in the first vacant slot of its probe sequence; returns the slot index.
-    /// Only called under the family's lock (or on a table no reader can see yet), so a
-    /// vacant slot stays vacant until this sets it.
-    fn place(&self, entry: &Arc<Entry<M>>) -> usize {
-        let mut i = self.start(entry.hash);
-        loop {
-            if self.hashes[i].load(Ordering::Relaxed) == 0
-                && self.slots[i].set(Arc::clone(entry)).is_ok()
-            {
-                // Publish the hash last: a reader that sees it also sees the slot.
-                self.hashes[i].store(entry.hash, Ordering::Release);
-                return i;
-            }
-            i = (i + 1) & self.mask;
-        }
-    }
-}
-
-/// Slots a table has at least.
-const MIN_CAPACITY: usize = 8;
 
 struct WriteState<M> {
     /// Live series in creation order (the exposition order, stable across scrapes), with
@@ -177,304 +114,6 @@ impl<M: Metric> fmt::Debug for Family<M> {
             .field("type", &M::TYPE)
             .field("labels", &self.inner.label_names)
             .finish_non_exhaustive()
-    }
-}
-
-/// A kept handle to one series of a family; dereferences to the metric.
-///
-/// A handle keeps its series' memory alive. If the series is removed from its family
-/// ([`Family::remove`], [`Family::clear`]), the handle keeps working but is detached: what it
-/// records is no longer exported, and looking the labels up again creates a new series
-/// that starts from zero.
-///
-/// ```
-/// use promenade_core::{Counter, Family};
-/// let f = Family::<Counter>::builder("jobs_total", "Jobs.").labels(&["queue"]).build().unwrap();
-/// let mail = f.series(&["mail"]).unwrap();
-/// mail.inc();
-/// assert_eq!(f.get(&["mail"]).unwrap().get(), 1.0);
-/// f.remove(&["mail"]);
-/// mail.inc(); // detached: not exported any more
-/// assert_eq!(f.get(&["mail"]).unwrap().get(), 0.0);
-/// ```
-pub struct Series<M> {
-    entry: Arc<Entry<M>>,
-}
-
-impl<M> Clone for Series<M> {
-    fn clone(&self) -> Self {
-        Self {
-            entry: Arc::clone(&self.entry),
-        }
-    }
-}
-
-impl<M> Deref for Series<M> {
-    type Target = M;
-    fn deref(&self) -> &M {
-        &self.entry.metric
-    }
-}
-
-impl<M> Series<M> {
-    /// The value of the label at `index` (in label-name order).
-    pub(crate) fn label_value(&self, index: usize) -> std::borrow::Cow<'_, str> {
-        rendered_label_value(&self.entry.labels, index)
-    }
-}
-
-impl<M: fmt::Debug> fmt::Debug for Series<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Series")
-            .field("labels", &self.entry.labels)
-            .field("metric", &self.entry.metric)
-            .finish()
-    }
-}
-
-/// A series found by [`Family::get`], for immediate use; dereferences to the metric.
-///
-/// It pins the family's lookup table while it lives (a removed series' memory is freed
-/// only after the last such reference is gone), so use it and let it go; keep a
-/// [`Series`] (from [`Family::series`]) instead when the series is needed for long.
-///
-/// ```
-/// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
-/// let c = f.get(&["x"]).unwrap();
-/// c.inc();
-/// assert_eq!(c.get(), 1.0);
-/// ```
-pub struct SeriesRef<M> {
-    table: Guard<Arc<Table<M>>>,
-    index: usize,
-}
-
-impl<M> Deref for SeriesRef<M> {
-    type Target = M;
-    #[inline]
-    fn deref(&self) -> &M {
-        match self.table.slots.get(self.index).and_then(OnceLock::get) {
-            Some(entry) => &entry.metric,
-            None => &self.table.fallback.metric,
-        }
-    }
-}
-
-impl<M> SeriesRef<M> {
-    fn entry(&self) -> &Arc<Entry<M>> {
-        match self.table.slots.get(self.index).and_then(OnceLock::get) {
-            Some(entry) => entry,
-            None => &self.table.fallback,
-        }
-    }
-}
-
-impl<M: fmt::Debug> fmt::Debug for SeriesRef<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entry = self.entry();
-        f.debug_struct("SeriesRef")
-            .field("labels", &entry.labels)
-            .field("metric", &entry.metric)
-            .finish()
-    }
-}
-
-/// Builds a [`Family`]; see [`Family::builder`].
-///
-/// ```
-/// use promenade_core::{Buckets, Family, Format, Histogram, Registry};
-/// let latency = Family::<Histogram>::builder("db_query_seconds", "Query latency.")
-///     .labels(&["table"])
-///     .unit("seconds")
-///     .options(Buckets::new(vec![0.01, 0.1]).unwrap())
-///     .max_series(100)
-///     .build()
-///     .unwrap();
-/// latency.get(&["users"]).unwrap().observe(0.05);
-/// let registry = Registry::new();
-/// registry.register(latency).unwrap();
-/// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
-/// assert!(om.contains("# UNIT db_query_seconds seconds\n"));
-/// assert!(om.contains("db_query_seconds_bucket{table=\"users\",le=\"0.1\"} 1\n"));
-/// ```
-#[derive(Debug)]
-pub struct FamilyBuilder<M: Metric> {
-    name: String,
-    help: String,
-    unit: Option<String>,
-    labels: Vec<String>,
-    options: M::Options,
-    max_series: Option<usize>,
-    utf8_names: bool,
-}
-
-impl<M: Metric> FamilyBuilder<M> {
-    /// Allows metric and label names outside the legacy character set (Prometheus 3's UTF-8
-    /// names, e.g. `http.server.duration`). Scrapers that asked for `escaping=allow-utf-8`
-    /// get them quoted; everyone else gets them escaped. Names whose escaped forms collide
-    /// with another family's are refused at registration.
-    ///
-    /// ```
-    /// use promenade_core::{Counter, Family, Format, Registry};
-    /// let f = Family::<Counter>::builder("my.requests", "Requests.").labels(&["error.type"]).allow_utf8_names().build().unwrap();
-    /// f.get(&["timeout"]).unwrap().inc();
-    /// let r = Registry::new();
-    /// r.register(f).unwrap();
-    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"my_requests_total{error_type="timeout"} 1"#));
-    /// ```
-    #[must_use]
-    pub fn allow_utf8_names(mut self) -> Self {
-        self.utf8_names = true;
-        self
-    }
-
-    /// The label names, fixed for the family's life.
-    ///
-    /// ```
-    /// let f = promenade_core::Family::<promenade_core::Gauge>::builder("temp_celsius", "Temperature.")
-    ///     .labels(&["room"]).build().unwrap();
-    /// f.get(&["kitchen"]).unwrap().set(21.5);
-    /// ```
-    #[must_use]
-    pub fn labels<S: AsRef<str>>(mut self, names: &[S]) -> Self {
-        self.labels = names.iter().map(|s| s.as_ref().to_owned()).collect();
-        self
-    }
-
-    /// The unit (OpenMetrics `# UNIT`); the name must end with `_<unit>`.
-    ///
-    /// ```
-    /// let f = promenade_core::Family::<promenade_core::Histogram>::builder("latency_seconds", "Latency.")
-    ///     .unit("seconds").build();
-    /// assert!(f.is_ok());
-    /// ```
-    #[must_use]
-    pub fn unit(mut self, unit: &str) -> Self {
-        self.unit = Some(unit.to_owned());
-        self
-    }
-
-    /// Options every series is built from (histogram buckets, state names).
-    ///
-    /// ```
-    /// use promenade_core::{Buckets, Family, Histogram};
-    /// let f = Family::<Histogram>::builder("size_bytes", "Sizes.")
-    ///     .options(Buckets::new(vec![100.0, 1000.0]).unwrap()).build().unwrap();
-    /// f.get(&[] as &[&str]).unwrap().observe(512.0);
-    /// ```
-    #[must_use]
-    pub fn options(mut self, options: M::Options) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Caps the number of live series. Past the cap, new label sets are folded into one
-    /// overflow series whose every label value is [`OVERFLOW_LABEL_VALUE`], so memory stays
-    /// bounded and no update is lost; [`Family::overflowed`] counts the folded lookups.
-    ///
-    /// ```
-    /// use promenade_core::{Counter, Family, OVERFLOW_LABEL_VALUE};
-    /// let f = Family::<Counter>::builder("hits_total", "Hits.").labels(&["path"]).max_series(1).build().unwrap();
-    /// f.get(&["/a"]).unwrap().inc();
-    /// f.get(&["/b"]).unwrap().inc();
-    /// assert_eq!(f.get(&[OVERFLOW_LABEL_VALUE]).unwrap().get(), 1.0);
-    /// assert_eq!(f.overflowed(), 1);
-    /// ```
-    #[must_use]
-    pub fn max_series(mut self, max: usize) -> Self {
-        self.max_series = Some(max);
-        self
-    }
-
-    /// Validates names and builds the family. An unlabelled family gets its one series now,
-    /// so it is exported (as zero) from the start.
-    ///
-    /// ```
-    /// use promenade_core::{Family, Histogram};
-    /// assert!(Family::<Histogram>::builder("h", "x").labels(&["le"]).build().is_err());
-    /// assert!(Family::<Histogram>::builder("bad name", "x").build().is_err());
-    /// ```
-    pub fn build(self) -> Result<Family<M>> {
-        let name = normalise_name(&self.name, M::TYPE);
-        check_definition(
-            &Definition {
-                name: &name,
-                metric_type: M::TYPE,
-                label_names: &self.labels,
-                unit: self.unit.as_deref(),
-            },
-            Origin::Builder {
-                utf8_names: self.utf8_names,
-            },
-        )?;
-        // Legacy label names can be written as they are; others are re-rendered per scrape.
-        let legacy_labels = self
-            .labels
-            .iter()
-            .all(|l| crate::name::is_valid_label_name(l));
-        let fallback = Arc::new(Entry {
-            hash: 0,
-            labels: Box::from(""),
-            live: AtomicBool::new(false),
-            position: AtomicUsize::new(usize::MAX),
-            metric: M::build(&self.options),
-        });
-        let family = Family {
-            inner: Arc::new(Inner {
-                name,
-                help: self.help,
-                unit: self.unit.filter(|u| !u.is_empty()),
-                label_names: self
-                    .labels
-                    .into_iter()
-                    .map(String::into_boxed_str)
-                    .collect(),
-                options: self.options,
-                max_series: self.max_series,
-                legacy_labels,
-                hasher: foldhash::fast::RandomState::default(),
-                table: ArcSwap::from_pointee(Table::with_capacity(MIN_CAPACITY, fallback)),
-                write: Mutex::new(WriteState {
-                    order: Vec::new(),
-                    live: 0,
-                    occupied: 0,
-                }),
-                overflowed: AtomicU64::new(0),
-            }),
-        };
-        if family.inner.label_names.is_empty() {
-            family.get(&[] as &[&str])?;
-        }
-        Ok(family)
-    }
-}
-
-/// Counters are named without `_total` and info metrics without `_info` (the suffix is
-/// added to the sample), so `foo` and `foo_total` name the same counter.
-fn normalise_name(name: &str, ty: MetricType) -> String {
-    let suffix = match ty {
-        MetricType::Counter => "_total",
-        MetricType::Info => "_info",
-        _ => return name.to_owned(),
-    };
-    name.strip_suffix(suffix)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(name)
-        .to_owned()
-}
-
-impl<M: Metric> Family<M>
-where
-    M::Options: Default,
-{
-    /// Starts building a family with default options (default buckets for histograms).
-    ///
-    /// ```
-    /// let f = promenade_core::Family::<promenade_core::Counter>::builder("a_total", "A.").build().unwrap();
-    /// assert_eq!(f.name(), "a");
-    /// ```
-    pub fn builder(name: &str, help: &str) -> FamilyBuilder<M> {
-        Self::builder_with_options(name, help, M::Options::default())
     }
 }
 

@@ -1,0 +1,77 @@
+//! The lookup table behind a family: write-once slots, probed without locks, replaced whole
+//! (through `arc-swap`) on growth or when removed series outnumber live ones.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use std::sync::{Arc, OnceLock};
+
+/// One series: its hash, its labels rendered once for the text formats, and the metric.
+///
+/// An entry is never reset or reused: removing a series marks its entry dead and a later
+/// lookup of the same labels creates a fresh entry, so an observer that still holds the old
+/// one can never leave a half-finished observation in the new one.
+pub(super) struct Entry<M> {
+    pub(super) hash: u64,
+    pub(super) labels: Box<str>,
+    pub(super) live: AtomicBool,
+    /// Index in [`WriteState::order`] while live; written only under the family's lock.
+    pub(super) position: AtomicUsize,
+    pub(super) metric: M,
+}
+
+/// An open-addressing table (linear probing) whose slots are written once, under the
+/// family's lock, and read with plain acquire loads: a lookup takes no lock and writes no
+/// shared memory. A removed entry stays in its slot, dead, until the table is rebuilt; the
+/// rebuild (on growth, or when dead entries outnumber live ones) copies only live entries
+/// into a new table that replaces this one atomically, so removed series are reclaimed once
+/// the last reader of the old table has finished.
+pub(super) struct Table<M> {
+    pub(super) mask: usize,
+    /// The entry's hash (never 0, see [`Family::hash`]) once the slot is set; 0 while vacant.
+    pub(super) hashes: Box<[AtomicU64]>,
+    pub(super) slots: Box<[OnceLock<Arc<Entry<M>>>]>,
+    /// What a [`SeriesRef`] derefs to if its slot were ever empty (it cannot be: a slot is
+    /// set before its hash is published). Avoids a panic path in `Deref`.
+    pub(super) fallback: Arc<Entry<M>>,
+}
+
+impl<M> Table<M> {
+    pub(super) fn with_capacity(capacity: usize, fallback: Arc<Entry<M>>) -> Self {
+        let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
+        Self {
+            mask: capacity - 1,
+            hashes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..capacity).map(|_| OnceLock::new()).collect(),
+            fallback,
+        }
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline]
+    pub(super) fn start(&self, hash: u64) -> usize {
+        (hash >> 1) as usize & self.mask
+    }
+
+    /// Puts `entry` in the first vacant slot of its probe sequence; returns the slot index.
+    /// Only called under the family's lock (or on a table no reader can see yet), so a
+    /// vacant slot stays vacant until this sets it.
+    pub(super) fn place(&self, entry: &Arc<Entry<M>>) -> usize {
+        let mut i = self.start(entry.hash);
+        loop {
+            if self.hashes[i].load(Ordering::Relaxed) == 0
+                && self.slots[i].set(Arc::clone(entry)).is_ok()
+            {
+                // Publish the hash last: a reader that sees it also sees the slot.
+                self.hashes[i].store(entry.hash, Ordering::Release);
+                return i;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// Slots a table has at least.
+pub(super) const MIN_CAPACITY: usize = 8;
