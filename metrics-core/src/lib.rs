@@ -43,6 +43,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod callback;
 mod collector;
 pub mod collectors;
 pub mod encoding;

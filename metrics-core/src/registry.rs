@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::callback::CallbackMetric;
 use crate::collector::{Collector, CollectorErrors, CollectorId, Descriptor};
 
 use crate::encoding::escape_name_for_exposition;
@@ -765,65 +766,4 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
-/// A gauge or counter read from a closure at scrape time.
-struct CallbackMetric {
-    name: String,
-    help: String,
-    metric_type: MetricType,
-    f: Box<dyn Fn() -> f64 + Send + Sync>,
-}
-
-impl CallbackMetric {
-    fn new<F: Fn() -> f64 + Send + Sync + 'static>(
-        name: &str,
-        help: &str,
-        metric_type: MetricType,
-        f: F,
-    ) -> Result<Self> {
-        let name = match metric_type {
-            MetricType::Counter => name
-                .strip_suffix("_total")
-                .filter(|n| !n.is_empty())
-                .unwrap_or(name),
-            _ => name,
-        };
-        check_metric_name(name)?;
-        Ok(Self {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            metric_type,
-            f: Box::new(f),
-        })
-    }
-}
-
-impl Collector for CallbackMetric {
-    fn series_unique_by_construction(&self) -> bool {
-        true
-    }
-
-    fn descriptors(&self) -> Vec<Descriptor> {
-        vec![Descriptor::new(
-            &self.name,
-            &self.help,
-            self.metric_type,
-            &[] as &[&str],
-        )]
-    }
-
-    fn collect(&self, enc: &mut MetricEncoder<'_>) {
-        enc.family(&FamilyHeader {
-            name: &self.name,
-            help: &self.help,
-            unit: None,
-            metric_type: self.metric_type,
-        });
-        let v = (self.f)();
-        match self.metric_type {
-            MetricType::Counter => enc.counter(&LabelSet::empty(), v, None),
-            _ => enc.gauge(&LabelSet::empty(), v),
-        }
-    }
 }
