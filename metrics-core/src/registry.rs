@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::callback::CallbackMetric;
-use crate::collector::{Collector, CollectorErrors, CollectorId, Descriptor};
+use crate::collector::{Collector, CollectorErrors, CollectorId};
 
 use crate::encoding::escape_name_for_exposition;
 use crate::encoding::{
@@ -723,7 +723,7 @@ impl Registry {
     /// that [`CollectorErrors::Skip`] adds. The `bool` tells whether some collector describes
     /// no families, so that what it writes is known only by collecting it.
     #[cfg(feature = "push")]
-    pub(crate) fn family_label_names(&self) -> (Vec<Descriptor>, bool) {
+    pub(crate) fn family_label_names(&self) -> (Vec<crate::collector::Descriptor>, bool) {
         // Descriptors are user code: called outside the lock, as in `collect_into`.
         let collectors: Vec<Arc<dyn Collector>> = self
             .inner
@@ -741,7 +741,7 @@ impl Registry {
             families.extend(described);
         }
         if self.inner.collector_errors == CollectorErrors::Skip {
-            families.push(Descriptor::new(
+            families.push(crate::collector::Descriptor::new(
                 SCRAPE_ERRORS,
                 "",
                 MetricType::Counter,
