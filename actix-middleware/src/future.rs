@@ -1,11 +1,9 @@
 //! The response future of the middleware service: it ends the measurement at the response
 //! head, hands it on to the [`ResponseBody`], and records panics and errors.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -56,7 +54,6 @@ pin_project! {
             #[pin]
             fut: F,
             tracker: Option<RequestTracker>,
-            request_bytes: Option<Rc<Cell<u64>>>,
             catch_panics: bool,
         },
         // A scrape answered by the middleware itself (collectors on the blocking pool).
@@ -75,22 +72,15 @@ pin_project! {
 impl<F> ResponseFuture<F> {
     /// A request on an excluded path: the wrapped service's future, passed through untouched.
     pub(crate) fn untracked(fut: F) -> Self {
-        Self::tracked(fut, None, None, false)
+        Self::tracked(fut, None, false)
     }
 
-    /// A request passed on to the wrapped service and measured by `tracker`; `request_bytes`
-    /// counts the request body the handler reads (when body sizes are recorded).
-    pub(crate) fn tracked(
-        fut: F,
-        tracker: Option<RequestTracker>,
-        request_bytes: Option<Rc<Cell<u64>>>,
-        catch_panics: bool,
-    ) -> Self {
+    /// A request passed on to the wrapped service and measured by `tracker`.
+    pub(crate) fn tracked(fut: F, tracker: Option<RequestTracker>, catch_panics: bool) -> Self {
         Self {
             state: State::Tracked {
                 fut,
                 tracker,
-                request_bytes,
                 catch_panics,
             },
         }
@@ -163,7 +153,6 @@ where
             StateProj::Tracked {
                 fut,
                 tracker,
-                request_bytes,
                 catch_panics,
             } => {
                 let Some(t) = tracker.as_mut() else {
@@ -186,9 +175,6 @@ where
                         resume_unwind(panic);
                     }
                 };
-                if let Some(counter) = request_bytes.as_ref() {
-                    t.add_request_bytes(counter.get());
-                }
                 match polled {
                     Ok(res) => {
                         t.response_head(res.status().as_u16());

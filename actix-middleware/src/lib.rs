@@ -92,13 +92,22 @@ mod middleware;
 mod scrape;
 
 pub use body::{MetricsBody, ResponseBody};
-pub use builder::{DEFAULT_METRICS_PATH, PrometheusMetricsBuilder};
+pub use builder::PrometheusMetricsBuilder;
 pub use future::{MetricsFuture, ResponseFuture};
 pub use middleware::{PrometheusMetrics, PrometheusMetricsMiddleware};
 pub use scrape::{metrics_route, scrape_response};
 
-// The core types this crate's builder and scrape functions take, so users need not name the
-// core crate for them.
-pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};
-pub use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
-pub use promenade_core::{Buckets, Registry};
+// One dependency is enough: the core crate, and what a user of this crate names.
+#[doc(no_inline)]
+pub use promenade_core;
+#[doc(no_inline)]
+pub use promenade_core::http_metrics::{
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming, RequestInfo,
+};
+#[doc(no_inline)]
+pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};
+#[doc(no_inline)]
+pub use promenade_core::{
+    Buckets, Counter, Error, Family, Format, Gauge, Histogram, NativeBuckets, Registry, Result,
+    exponential_buckets, linear_buckets,
+};

@@ -2,21 +2,15 @@
 //! and [`PrometheusMetricsMiddleware`], the per-worker `Service` that measures each request
 //! or answers a scrape itself.
 
-use std::cell::Cell;
 use std::future::{Ready, ready};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap as ActixHeaderMap;
-use actix_web::{Error, HttpMessage};
-use bytes::Bytes;
-use futures_core::Stream;
 use promenade_core::Registry;
 use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
 use promenade_core::scrape::ScrapeHandler;
@@ -24,7 +18,7 @@ use promenade_core::scrape::ScrapeHandler;
 use crate::body::ResponseBody;
 use crate::builder::PrometheusMetricsBuilder;
 use crate::future::ResponseFuture;
-use crate::scrape::ScrapeRoute;
+use crate::scrape::scrape_route;
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
 struct ActixHeaders<'a>(&'a ActixHeaderMap);
@@ -39,10 +33,9 @@ impl HeaderLookup for ActixHeaders<'_> {
 /// the options the builder settled.
 pub(crate) struct Shared {
     pub(crate) metrics: HttpMetrics,
-    pub(crate) scrape: Option<ScrapeRoute>,
-    pub(crate) instrument_scrape: bool,
+    /// The scrape route the middleware answers itself (path, options), if any.
+    pub(crate) scrape: Option<ScrapeHandler>,
     pub(crate) catch_panics: bool,
-    pub(crate) body_sizes: bool,
 }
 
 /// The actix-web middleware factory: pass it to `App::wrap` (or `Scope::wrap`).
@@ -73,8 +66,8 @@ impl std::fmt::Debug for PrometheusMetrics {
         f.debug_struct("PrometheusMetrics")
             .field("metrics", &self.shared.metrics)
             .field(
-                "metrics_path",
-                &self.shared.scrape.as_ref().map(|s| s.path.as_str()),
+                "path",
+                &self.shared.scrape.as_ref().map(ScrapeHandler::path),
             )
             .finish_non_exhaustive()
     }
@@ -102,15 +95,13 @@ impl PrometheusMetrics {
     /// let registry = promenade_core::Registry::new();
     /// let http = HttpMetrics::builder(&registry).build().unwrap();
     /// let mw = PrometheusMetrics::from_http_metrics(http);
-    /// assert!(mw.metrics_path().is_none());
+    /// assert!(mw.path().is_none());
     /// ```
     pub fn from_http_metrics(metrics: HttpMetrics) -> Self {
         Self::from_shared(Shared {
             metrics,
             scrape: None,
-            instrument_scrape: false,
             catch_panics: false,
-            body_sizes: false,
         })
     }
 
@@ -137,10 +128,10 @@ impl PrometheusMetrics {
     /// ```
     /// let registry = promenade_core::Registry::new();
     /// let mw = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
-    /// assert_eq!(mw.metrics_path(), Some("/metrics"));
+    /// assert_eq!(mw.path(), Some(promenade_actix::DEFAULT_PATH));
     /// ```
-    pub fn metrics_path(&self) -> Option<&str> {
-        self.shared.scrape.as_ref().map(|s| s.path.as_str())
+    pub fn path(&self) -> Option<&str> {
+        self.shared.scrape.as_ref().map(ScrapeHandler::path)
     }
 
     /// The scrape handler of the middleware's route, if any (to mount it elsewhere too).
@@ -151,7 +142,7 @@ impl PrometheusMetrics {
     /// assert!(mw.scrape_handler().is_some());
     /// ```
     pub fn scrape_handler(&self) -> Option<&ScrapeHandler> {
-        self.shared.scrape.as_ref().map(|s| &s.handler)
+        self.shared.scrape.as_ref()
     }
 }
 
@@ -210,20 +201,20 @@ where
 
     actix_web::dev::forward_ready!(service);
 
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+    fn call(&self, req: ServiceRequest) -> Self::Future {
         let shared = &self.shared;
         if let Some(scrape) = &shared.scrape
-            && req.path() == scrape.path
+            && req.path() == scrape.path()
         {
-            let tracker = shared.instrument_scrape.then(|| {
+            let tracker = scrape.counts_scrapes().then(|| {
                 shared.metrics.start(&RequestInfo {
                     method: req.method().as_str(),
-                    route: Some(&scrape.path),
+                    route: Some(scrape.path()),
                     path: req.path(),
                     headers: &ActixHeaders(req.headers()),
                 })
             });
-            return scrape.respond(req, tracker);
+            return scrape_route(scrape, req, tracker);
         }
         if shared.metrics.is_excluded(req.path()) {
             return ResponseFuture::untracked(self.service.call(req));
@@ -234,17 +225,6 @@ where
             route: pattern.as_deref(),
             path: req.path(),
             headers: &ActixHeaders(req.headers()),
-        });
-        let request_bytes = shared.body_sizes.then(|| {
-            let counter = Rc::new(Cell::new(0u64));
-            let payload = req.take_payload();
-            req.set_payload(Payload::Stream {
-                payload: Box::pin(CountingPayload {
-                    inner: payload,
-                    counter: Rc::clone(&counter),
-                }),
-            });
-            counter
         });
         // A service whose `call` itself panics is recorded like a panicking handler.
         let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
@@ -259,25 +239,6 @@ where
                 return ResponseFuture::panicked();
             }
         };
-        ResponseFuture::tracked(fut, Some(tracker), request_bytes, shared.catch_panics)
-    }
-}
-
-/// Counts the request body bytes the handler reads.
-struct CountingPayload {
-    inner: Payload,
-    counter: Rc<Cell<u64>>,
-}
-
-impl Stream for CountingPayload {
-    type Item = Result<Bytes, actix_web::error::PayloadError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &polled {
-            self.counter
-                .set(self.counter.get().saturating_add(chunk.len() as u64));
-        }
-        polled
+        ResponseFuture::tracked(fut, Some(tracker), shared.catch_panics)
     }
 }

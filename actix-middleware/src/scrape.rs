@@ -13,24 +13,17 @@ use promenade_core::scrape::{Prepared, ScrapeHandler};
 
 use crate::future::ResponseFuture;
 
-/// The scrape route the middleware answers itself, ahead of the application's routes.
-pub(crate) struct ScrapeRoute {
-    pub(crate) path: String,
-    pub(crate) handler: ScrapeHandler,
-}
-
-impl ScrapeRoute {
-    /// Answers `req`, a request for this route's path; `tracker` measures it when scrapes are
-    /// instrumented. The request body is dropped unread.
-    pub(crate) fn respond<F>(
-        &self,
-        req: ServiceRequest,
-        tracker: Option<RequestTracker>,
-    ) -> ResponseFuture<F> {
-        let (request, _payload) = req.into_parts();
-        let response = Box::pin(scrape_future(&request, &self.handler));
-        ResponseFuture::scrape(response, request, tracker)
-    }
+/// Answers `req`, a request for the path of the scrape route the middleware serves itself
+/// (ahead of the application's routes); `tracker` measures it when scrapes are counted. The
+/// request body is dropped unread.
+pub(crate) fn scrape_route<F>(
+    handler: &ScrapeHandler,
+    req: ServiceRequest,
+    tracker: Option<RequestTracker>,
+) -> ResponseFuture<F> {
+    let (request, _payload) = req.into_parts();
+    let response = Box::pin(scrape_future(&request, handler));
+    ResponseFuture::scrape(response, request, tracker)
 }
 
 /// Answers a scrape request with `handler`: negotiation, gzip, auth and the scrape limits
@@ -113,8 +106,9 @@ fn into_actix(response: http::Response<Bytes>, head: bool) -> HttpResponse {
     }
 }
 
-/// Mounts a scrape route at `path` through `App::configure`: `GET` and `HEAD` answered by
-/// `handler`, other methods `405`. An alternative to the middleware's own route.
+/// Mounts a scrape route at `handler`'s [path](ScrapeHandler::path) through
+/// `App::configure`: `GET` and `HEAD` answered by `handler`, other methods `405`. An
+/// alternative to the middleware's own route (for example on an admin server).
 ///
 /// ```
 /// use actix_web::{App, test};
@@ -123,15 +117,15 @@ fn into_actix(response: http::Response<Bytes>, head: bool) -> HttpResponse {
 /// # actix_rt::System::new().block_on(async {
 /// let registry = promenade_core::Registry::new();
 /// registry.gauge("temperature", "Temperature.").unwrap().set(21.5);
-/// let app = test::init_service(App::new().configure(metrics_route("/metrics", ScrapeHandler::new(registry)))).await;
+/// let app = test::init_service(App::new().configure(metrics_route(ScrapeHandler::new(registry)))).await;
 /// let body = test::call_and_read_body(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
 /// assert!(std::str::from_utf8(&body).unwrap().contains("temperature 21.5"));
 /// let res = test::call_service(&app, test::TestRequest::post().uri("/metrics").to_request()).await;
 /// assert_eq!(res.status(), 405);
 /// # });
 /// ```
-pub fn metrics_route(path: &str, handler: ScrapeHandler) -> impl FnOnce(&mut web::ServiceConfig) {
-    let path = path.to_owned();
+pub fn metrics_route(handler: ScrapeHandler) -> impl FnOnce(&mut web::ServiceConfig) {
+    let path = handler.path().to_owned();
     move |cfg: &mut web::ServiceConfig| {
         let handler = web::Data::new(handler);
         cfg.service(

@@ -100,17 +100,19 @@ async fn route_labels_follow_scopes_nested_resources_and_scope_wrap() {
 async fn builder_options_are_forwarded_to_the_core() {
     let registry = Registry::new();
     let mw = PrometheusMetrics::builder(&registry)
-        .naming(Naming::Both)
-        .status_classes(true)
-        .extra_methods(&["PROPFIND"])
-        .exclude_path("/")
-        .const_label("service", "shop")
-        .derived_label("tenant", |info| {
-            info.headers.header("x-tenant").unwrap_or("none").to_owned()
+        .metrics(|m| {
+            m.naming(Naming::Both)
+                .status_classes(true)
+                .extra_methods(&["PROPFIND"])
+                .exclude_path("/")
+                .const_label("service", "shop")
+                .derived_label("tenant", |info| {
+                    info.headers.header("x-tenant").unwrap_or("none").to_owned()
+                })
+                .body_sizes(true)
+                .buckets(promenade_actix::Buckets::new(vec![0.5, 1.0]).unwrap())
         })
-        .body_sizes(true)
-        .instrument_scrape(true)
-        .buckets(promenade_actix::Buckets::new(vec![0.5, 1.0]).unwrap())
+        .scrape(|s| s.count_scrapes(true))
         .build()
         .unwrap();
     let app = test::init_service(App::new().wrap(mw).configure(common::routes)).await;
@@ -168,7 +170,7 @@ async fn builder_options_are_forwarded_to_the_core() {
 async fn duration_can_end_at_the_response_head() {
     let registry = Registry::new();
     let mw = PrometheusMetrics::builder(&registry)
-        .duration_end(DurationEnd::Head)
+        .metrics(|m| m.duration_end(DurationEnd::Head))
         .build()
         .unwrap();
     let app = test::init_service(App::new().wrap(mw).configure(common::routes)).await;
@@ -232,9 +234,18 @@ pub const PROMETHEUS_ACCEPT_HEADERS: &[(&str, &str)] = &[
 async fn scrape_route_negotiates_every_prometheus_accept_header() {
     let registry = Registry::new();
     let mw = PrometheusMetrics::builder(&registry).build().unwrap();
-    let app = test::init_service(App::new().wrap(mw).configure(common::routes).configure(
-        metrics_route("/alt-metrics", ScrapeHandler::new(registry.clone())),
-    ))
+    let app = test::init_service(
+        App::new()
+            .wrap(mw)
+            .configure(common::routes)
+            .configure(metrics_route(
+                ScrapeHandler::builder(&registry)
+                    .path("/alt-metrics")
+                    .process_collector(false)
+                    .build()
+                    .unwrap(),
+            )),
+    )
     .await;
     let _ = get!(app, "/");
     for path in ["/metrics", "/alt-metrics"] {

@@ -308,7 +308,7 @@ fn streaming_duration_covers_the_body() {
 fn scrape_route_methods_auth_and_gzip() {
     let registry = Registry::new();
     let mw = PrometheusMetrics::builder(&registry)
-        .scrape_auth(promenade_actix::ScrapeAuth::Bearer("tok".into()))
+        .scrape(|s| s.auth(promenade_actix::ScrapeAuth::Bearer("tok".into())))
         .build()
         .unwrap();
     let server = TestServer::start(mw, 1);

@@ -126,7 +126,7 @@ fn in_process(c: &mut Criterion) {
     );
     let registry = promenade_core::Registry::new();
     let excluded = promenade_actix::PrometheusMetrics::builder(&registry)
-        .exclude_path("/users/42")
+        .metrics(|m| m.exclude_path("/users/42"))
         .build()
         .unwrap();
     bench_app!(

@@ -47,7 +47,9 @@ fn bare() -> Router {
 fn ours() -> Router {
     // The registry lives as long as the router (the scrape route holds it).
     let registry = Registry::new();
-    routes().with_prometheus(Prometheus::new(&registry).unwrap())
+    routes()
+        .with_prometheus(Prometheus::new(&registry).unwrap())
+        .unwrap()
 }
 
 /// A pass-through layer: what any `Router::layer` costs in axum, before doing any work.

@@ -68,7 +68,7 @@ pub const MAX_SLOW_MS: u64 = 60_000;
 /// ```
 /// let registry = promenade_core::Registry::new();
 /// let mw = promenade_examples::actix_demo::metrics(&registry).unwrap();
-/// assert_eq!(mw.metrics_path(), Some("/metrics"));
+/// assert_eq!(mw.path(), Some("/metrics"));
 /// ```
 pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics> {
     metrics_with(registry, &DemoOptions::default())
@@ -85,11 +85,17 @@ pub fn metrics_with(
     registry: &Registry,
     options: &DemoOptions,
 ) -> promenade_core::Result<PrometheusMetrics> {
-    let mut builder = PrometheusMetrics::builder(registry).catch_panics(true);
-    if options.native {
-        builder = builder.native_histograms(promenade_core::NativeBuckets::default());
-    }
-    builder.build()
+    let native = options.native;
+    PrometheusMetrics::builder(registry)
+        .metrics(|m| {
+            if native {
+                m.native_histograms(promenade_core::NativeBuckets::default())
+            } else {
+                m
+            }
+        })
+        .catch_panics(true)
+        .build()
 }
 
 /// The demo's routes, for `App::configure`.

@@ -91,11 +91,17 @@ pub fn axum_app_with(
         .route("/panic", get(panics))
         // Inside the metrics layer: the layer sees the 500 response.
         .layer(CatchPanicLayer::new());
-    let mut prometheus = Prometheus::builder(registry);
-    if options.native {
-        prometheus = prometheus.native_histograms(promenade_core::NativeBuckets::default());
-    }
-    Ok(app.with_prometheus(prometheus.build()?))
+    let native = options.native;
+    let prometheus = Prometheus::builder(registry)
+        .metrics(|m| {
+            if native {
+                m.native_histograms(promenade_core::NativeBuckets::default())
+            } else {
+                m
+            }
+        })
+        .build()?;
+    app.with_prometheus(prometheus)
 }
 
 /// Serves the demo on `listener` until the process ends (or the future is dropped).

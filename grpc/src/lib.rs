@@ -53,7 +53,7 @@
 //! let server = tonic::transport::Server::builder()
 //!     .accept_http1(true) // HTTP/1.1 scrapes on the gRPC port
 //!     .layer(GrpcServerLayer::new(metrics))
-//!     .add_routes(with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry.clone())));
+//!     .add_routes(with_metrics_route(routes, ScrapeHandler::builder(&registry).build()?));
 //! // server.serve("127.0.0.1:50051".parse()?).await?;
 //! # drop(server);
 //! assert!(registry.encode_to_string(Format::Text)?.contains("# TYPE grpc_server_handled_total counter"));
@@ -126,9 +126,19 @@ pub use future::CallFuture;
 pub use interceptor::MetricsInterceptor;
 pub use layer::{GrpcMetricsLayer, GrpcMetricsService};
 pub use scrape::{
-    HEADER_READ_TIMEOUT, METRICS_PATH, metrics_router, serve_metrics, spawn_metrics_server,
-    with_metrics_route,
+    HEADER_READ_TIMEOUT, metrics_router, serve_metrics, spawn_metrics_server, with_metrics_route,
 };
 pub use server::{GrpcServerLayer, GrpcServerService};
 
-pub use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};
+// One dependency is enough: the core crate, and what a user of this crate names.
+#[doc(no_inline)]
+pub use promenade_core;
+#[doc(no_inline)]
+pub use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcMetricsBuilder, GrpcType, Side};
+#[doc(no_inline)]
+pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};
+#[doc(no_inline)]
+pub use promenade_core::{
+    Buckets, Counter, Error, Family, Format, Gauge, Histogram, NativeBuckets, Registry, Result,
+    exponential_buckets, linear_buckets,
+};

@@ -17,13 +17,6 @@ use hyper_util::service::TowerToHyperService;
 use promenade_core::scrape::{Prepared, ScrapeHandler};
 use tonic::service::Routes;
 
-/// The default scrape path.
-///
-/// ```
-/// assert_eq!(promenade_tonic::METRICS_PATH, "/metrics");
-/// ```
-pub const METRICS_PATH: &str = "/metrics";
-
 /// How long [`serve_metrics`] waits for a request head before it closes the connection, so
 /// that clients sending their headers byte by byte cannot hold connections open.
 ///
@@ -32,7 +25,8 @@ pub const METRICS_PATH: &str = "/metrics";
 /// ```
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// An axum router answering `path` with `handler` (GET and HEAD; other methods get 405).
+/// An axum router answering `handler`'s [path](ScrapeHandler::path) with `handler` (GET and
+/// HEAD; other methods get 405).
 ///
 /// Collectors run on tokio's blocking pool, so a slow collector delays only the scrape
 /// (with [`ScrapeHandler::with_scrape_timeout`], at most that long: then 503); a panicking
@@ -40,12 +34,13 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// ```
 /// use promenade_core::{Registry, scrape::ScrapeHandler};
-/// let router = promenade_tonic::metrics_router("/metrics", ScrapeHandler::new(Registry::new()));
+/// let router = promenade_tonic::metrics_router(ScrapeHandler::new(Registry::new()));
 /// # drop(router);
 /// ```
-pub fn metrics_router(path: &str, handler: ScrapeHandler) -> axum::Router {
+pub fn metrics_router(handler: ScrapeHandler) -> axum::Router {
+    let path = handler.path().to_owned();
     axum::Router::new().route(
-        path,
+        &path,
         any(move |method: Method, headers: HeaderMap| {
             let prepared = handler.prepare(&method, &headers);
             async move {
@@ -87,7 +82,8 @@ impl http_body::Body for NoLength {
     }
 }
 
-/// Adds the scrape route to tonic [`Routes`], for `/metrics` on the gRPC port. Serve the
+/// Adds the scrape route (at `handler`'s [path](ScrapeHandler::path)) to tonic [`Routes`],
+/// for `/metrics` on the gRPC port. Serve the
 /// result with `Server::builder().accept_http1(true)` (Prometheus scrapes over HTTP/1.1):
 ///
 /// ```no_run
@@ -107,20 +103,16 @@ impl http_body::Body for NoLength {
 /// tonic::transport::Server::builder()
 ///     .accept_http1(true)
 ///     .layer(GrpcServerLayer::new(metrics))
-///     .add_routes(with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry)))
+///     .add_routes(with_metrics_route(routes, ScrapeHandler::builder(&registry).build()?))
 ///     .serve("127.0.0.1:50051".parse()?)
 ///     .await?;
 /// # Ok(()) }
 /// ```
-pub fn with_metrics_route(routes: Routes, path: &str, handler: ScrapeHandler) -> Routes {
-    Routes::from(
-        routes
-            .into_axum_router()
-            .merge(metrics_router(path, handler)),
-    )
+pub fn with_metrics_route(routes: Routes, handler: ScrapeHandler) -> Routes {
+    Routes::from(routes.into_axum_router().merge(metrics_router(handler)))
 }
 
-/// Serves `handler` at [`METRICS_PATH`] on its own listener (HTTP/1.1), until the future is
+/// Serves `handler` at its [path](ScrapeHandler::path) on its own listener (HTTP/1.1), until the future is
 /// dropped. A connection whose request head does not arrive within
 /// [`HEADER_READ_TIMEOUT`] is closed. Failed accepts (such as running out of file
 /// descriptors) are retried after a short pause. Needs a tokio runtime with timers enabled
@@ -137,7 +129,7 @@ pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     handler: ScrapeHandler,
 ) -> std::io::Result<()> {
-    let router = metrics_router(METRICS_PATH, handler);
+    let router = metrics_router(handler);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -159,7 +151,7 @@ pub async fn serve_metrics(
     }
 }
 
-/// Binds `addr` and serves `handler` at [`METRICS_PATH`] (as [`serve_metrics`]); returns
+/// Binds `addr` and serves `handler` at its [path](ScrapeHandler::path) (as [`serve_metrics`]); returns
 /// the bound address (useful with port 0) once listening, and runs the server on a spawned
 /// task.
 ///

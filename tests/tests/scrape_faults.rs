@@ -424,7 +424,7 @@ fn actix_route_server(handler: ScrapeHandler) -> ActixDemoServer {
     ActixDemoServer::spawn("actix server", move || {
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
-                .configure(promenade_actix::metrics_route("/metrics", handler.clone()))
+                .configure(promenade_actix::metrics_route(handler.clone()))
                 .route("/", actix_web::web::get().to(|| async { "hello\n" }))
         })
         .workers(2)
@@ -493,9 +493,7 @@ fn serve_handler(adapter: Adapter, registry: &Registry, handler: ScrapeHandler) 
                 // `Content-Length` from the body's size hint, which HEAD must not get.
                 .route(
                     "/metrics",
-                    ::axum::routing::any_service(promenade_tower::MetricsService::from_handler(
-                        handler,
-                    )),
+                    ::axum::routing::any_service(promenade_tower::MetricsService::new(handler)),
                 );
             let server = AxumDemoServer::serve(app, registry.clone());
             Running {
@@ -534,7 +532,10 @@ fn assert_unavailable(resp: &HttpResponse, reason: &str, what: &str) {
 fn concurrency_limit_gives_503(adapter: Adapter) {
     let registry = Registry::new();
     let gate = Gate::register(&registry);
-    let handler = ScrapeHandler::new(registry.clone()).with_max_concurrent_scrapes(1);
+    let handler = ScrapeHandler::builder(&registry)
+        .max_concurrent_scrapes(1)
+        .build()
+        .unwrap();
     let server = serve_handler(adapter, &registry, handler);
     let url = server.url("/metrics");
     let first = {
@@ -591,9 +592,11 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_millis(300);
 fn timeout_gives_503(adapter: Adapter) {
     let registry = Registry::new();
     let gate = Gate::register(&registry);
-    let handler = ScrapeHandler::new(registry.clone())
-        .with_max_concurrent_scrapes(1)
-        .with_scrape_timeout(SCRAPE_TIMEOUT);
+    let handler = ScrapeHandler::builder(&registry)
+        .max_concurrent_scrapes(1)
+        .timeout(SCRAPE_TIMEOUT)
+        .build()
+        .unwrap();
     let server = serve_handler(adapter, &registry, handler);
     let url = server.url("/metrics");
     let started = Instant::now();

@@ -11,8 +11,8 @@
 //!   every format while 4 threads send requests, for at most [`LOAD_TIME_LIMIT`]. Every
 //!   scrape answers 200 and parses completely, request counts never go down between two
 //!   scrapes of one thread, and the final counts equal what was sent.
-//! * `scrape_auth_is_enforced` (axum via `Prometheus::builder(..).auth(..)`, actix via
-//!   `PrometheusMetrics::builder(..).scrape_auth(..)`; bearer and basic): missing or wrong
+//! * `scrape_auth_is_enforced` (axum via `Prometheus::builder(..).scrape(|s| s.auth(..))`, actix via
+//!   `PrometheusMetrics::builder(..).scrape(|s| s.auth(..))`; bearer and basic): missing or wrong
 //!   credentials get 401 with `WWW-Authenticate` and a body naming no metric, also when gzip
 //!   or OpenMetrics is asked for; the right credentials get the metrics.
 //!
@@ -181,12 +181,13 @@ fn hundred_thousand_series_scrape_in_time() {
     let registry = big_registry();
     let build_time = built.elapsed();
     let prometheus = Prometheus::builder(&registry)
-        .process_collector(false)
+        .scrape(|s| s.process_collector(false))
         .build()
         .unwrap();
     let app = ::axum::Router::new()
         .route("/", ::axum::routing::get(|| async { "hello\n" }))
-        .with_prometheus(prometheus);
+        .with_prometheus(prometheus)
+        .unwrap();
     let server = AxumDemoServer::serve(app, registry);
     let url = server.url("/metrics");
     let load_lines = |text: &str| text.lines().filter(|l| l.starts_with("load_")).count();
@@ -458,14 +459,20 @@ fn axum_with_auth(auth: ScrapeAuth) -> AxumDemoServer {
     let registry = auth_registry();
     let app = ::axum::Router::new()
         .route("/", ::axum::routing::get(|| async { "hello\n" }))
-        .with_prometheus(Prometheus::builder(&registry).auth(auth).build().unwrap());
+        .with_prometheus(
+            Prometheus::builder(&registry)
+                .scrape(|s| s.auth(auth))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
     AxumDemoServer::serve(app, registry)
 }
 
 fn actix_with_auth(auth: ScrapeAuth) -> ActixDemoServer {
     let registry = auth_registry();
     let metrics = PrometheusMetrics::builder(&registry)
-        .scrape_auth(auth)
+        .scrape(|s| s.auth(auth))
         .build()
         .unwrap();
     ActixDemoServer::serve(metrics, promenade_examples::actix_demo::routes)

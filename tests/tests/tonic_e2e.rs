@@ -51,11 +51,7 @@ fn start_and_drive() -> (tokio::runtime::Runtime, u16, Registry) {
             tonic::transport::Server::builder()
                 .accept_http1(true)
                 .layer(GrpcServerLayer::new(metrics))
-                .add_routes(with_metrics_route(
-                    routes,
-                    "/metrics",
-                    ScrapeHandler::new(r),
-                ))
+                .add_routes(with_metrics_route(routes, ScrapeHandler::new(r)))
                 .serve_with_incoming(TcpListenerStream::new(listener)),
         );
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

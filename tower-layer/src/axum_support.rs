@@ -1,9 +1,9 @@
 //! One call to add the metrics layer and the `/metrics` route to an axum `Router`.
 
 use axum::Router;
-use promenade_core::Registry;
-use promenade_core::Result;
-use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
+use promenade_core::http_metrics::HttpMetricsBuilder;
+use promenade_core::scrape::{ScrapeHandler, ScrapeHandlerBuilder};
+use promenade_core::{Error, Registry, Result};
 
 use crate::layer::{HttpMetricsLayer, HttpMetricsLayerBuilder};
 use crate::scrape::MetricsService;
@@ -15,58 +15,57 @@ use crate::scrape::MetricsService;
 /// use axum::{Router, routing::get};
 /// use promenade_tower::{Prometheus, PrometheusRouterExt, ScrapeAuth};
 ///
-/// let registry = promenade_core::Registry::new();
+/// let registry = promenade_tower::Registry::new();
 /// let prometheus = Prometheus::builder(&registry)
-///     .path("/internal/metrics")
-///     .auth(ScrapeAuth::Bearer("s3cret".into()))
 ///     .metrics(|m| m.status_classes(true))
-///     .build()
-///     .unwrap();
+///     .scrape(|s| s.path("/internal/metrics").auth(ScrapeAuth::Bearer("s3cret".into())))
+///     .build()?;
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hi" }))
-///     .with_prometheus(prometheus);
+///     .with_prometheus(prometheus)?;
+/// # Ok::<(), promenade_tower::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Prometheus {
     layer: HttpMetricsLayer,
     scrape: MetricsService,
-    path: String,
-    count_scrapes: bool,
 }
 
 impl Prometheus {
-    /// Default metrics registered in `registry`, scraped at `GET /metrics`.
+    /// The default HTTP metrics registered in `registry`, and the scrape route at
+    /// `GET /metrics` (the process collector registered too).
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::new(&promenade_core::Registry::new()).unwrap();
+    /// let p = promenade_tower::Prometheus::new(&promenade_tower::Registry::new())?;
     /// assert_eq!(p.path(), "/metrics");
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn new(registry: &Registry) -> Result<Self> {
         Self::builder(registry).build()
     }
 
-    /// Configures the metrics and the scrape route.
+    /// Configures the HTTP metrics ([`metrics`](PrometheusBuilder::metrics)) and the scrape
+    /// route ([`scrape`](PrometheusBuilder::scrape)).
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).count_scrapes(true).build().unwrap();
+    /// let p = promenade_tower::Prometheus::builder(&promenade_tower::Registry::new())
+    ///     .scrape(|s| s.count_scrapes(true))
+    ///     .build()?;
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn builder(registry: &Registry) -> PrometheusBuilder {
         PrometheusBuilder {
-            registry: registry.clone(),
             layer: HttpMetricsLayer::builder(registry),
-            path: "/metrics".to_owned(),
-            auth: None,
-            gzip: true,
-            count_scrapes: false,
-            process_collector: true,
+            scrape: ScrapeHandler::builder(registry),
         }
     }
 
     /// The metrics layer (to add to other routers too).
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::new(&promenade_core::Registry::new()).unwrap();
+    /// let p = promenade_tower::Prometheus::new(&promenade_tower::Registry::new())?;
     /// let layer = p.layer().clone();
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn layer(&self) -> &HttpMetricsLayer {
         &self.layer
@@ -75,8 +74,9 @@ impl Prometheus {
     /// The scrape service (to mount elsewhere, e.g. on an admin port).
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::new(&promenade_core::Registry::new()).unwrap();
-    /// let admin: axum::Router = axum::Router::new().route_service("/metrics", p.scrape_service().clone());
+    /// let p = promenade_tower::Prometheus::new(&promenade_tower::Registry::new())?;
+    /// let admin: axum::Router = axum::Router::new().route_service(p.path(), p.scrape_service().clone());
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn scrape_service(&self) -> &MetricsService {
         &self.scrape
@@ -85,16 +85,24 @@ impl Prometheus {
     /// The scrape route's path.
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).path("/m").build().unwrap();
+    /// let p = promenade_tower::Prometheus::builder(&promenade_tower::Registry::new()).scrape(|s| s.path("/m")).build()?;
     /// assert_eq!(p.path(), "/m");
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn path(&self) -> &str {
-        &self.path
+        self.scrape.handler().path()
     }
 
     /// Instruments every route and fallback already in `router` and adds the scrape route
-    /// (counted only with [`PrometheusBuilder::count_scrapes`]). Routes and fallbacks added
-    /// to the router afterwards are not instrumented, so call this last.
+    /// (counted only with [`count_scrapes`](ScrapeHandlerBuilder::count_scrapes)). axum
+    /// layers wrap only the routes that exist, so routes added (or merged) afterwards are not
+    /// instrumented: call this last.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] when `router` has no routes yet, the usual sign of this call
+    /// made too early (it would instrument nothing but 404s). A fallback-only app adds
+    /// [`layer`](Self::layer) itself after its fallback.
     ///
     /// # Panics
     ///
@@ -102,174 +110,97 @@ impl Prometheus {
     ///
     /// ```
     /// use axum::{Router, routing::get};
-    /// let p = promenade_tower::Prometheus::new(&promenade_core::Registry::new()).unwrap();
-    /// let app: Router = p.apply(Router::new().route("/", get(|| async { "hi" })));
+    /// let p = promenade_tower::Prometheus::new(&promenade_tower::Registry::new())?;
+    /// let app: Router = p.clone().apply(Router::new().route("/", get(|| async { "hi" })))?;
+    /// let too_early = p.apply(Router::<()>::new()).unwrap_err();
+    /// assert!(too_early.to_string().contains("no routes"), "{too_early}");
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
-    pub fn apply<S>(self, router: Router<S>) -> Router<S>
+    pub fn apply<S>(self, router: Router<S>) -> Result<Router<S>>
     where
         S: Clone + Send + Sync + 'static,
     {
-        if self.count_scrapes {
-            router
-                .route_service(&self.path, self.scrape)
-                .layer(self.layer)
-        } else {
-            router
-                .layer(self.layer)
-                .route_service(&self.path, self.scrape)
+        if !router.has_routes() {
+            return Err(Error::InvalidConfig(
+                "with_prometheus was called on a router with no routes yet, so it would \
+                 instrument nothing: add your routes first and call it last (axum layers only \
+                 wrap routes that already exist); for a fallback-only app, add \
+                 `.layer(prometheus.layer().clone())` after the fallback"
+                    .into(),
+            ));
         }
+        let path = self.path().to_owned();
+        Ok(if self.scrape.handler().counts_scrapes() {
+            router.route_service(&path, self.scrape).layer(self.layer)
+        } else {
+            router.layer(self.layer).route_service(&path, self.scrape)
+        })
     }
 }
 
-/// Configures [`Prometheus`].
+/// Configures [`Prometheus`]: the same two hooks as the actix adapter's builder.
 ///
 /// ```
-/// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new())
-///     .path("/metrics")
-///     .gzip(false)
-///     .build()
-///     .unwrap();
+/// use promenade_tower::{Naming, NativeBuckets};
+/// let p = promenade_tower::Prometheus::builder(&promenade_tower::Registry::new())
+///     .metrics(|m| m.naming(Naming::Both).native_histograms(NativeBuckets::default()))
+///     .scrape(|s| s.gzip(false).process_collector(false))
+///     .build()?;
+/// # Ok::<(), promenade_tower::Error>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct PrometheusBuilder {
-    registry: Registry,
     layer: HttpMetricsLayerBuilder,
-    path: String,
-    auth: Option<ScrapeAuth>,
-    gzip: bool,
-    count_scrapes: bool,
-    process_collector: bool,
+    scrape: ScrapeHandlerBuilder,
 }
 
 impl PrometheusBuilder {
-    /// Whether to register the process collector (`process_cpu_seconds_total`,
-    /// `process_resident_memory_bytes`, … on Linux) along with the HTTP metrics; on by default.
-    /// Already registered process metrics are left as they are.
-    ///
-    /// ```
-    /// use promenade_core::{Format, Registry};
-    /// let with = Registry::new();
-    /// promenade_tower::Prometheus::builder(&with).build().unwrap();
-    /// let without = Registry::new();
-    /// promenade_tower::Prometheus::builder(&without).process_collector(false).build().unwrap();
-    /// assert!(!without.encode_to_string(Format::Text).unwrap().contains("process_"));
-    /// # #[cfg(target_os = "linux")]
-    /// assert!(with.encode_to_string(Format::Text).unwrap().contains("process_resident_memory_bytes"));
-    /// ```
-    #[must_use]
-    pub fn process_collector(mut self, on: bool) -> Self {
-        self.process_collector = on;
-        self
-    }
-
-    /// Adds native (sparse) buckets to the request-duration histogram, next to the classic
-    /// ones; Prometheus gets them when it scrapes protobuf with native histograms enabled.
-    ///
-    /// ```
-    /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new())
-    ///     .native_histograms(promenade_core::NativeBuckets::default())
-    ///     .build();
-    /// assert!(p.is_ok());
-    /// ```
-    #[must_use]
-    pub fn native_histograms(mut self, native: promenade_core::NativeBuckets) -> Self {
-        self.layer = self.layer.configure(|b| b.native_histograms(native));
-        self
-    }
-
-    /// The scrape route's path (default `/metrics`).
-    ///
-    /// ```
-    /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).path("/internal/metrics");
-    /// ```
-    #[must_use]
-    pub fn path(mut self, path: &str) -> Self {
-        path.clone_into(&mut self.path);
-        self
-    }
-
-    /// Requires a bearer token or basic credentials on the scrape route.
-    ///
-    /// ```
-    /// use promenade_tower::{Prometheus, ScrapeAuth};
-    /// let b = Prometheus::builder(&promenade_core::Registry::new())
-    ///     .auth(ScrapeAuth::Basic { username: "prom".into(), password: "pw".into() });
-    /// ```
-    #[must_use]
-    pub fn auth(mut self, auth: ScrapeAuth) -> Self {
-        self.auth = Some(auth);
-        self
-    }
-
-    /// Allows gzip scrape responses when the scraper accepts them (default true).
-    ///
-    /// ```
-    /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).gzip(false);
-    /// ```
-    #[must_use]
-    pub fn gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
-        self
-    }
-
-    /// Counts the scrape route in the HTTP metrics too (default false).
-    ///
-    /// ```
-    /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).count_scrapes(true);
-    /// ```
-    #[must_use]
-    pub fn count_scrapes(mut self, on: bool) -> Self {
-        self.count_scrapes = on;
-        self
-    }
-
-    /// Configures the HTTP metrics (buckets, naming, labels, exclusions, …).
+    /// Configures the HTTP metrics: the core's [`HttpMetricsBuilder`] (buckets, naming,
+    /// status classes, body sizes, labels, exclusions, native histograms, series cap, …).
     ///
     /// ```
     /// use promenade_tower::Naming;
-    /// let b = promenade_tower::Prometheus::builder(&promenade_core::Registry::new())
+    /// let b = promenade_tower::Prometheus::builder(&promenade_tower::Registry::new())
     ///     .metrics(|m| m.naming(Naming::Both).exclude_path("/healthz"));
     /// ```
-    #[must_use]
-    pub fn metrics(
-        mut self,
-        f: impl FnOnce(HttpMetricsLayerBuilder) -> HttpMetricsLayerBuilder,
-    ) -> Self {
-        self.layer = f(self.layer);
+    pub fn metrics(mut self, f: impl FnOnce(HttpMetricsBuilder) -> HttpMetricsBuilder) -> Self {
+        self.layer = self.layer.metrics(f);
         self
     }
 
-    /// Registers the metrics; fails on a name clash in the registry or invalid options
-    /// (including a scrape path that does not start with `/` or has a `{` or `*` in it).
+    /// Configures the scrape route: the core's [`ScrapeHandlerBuilder`] (path, auth, gzip,
+    /// whether scrapes are counted, the process collector, limits).
     ///
     /// ```
-    /// let p = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).build().unwrap();
-    /// let bad = promenade_tower::Prometheus::builder(&promenade_core::Registry::new()).path("metrics").build();
+    /// use promenade_tower::ScrapeAuth;
+    /// let b = promenade_tower::Prometheus::builder(&promenade_tower::Registry::new())
+    ///     .scrape(|s| s.path("/internal/metrics").auth(ScrapeAuth::Bearer("s3cret".into())));
+    /// ```
+    pub fn scrape(mut self, f: impl FnOnce(ScrapeHandlerBuilder) -> ScrapeHandlerBuilder) -> Self {
+        self.scrape = f(self.scrape);
+        self
+    }
+
+    /// Registers the metrics (and the process collector, unless turned off).
+    ///
+    /// # Errors
+    ///
+    /// A name clash in the registry (a second `Prometheus` on the same registry), an invalid
+    /// option, or a scrape path that is not a plain absolute path.
+    ///
+    /// ```
+    /// let registry = promenade_tower::Registry::new();
+    /// let bad = promenade_tower::Prometheus::builder(&registry).scrape(|s| s.path("metrics")).build();
     /// assert!(bad.is_err());
+    /// # Ok::<(), promenade_tower::Error>(())
     /// ```
     pub fn build(self) -> Result<Prometheus> {
-        if !self.path.starts_with('/') || self.path.contains(['{', '}', '*']) {
-            return Err(promenade_core::Error::InvalidConfig(format!(
-                "scrape path {:?} must start with '/' and be a plain path",
-                self.path
-            )));
-        }
-        let layer = self.layer.build()?;
-        #[cfg(not(feature = "process"))]
-        let _ = self.process_collector;
-        #[cfg(feature = "process")]
-        if self.process_collector {
-            promenade_core::collectors::ensure_process_collector(&self.registry)?;
-        }
-        let mut handler = ScrapeHandler::new(self.registry).with_gzip(self.gzip);
-        if let Some(auth) = self.auth {
-            handler = handler.with_auth(auth);
-        }
+        // The handler first: its path check must not leave HTTP metrics registered behind.
+        let handler = self.scrape.build()?;
         Ok(Prometheus {
-            layer,
-            scrape: MetricsService::from_handler(handler),
-            path: self.path,
-            count_scrapes: self.count_scrapes,
+            layer: self.layer.build()?,
+            scrape: MetricsService::new(handler),
         })
     }
 }
@@ -280,21 +211,26 @@ impl PrometheusBuilder {
 /// use axum::{Router, routing::get};
 /// use promenade_tower::{Prometheus, PrometheusRouterExt};
 ///
-/// let registry = promenade_core::Registry::new();
+/// let registry = promenade_tower::Registry::new();
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hi" }))
-///     .with_prometheus(Prometheus::new(&registry).unwrap());
+///     .with_prometheus(Prometheus::new(&registry)?)?;
+/// # Ok::<(), promenade_tower::Error>(())
 /// ```
 pub trait PrometheusRouterExt<S> {
     /// See [`Prometheus::apply`].
-    fn with_prometheus(self, prometheus: Prometheus) -> Router<S>;
+    ///
+    /// # Errors
+    ///
+    /// When the router has no routes yet (see [`Prometheus::apply`]).
+    fn with_prometheus(self, prometheus: Prometheus) -> Result<Router<S>>;
 }
 
 impl<S> PrometheusRouterExt<S> for Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    fn with_prometheus(self, prometheus: Prometheus) -> Router<S> {
+    fn with_prometheus(self, prometheus: Prometheus) -> Result<Router<S>> {
         prometheus.apply(self)
     }
 }

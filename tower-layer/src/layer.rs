@@ -3,11 +3,9 @@
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use http_body::Body;
-use promenade_core::http_metrics::{
-    DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming, RequestInfo,
-};
-use promenade_core::{Buckets, Registry, Result};
+
+use promenade_core::http_metrics::{HttpMetrics, HttpMetricsBuilder, RequestInfo};
+use promenade_core::{Registry, Result};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -103,21 +101,24 @@ impl<S, R: Clone> Layer<S> for HttpMetricsLayer<R> {
     }
 }
 
-/// Configures an [`HttpMetricsLayer`]; most options are the core's
-/// [`HttpMetricsBuilder`] options.
+/// Configures an [`HttpMetricsLayer`]: the HTTP metrics' options through
+/// [`metrics`](Self::metrics) (the core's [`HttpMetricsBuilder`]), and where the route
+/// label comes from.
 ///
 /// ```
 /// use promenade_tower::{DurationEnd, HttpMetricsLayer, Naming};
 /// let registry = promenade_core::Registry::new();
 /// let layer = HttpMetricsLayer::builder(&registry)
-///     .naming(Naming::Both)
-///     .status_classes(true)
-///     .const_label("service", "users")
-///     .exclude_path("/healthz")
-///     .body_sizes(true)
-///     .duration_end(DurationEnd::Head)
-///     .build()
-///     .unwrap();
+///     .metrics(|m| {
+///         m.naming(Naming::Both)
+///             .status_classes(true)
+///             .const_label("service", "users")
+///             .exclude_path("/healthz")
+///             .body_sizes(true)
+///             .duration_end(DurationEnd::Head)
+///     })
+///     .build()?;
+/// # Ok::<(), promenade_core::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct HttpMetricsLayerBuilder<R = DefaultRoute> {
@@ -126,140 +127,20 @@ pub struct HttpMetricsLayerBuilder<R = DefaultRoute> {
 }
 
 impl<R: RouteExtractor> HttpMetricsLayerBuilder<R> {
-    /// Duration histogram buckets (default: Prometheus's defaults, 5 ms … 10 s).
-    ///
-    /// ```
-    /// use promenade_core::{Buckets, exponential_buckets};
-    /// let b = Buckets::new(exponential_buckets(0.001, 2.0, 12).unwrap()).unwrap();
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).buckets(b).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn buckets(mut self, buckets: Buckets) -> Self {
-        self.metrics = self.metrics.buckets(buckets);
-        self
-    }
-
-    /// Metric names: Prometheus style (default), OpenTelemetry semantic conventions, or both.
+    /// Configures the HTTP metrics: the core's [`HttpMetricsBuilder`] (buckets, naming,
+    /// status classes, body sizes, labels, exclusions, series cap, …), the same builder
+    /// `Prometheus::builder(..).metrics(..)` and the actix adapter hand you.
     ///
     /// ```
     /// use promenade_tower::{HttpMetricsLayer, Naming};
-    /// let layer = HttpMetricsLayer::builder(&promenade_core::Registry::new()).naming(Naming::OpenTelemetry).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn naming(mut self, naming: Naming) -> Self {
-        self.metrics = self.metrics.naming(naming);
-        self
-    }
-
-    /// A constant label on every HTTP series.
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).const_label("env", "prod").build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn const_label(mut self, name: &str, value: &str) -> Self {
-        self.metrics = self.metrics.const_label(name, value);
-        self
-    }
-
-    /// A label computed from each request (keep its values few: each is a new series).
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new())
-    ///     .derived_label("tenant", |req| req.headers.header("x-tenant").unwrap_or("none").to_owned())
-    ///     .build()
-    ///     .unwrap();
-    /// ```
-    #[must_use]
-    pub fn derived_label<F>(mut self, name: &str, f: F) -> Self
-    where
-        F: Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
-    {
-        self.metrics = self.metrics.derived_label(name, f);
-        self
-    }
-
-    /// A path (exact match on the raw path) that is not instrumented at all.
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).exclude_path("/healthz").build().unwrap();
+    /// let layer = HttpMetricsLayer::builder(&promenade_core::Registry::new())
+    ///     .metrics(|m| m.naming(Naming::Both).status_classes(true).exclude_path("/healthz"))
+    ///     .build()?;
     /// assert!(layer.metrics().is_excluded("/healthz"));
+    /// # Ok::<(), promenade_core::Error>(())
     /// ```
     #[must_use]
-    pub fn exclude_path(mut self, path: &str) -> Self {
-        self.metrics = self.metrics.exclude_path(path);
-        self
-    }
-
-    /// Groups status codes into classes (`2xx`, `4xx`, …).
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).status_classes(true).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn status_classes(mut self, on: bool) -> Self {
-        self.metrics = self.metrics.status_classes(on);
-        self
-    }
-
-    /// Methods kept by name besides the standard ones (others are `_OTHER`).
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).extra_methods(&["PROPFIND"]).build().unwrap();
-    /// assert_eq!(layer.metrics().method_label("PROPFIND"), "PROPFIND");
-    /// ```
-    #[must_use]
-    pub fn extra_methods<S: AsRef<str>>(mut self, methods: &[S]) -> Self {
-        self.metrics = self.metrics.extra_methods(methods);
-        self
-    }
-
-    /// Adds `http_request_size_bytes` and `http_response_size_bytes` histograms. Response
-    /// sizes count the body bytes sent; request sizes come from the body's exact size hint
-    /// (hyper sets it from `Content-Length`), so chunked uploads count as 0.
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).body_sizes(true).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn body_sizes(mut self, on: bool) -> Self {
-        self.metrics = self.metrics.body_sizes(on);
-        self
-    }
-
-    /// Ends the duration at the response head instead of the end of the body.
-    ///
-    /// ```
-    /// use promenade_tower::{DurationEnd, HttpMetricsLayer};
-    /// let layer = HttpMetricsLayer::builder(&promenade_core::Registry::new()).duration_end(DurationEnd::Head).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn duration_end(mut self, end: DurationEnd) -> Self {
-        self.metrics = self.metrics.duration_end(end);
-        self
-    }
-
-    /// Cap on request series; excess label sets fold into an overflow series.
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new()).max_series(500).build().unwrap();
-    /// ```
-    #[must_use]
-    pub fn max_series(mut self, max: usize) -> Self {
-        self.metrics = self.metrics.max_series(max);
-        self
-    }
-
-    /// Any other option of the core's [`HttpMetricsBuilder`].
-    ///
-    /// ```
-    /// let layer = promenade_tower::HttpMetricsLayer::builder(&promenade_core::Registry::new())
-    ///     .configure(|b| b.status_classes(true))
-    ///     .build()
-    ///     .unwrap();
-    /// ```
-    #[must_use]
-    pub fn configure(mut self, f: impl FnOnce(HttpMetricsBuilder) -> HttpMetricsBuilder) -> Self {
+    pub fn metrics(mut self, f: impl FnOnce(HttpMetricsBuilder) -> HttpMetricsBuilder) -> Self {
         self.metrics = f(self.metrics);
         self
     }
@@ -343,7 +224,6 @@ impl<S, R, ReqB, ResB> Service<Request<ReqB>> for HttpMetricsService<S, R>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     R: RouteExtractor,
-    ReqB: Body,
 {
     type Response = Response<ResponseBody<ResB>>;
     type Error = S::Error;
@@ -360,15 +240,12 @@ where
         } else {
             let head = RouteRequest::new(&req);
             let route = self.route.route(&head);
-            let mut tracker = self.metrics.start(&RequestInfo {
+            let tracker = self.metrics.start(&RequestInfo {
                 method: req.method().as_str(),
                 route: route.as_deref(),
                 path: req.uri().path(),
                 headers: req.headers(),
             });
-            if let Some(n) = req.body().size_hint().exact() {
-                tracker.add_request_bytes(n);
-            }
             Some(Tracked::new(tracker))
         };
         ResponseFuture::new(self.inner.call(req), tracker)

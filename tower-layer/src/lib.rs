@@ -1,60 +1,152 @@
 //! # promenade-tower
 //!
 //! Prometheus HTTP server metrics for [axum] and any [tower] / [hyper] stack, built on
-//! `promenade-core`: a tower [`Layer`](tower_layer::Layer) that records
+//! `promenade-core` (re-exported: this crate is the only dependency you need). It records
 //!
-//! * `http_requests_total{method,route,status}` (counter),
-//! * `http_request_duration_seconds{method,route,status}` (histogram, until the response
-//!   body is finished or dropped),
-//! * `http_requests_in_flight{method,route}` (gauge, balanced on every path),
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | `method`, `route`, `status` |
+//! | `http_request_duration_seconds` | histogram, until the response body ends or is dropped | `method`, `route`, `status` |
+//! | `http_requests_in_flight` | gauge, balanced on every path | `method`, `route` |
 //!
-//! and a `/metrics` scrape service (GET/HEAD, content negotiation, gzip, optional auth).
+//! and serves them (with everything else in the [`Registry`]) on a `/metrics` route: GET and
+//! HEAD, content negotiation between text 0.0.4, OpenMetrics and protobuf, gzip, optional
+//! bearer/basic auth, optional limits.
 //!
-//! The route label is the matched route template (axum's `MatchedPath`, or whatever a
-//! [`RouteExtractor`] returns), never the raw path; requests that match no route are
-//! labelled `unmatched`. Methods outside the known list become `_OTHER`. A request whose
-//! future is dropped before a response exists (client went away) is recorded with status
-//! `499`; a handler that panics is recorded with status `500`.
-//!
-//! ## axum
+//! ## Quick start (axum)
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use promenade_core::Registry;
-//! use promenade_tower::{Prometheus, PrometheusRouterExt};
+//! use promenade_tower::{Prometheus, PrometheusRouterExt, Registry};
 //!
+//! # fn main() -> Result<(), promenade_tower::Error> {
 //! let registry = Registry::new();
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "user" }))
-//!     // Last, so every route above is instrumented; adds GET /metrics (not counted itself).
-//!     .with_prometheus(Prometheus::new(&registry).unwrap());
+//!     // Last: instruments every route above and adds GET /metrics (not counted itself).
+//!     .with_prometheus(Prometheus::new(&registry)?)?;
+//! // axum::serve(listener, app).await
+//! # Ok(()) }
+//! ```
+//!
+//! ## Options: two hooks, the same in every adapter
+//!
+//! [`PrometheusBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`] (buckets,
+//! naming preset, status classes, body sizes, constant and derived labels, excluded paths,
+//! native histograms, series cap); [`PrometheusBuilder::scrape`] hands you the core's
+//! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
+//! collector, concurrency limit, timeout). The actix-web adapter's builder has the same two
+//! hooks, and the tonic adapter takes the same [`ScrapeHandlerBuilder`], so an option has
+//! one name everywhere.
+//!
+//! ```
+//! use std::time::Duration;
+//! use promenade_tower::{Buckets, Naming, Prometheus, ScrapeAuth};
+//!
+//! # fn main() -> Result<(), promenade_tower::Error> {
+//! let registry = promenade_tower::Registry::new();
+//! let buckets = Buckets::new(vec![0.01, 0.1, 1.0])?;
+//! let prometheus = Prometheus::builder(&registry)
+//!     .metrics(|m| {
+//!         m.buckets(buckets)
+//!             .naming(Naming::Both)
+//!             .status_classes(true)
+//!             .exclude_path("/healthz")
+//!             .const_label("service", "users")
+//!     })
+//!     .scrape(|s| {
+//!         s.path("/internal/metrics")
+//!             .auth(ScrapeAuth::Bearer("s3cret".into()))
+//!             .max_concurrent_scrapes(2)
+//!             .timeout(Duration::from_secs(8))
+//!     })
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Your own metrics beside the HTTP metrics
+//!
+//! Register them in the same [`Registry`]; the scrape route exposes all of it.
+//!
+//! ```
+//! use promenade_tower::{Format, Prometheus, Registry};
+//!
+//! # fn main() -> Result<(), promenade_tower::Error> {
+//! let registry = Registry::new();
+//! let prometheus = Prometheus::new(&registry)?;
+//! let orders = registry.counter_family("shop_orders_total", "Orders placed.", &["channel"])?;
+//! orders.get(&["web"])?.inc();
+//! assert!(registry.encode_to_string(Format::Text)?.contains("shop_orders_total{channel=\"web\"} 1"));
+//! # drop(prometheus); Ok(()) }
+//! ```
+//!
+//! ## Metrics on a separate port
+//!
+//! Instrument the application router with the layer alone, and serve the scrape service on
+//! an admin router of its own:
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use promenade_tower::{Prometheus, Registry};
+//!
+//! # fn main() -> Result<(), promenade_tower::Error> {
+//! let registry = Registry::new();
+//! let prometheus = Prometheus::new(&registry)?;
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hi" }))
+//!     .layer(prometheus.layer().clone());
+//! let admin: Router = Router::new().route_service(prometheus.path(), prometheus.scrape_service().clone());
+//! // Serve `app` on :3000 and `admin` on :9464.
+//! # Ok(()) }
 //! ```
 //!
 //! ## Any tower stack
 //!
 //! ```
 //! use std::borrow::Cow;
-//! use promenade_core::Registry;
-//! use promenade_tower::{HttpMetricsLayer, route_fn};
+//! use promenade_tower::{HttpMetricsLayer, MetricsService, Registry, ScrapeHandler, route_fn};
 //!
+//! # fn main() -> Result<(), promenade_tower::Error> {
 //! let registry = Registry::new();
 //! let layer = HttpMetricsLayer::builder(&registry)
+//!     .metrics(|m| m.status_classes(true))
 //!     .route_extractor(route_fn(|req| {
 //!         req.uri.path().starts_with("/users/").then(|| Cow::Borrowed("/users/{id}"))
 //!     }))
-//!     .build()
-//!     .unwrap();
-//! // ServiceBuilder::new().layer(layer).service(my_hyper_service)
-//! # let _ = layer;
+//!     .build()?;
+//! let scrape = MetricsService::new(ScrapeHandler::builder(&registry).build()?);
+//! // ServiceBuilder::new().layer(layer).service(my_hyper_service); route /metrics to `scrape`.
+//! # drop((layer, scrape)); Ok(()) }
 //! ```
 //!
-//! ## Scrapes never stall the executor
+//! ## Features
 //!
-//! [`MetricsService`] runs collectors on tokio's blocking pool (`spawn_blocking`), so a slow
-//! collector delays only the scrape, and a panicking one makes it a 500. The core
-//! [`ScrapeHandler`] can cap concurrent scrapes and scrape time
-//! ([`MetricsService::with_max_concurrent_scrapes`], [`MetricsService::with_scrape_timeout`]:
-//! 503 beyond them). `HEAD` runs no collector and announces no `Content-Length`.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | route labels from axum's `MatchedPath`; [`Prometheus`] and `Router::with_prometheus` |
+//! | `process` | yes | the `process_*` collector, registered by [`ScrapeHandlerBuilder::build`] unless `.process_collector(false)` |
+//! | `protobuf` | yes | the protobuf exposition format, needed for native histograms |
+//! | `opentelemetry` | no | exemplar trace ids also from the current OpenTelemetry span context |
+//!
+//! ## Behaviour worth knowing
+//!
+//! - **Route label**: the matched route template (axum's `MatchedPath`, or what a
+//!   [`RouteExtractor`] returns), never the raw path; requests that match no route are
+//!   `unmatched`. Methods outside the known list are `_OTHER`.
+//! - **Order**: axum layers wrap only the routes that exist, so call `with_prometheus` last;
+//!   on a router without routes it returns an error instead of instrumenting nothing.
+//! - **Cancellation and panics**: a request whose future is dropped before a response
+//!   (client went away) is recorded as `499`; a handler that panics, as `500`. In-flight
+//!   always returns to 0.
+//! - **Body sizes** (`.metrics(|m| m.body_sizes(true))`): the request size is its declared
+//!   `Content-Length` (0 without one), the response size the bytes the body produced — the
+//!   same meaning as in the actix adapter.
+//! - **Scrapes never stall the executor**: [`MetricsService`] runs collectors on tokio's
+//!   blocking pool (`spawn_blocking`), so a slow collector delays only the scrape, and a
+//!   panicking one makes it a 500. `HEAD` runs no collector and announces no
+//!   `Content-Length`.
+//! - **A second `Prometheus` on the same registry** is refused (the names are taken); share
+//!   one, or give each its own registry.
 //!
 //! ## Set a header-read timeout
 //!
@@ -112,7 +204,17 @@ pub use layer::{HttpMetricsLayer, HttpMetricsLayerBuilder, HttpMetricsService};
 pub use route::{DefaultRoute, NoRoute, RouteExtractor, RouteFn, RouteRequest, route_fn};
 pub use scrape::{MetricsService, ScrapeBody};
 
-/// Re-exports of the core types used in this crate's builders.
-pub use promenade_core::http_metrics::{DurationEnd, HttpMetrics, Naming, RequestInfo};
-pub use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
-pub use promenade_core::{Buckets, Registry};
+// One dependency is enough: the core crate, and what a user of this crate names.
+#[doc(no_inline)]
+pub use promenade_core;
+#[doc(no_inline)]
+pub use promenade_core::http_metrics::{
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming, RequestInfo,
+};
+#[doc(no_inline)]
+pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};
+#[doc(no_inline)]
+pub use promenade_core::{
+    Buckets, Counter, Error, Family, Format, Gauge, Histogram, NativeBuckets, Registry, Result,
+    exponential_buckets, linear_buckets,
+};

@@ -5,13 +5,11 @@ use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use promenade_core::Registry;
-use promenade_core::scrape::{Prepared, ScrapeAuth, ScrapeHandler};
+use promenade_core::scrape::{Prepared, ScrapeHandler};
 use tower_service::Service;
 
 /// A tower [`Service`] answering Prometheus scrapes for a registry, for any request body
@@ -33,7 +31,7 @@ use tower_service::Service;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let registry = promenade_core::Registry::new();
 /// registry.counter("jobs_total", "Jobs.").unwrap().inc();
-/// let resp = MetricsService::new(registry)
+/// let resp = MetricsService::new(promenade_tower::ScrapeHandler::new(registry))
 ///     .oneshot(http::Request::get("/metrics").body(()).unwrap())
 ///     .await
 ///     .unwrap();
@@ -48,83 +46,26 @@ pub struct MetricsService {
 }
 
 impl MetricsService {
-    /// Serves `registry` with gzip allowed and no auth.
+    /// Serves `handler`: built with [`ScrapeHandler::builder`] for options (auth, gzip,
+    /// limits, the process collector), or [`ScrapeHandler::new`] to expose a registry as is.
     ///
     /// ```
-    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new());
+    /// use promenade_tower::{MetricsService, ScrapeAuth, ScrapeHandler};
+    /// let registry = promenade_core::Registry::new();
+    /// let svc = MetricsService::new(ScrapeHandler::builder(&registry).auth(ScrapeAuth::Bearer("t0ken".into())).build()?);
+    /// # Ok::<(), promenade_core::Error>(())
     /// ```
-    pub fn new(registry: Registry) -> Self {
-        Self::from_handler(ScrapeHandler::new(registry))
-    }
-
-    /// Serves a configured core [`ScrapeHandler`].
-    ///
-    /// ```
-    /// use promenade_tower::{MetricsService, ScrapeHandler};
-    /// let svc = MetricsService::from_handler(ScrapeHandler::new(promenade_core::Registry::new()).with_gzip(false));
-    /// ```
-    pub fn from_handler(handler: ScrapeHandler) -> Self {
+    pub fn new(handler: ScrapeHandler) -> Self {
         Self {
             handler: Arc::new(handler),
         }
-    }
-
-    /// Requires credentials (bearer token or basic auth).
-    ///
-    /// ```
-    /// use promenade_tower::{MetricsService, ScrapeAuth};
-    /// let svc = MetricsService::new(promenade_core::Registry::new()).with_auth(ScrapeAuth::Bearer("t0ken".into()));
-    /// ```
-    #[must_use]
-    pub fn with_auth(self, auth: ScrapeAuth) -> Self {
-        Self::from_handler(self.handler.as_ref().clone().with_auth(auth))
-    }
-
-    /// Allows or forbids gzip responses (default: allowed when the scraper accepts them).
-    ///
-    /// ```
-    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_gzip(false);
-    /// ```
-    #[must_use]
-    pub fn with_gzip(self, on: bool) -> Self {
-        Self::from_handler(self.handler.as_ref().clone().with_gzip(on))
-    }
-
-    /// Limits how many scrapes run collectors at once; one more answers 503 at once. See
-    /// [`ScrapeHandler::with_max_concurrent_scrapes`].
-    ///
-    /// ```
-    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_max_concurrent_scrapes(2);
-    /// assert_eq!(svc.handler().max_concurrent_scrapes(), Some(2));
-    /// ```
-    #[must_use]
-    pub fn with_max_concurrent_scrapes(self, max: usize) -> Self {
-        Self::from_handler(
-            self.handler
-                .as_ref()
-                .clone()
-                .with_max_concurrent_scrapes(max),
-        )
-    }
-
-    /// Answers 503 when collecting and encoding take longer than `timeout`. See
-    /// [`ScrapeHandler::with_scrape_timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new()).with_scrape_timeout(Duration::from_secs(8));
-    /// assert_eq!(svc.handler().scrape_timeout(), Some(Duration::from_secs(8)));
-    /// ```
-    #[must_use]
-    pub fn with_scrape_timeout(self, timeout: Duration) -> Self {
-        Self::from_handler(self.handler.as_ref().clone().with_scrape_timeout(timeout))
     }
 
     /// The core handler behind this service.
     ///
     /// ```
     /// let r = promenade_core::Registry::new();
-    /// let svc = promenade_tower::MetricsService::new(r);
+    /// let svc = promenade_tower::MetricsService::new(promenade_tower::ScrapeHandler::new(r));
     /// svc.handler().registry().gauge("g", "G.").unwrap();
     /// ```
     pub fn handler(&self) -> &ScrapeHandler {
@@ -175,7 +116,7 @@ fn body(response: Response<Bytes>, head: bool) -> Response<ScrapeBody> {
 /// use http_body::Body as _;
 /// use tower::ServiceExt;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let svc = promenade_tower::MetricsService::new(promenade_core::Registry::new());
+/// let svc = promenade_tower::MetricsService::new(promenade_tower::ScrapeHandler::new(promenade_core::Registry::new()));
 /// let head = svc.oneshot(http::Request::head("/metrics").body(()).unwrap()).await.unwrap();
 /// assert_eq!(head.body().size_hint().exact(), None);
 /// assert!(head.body().is_end_stream());

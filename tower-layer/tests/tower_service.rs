@@ -12,7 +12,7 @@ use common::*;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use promenade_core::Registry;
-use promenade_tower::{HttpMetricsLayer, MetricsService, ScrapeAuth, route_fn};
+use promenade_tower::{HttpMetricsLayer, MetricsService, ScrapeAuth, ScrapeHandler, route_fn};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
 type Req = Request<Full<Bytes>>;
@@ -79,10 +79,10 @@ async fn inner_service_error_is_recorded_as_500() {
 async fn excluded_paths_are_not_recorded() {
     let registry = Registry::new();
     let svc = HttpMetricsLayer::builder(&registry)
-        .exclude_path("/metrics")
+        .metrics(|m| m.exclude_path("/metrics"))
         .build()
         .unwrap()
-        .layer(MetricsService::new(registry.clone()));
+        .layer(MetricsService::new(ScrapeHandler::new(registry.clone())));
     let resp = svc.clone().oneshot(get("/metrics")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     resp.into_body().collect().await.unwrap();
@@ -106,7 +106,7 @@ async fn scrape(svc: &MetricsService, method: &str, headers: &[(&str, &str)]) ->
 async fn scrape_negotiates_every_prometheus_accept_header() {
     let registry = Registry::new();
     registry.counter("jobs_total", "Jobs.").unwrap().inc();
-    let svc = MetricsService::new(registry);
+    let svc = MetricsService::new(ScrapeHandler::new(registry));
     const OM1: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     const OM0: &str = "application/openmetrics-text; version=0.0.1; charset=utf-8";
     const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -203,7 +203,7 @@ async fn scrape_negotiates_every_prometheus_accept_header() {
 async fn scrape_methods_auth_and_gzip() {
     let registry = Registry::new();
     registry.counter("jobs_total", "Jobs.").unwrap().inc();
-    let svc = MetricsService::new(registry.clone());
+    let svc = MetricsService::new(ScrapeHandler::new(registry.clone()));
     let head = scrape(&svc, "HEAD", &[]).await;
     assert_eq!(head.status(), StatusCode::OK);
     assert!(head.body().is_empty());
@@ -221,14 +221,27 @@ async fn scrape_methods_auth_and_gzip() {
     .unwrap();
     assert!(plain.contains("jobs_total 1"));
     let no_gz = scrape(
-        &svc.clone().with_gzip(false),
+        &MetricsService::new(
+            ScrapeHandler::builder(&registry)
+                .gzip(false)
+                .build()
+                .unwrap(),
+        ),
         "GET",
         &[("accept-encoding", "gzip")],
     )
     .await;
     assert!(no_gz.headers().get("content-encoding").is_none());
 
-    let bearer = svc.clone().with_auth(ScrapeAuth::Bearer("t0ken".into()));
+    let with_auth = |auth| {
+        MetricsService::new(
+            ScrapeHandler::builder(&registry)
+                .auth(auth)
+                .build()
+                .unwrap(),
+        )
+    };
+    let bearer = with_auth(ScrapeAuth::Bearer("t0ken".into()));
     assert_eq!(
         scrape(&bearer, "GET", &[]).await.status(),
         StatusCode::UNAUTHORIZED
@@ -245,7 +258,7 @@ async fn scrape_methods_auth_and_gzip() {
             .status(),
         StatusCode::OK
     );
-    let basic = svc.with_auth(ScrapeAuth::Basic {
+    let basic = with_auth(ScrapeAuth::Basic {
         username: "prom".into(),
         password: "pw".into(),
     });
@@ -270,11 +283,14 @@ async fn axum_scrape_route_auth() {
         .route("/", aget(|| async { "x" }))
         .with_prometheus(
             Prometheus::builder(&registry)
-                .path("/internal/metrics")
-                .auth(ScrapeAuth::Bearer("s".into()))
+                .scrape(|s| {
+                    s.path("/internal/metrics")
+                        .auth(ScrapeAuth::Bearer("s".into()))
+                })
                 .build()
                 .unwrap(),
-        );
+        )
+        .unwrap();
     let (status, headers, _) = send(&app, req("GET", "/internal/metrics")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["www-authenticate"], "Bearer realm=\"metrics\"");

@@ -49,7 +49,7 @@ async fn main() -> Result<()> {
 
     let routes =
         tonic::service::Routes::new(promenade_tonic_demo::server()).add_service(health_service);
-    let routes = with_metrics_route(routes, "/metrics", scrape);
+    let routes = with_metrics_route(routes, scrape);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -61,7 +61,7 @@ impl Harness {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let routes = tonic::service::Routes::new(server);
-        let routes = with_metrics_route(routes, "/metrics", ScrapeHandler::new(registry.clone()));
+        let routes = with_metrics_route(routes, ScrapeHandler::new(registry.clone()));
         tokio::spawn(
             Server::builder()
                 .accept_http1(true)

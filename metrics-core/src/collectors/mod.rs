@@ -9,7 +9,7 @@ mod tokio;
 
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
-pub use process::{ProcessCollector, ensure_process_collector, register_process_collector};
+pub use process::{ProcessCollector, register_process_collector};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use tokio::TokioCollector;

@@ -1,7 +1,7 @@
 //! The process collector: CPU time, memory, file descriptors, threads and start time of the
 //! current process, read from `/proc` (through the `procfs` crate) at scrape time.
 
-use crate::collector::{Collector, CollectorId, Descriptor};
+use crate::collector::{Collector, Descriptor};
 use crate::encoding::{FamilyHeader, LabelSet, MetricEncoder};
 use crate::error::Result;
 use crate::metric::MetricType;
@@ -177,31 +177,27 @@ impl ProcessCollector {
     }
 }
 
-/// Registers a [`ProcessCollector`] with the standard names in `registry`: the one-liner for
-/// set-up code.
+/// Registers a [`ProcessCollector`] with the standard names in `registry`, unless the
+/// registry already has them (from an earlier call, or from an adapter, which registers one
+/// by default): so this one-liner works whatever else set the registry up.
+/// `registry.register(ProcessCollector::new())` registers one unconditionally and returns
+/// its id.
+///
+/// # Errors
+///
+/// When the registry holds other metrics under the process collector's names.
 ///
 /// ```
 /// let registry = promenade_core::Registry::new();
-/// promenade_core::collectors::register_process_collector(&registry).unwrap();
-/// // A second one would clash:
-/// assert!(promenade_core::collectors::register_process_collector(&registry).is_err());
+/// promenade_core::collectors::register_process_collector(&registry)?;
+/// promenade_core::collectors::register_process_collector(&registry)?; // still fine
+/// # Ok::<(), promenade_core::Error>(())
 /// ```
-pub fn register_process_collector(registry: &Registry) -> Result<CollectorId> {
-    registry.register(ProcessCollector::new())
-}
-
-/// Registers the process collector unless `registry` already has process metrics (from an
-/// earlier call or another adapter): what the adapters' one-call set-ups use, so several
-/// servers in one process can share a registry.
-///
-/// ```
-/// let registry = promenade_core::Registry::new();
-/// promenade_core::collectors::ensure_process_collector(&registry).unwrap();
-/// promenade_core::collectors::ensure_process_collector(&registry).unwrap(); // still fine
-/// ```
-pub fn ensure_process_collector(registry: &Registry) -> Result<()> {
-    match register_process_collector(registry) {
-        Ok(_) | Err(crate::Error::AlreadyRegistered { .. }) => Ok(()),
+pub fn register_process_collector(registry: &Registry) -> Result<()> {
+    match registry.register(ProcessCollector::new()) {
+        Ok(_) => Ok(()),
+        // The same names already registered: by an earlier call or an adapter.
+        Err(crate::Error::AlreadyRegistered { name, existing }) if name == existing => Ok(()),
         Err(e) => Err(e),
     }
 }

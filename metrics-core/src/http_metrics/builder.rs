@@ -229,16 +229,20 @@ impl HttpMetricsBuilder {
         self
     }
 
-    /// Adds request and response body size histograms (bytes; default buckets 64 B … 16 MiB).
+    /// Adds `http_request_size_bytes` and `http_response_size_bytes` histograms (bytes;
+    /// buckets 64 B … 16 MiB). The same in every adapter: the request size is the length the
+    /// request declares (`Content-Length`; 0 without one, as for a chunked upload or no body),
+    /// the response size is the bytes the response body actually produced (streamed bodies
+    /// included; what was sent before a client went away). Off by default.
     ///
     /// ```
     /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
     /// use promenade_core::{Format, Registry};
     /// let registry = Registry::new();
     /// let metrics = HttpMetrics::builder(&registry).body_sizes(true).build().unwrap();
-    /// let headers = http::HeaderMap::new();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("content-length", "100".parse().unwrap());
     /// let mut tracker = metrics.start(&RequestInfo { method: "POST", route: Some("/upload"), path: "/upload", headers: &headers });
-    /// tracker.add_request_bytes(100);
     /// tracker.response_head(201);
     /// tracker.add_response_bytes(5000);
     /// drop(tracker);

@@ -56,10 +56,25 @@ impl HttpMetrics {
             start: Instant::now(),
             status: None,
             head_seconds: None,
-            request_bytes: 0,
+            // One meaning in every adapter: the size the request declares. Counting the
+            // bytes the handler reads would differ by framework (a handler may not read its
+            // body at all, or read it after the response head) and cost a body wrapper.
+            request_bytes: if self.inner.sizes {
+                declared_length(info.headers)
+            } else {
+                0
+            },
             response_bytes: 0,
         }
     }
+}
+
+/// The request's `Content-Length`, or 0 when it has none (a chunked upload, or no body).
+fn declared_length(headers: &dyn super::request::HeaderLookup) -> u64 {
+    headers
+        .header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// One request in progress. Dropping it records the request exactly once and decrements
@@ -124,7 +139,8 @@ impl RequestTracker {
         }
     }
 
-    /// Counts request body bytes read.
+    /// Adds to the request size. [`HttpMetrics::start`] already took the request's
+    /// `Content-Length`; an adapter that learns more (a chunked upload it counted) adds it here.
     ///
     /// ```
     /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
@@ -134,7 +150,7 @@ impl RequestTracker {
     /// let headers = http::HeaderMap::new();
     /// let mut tracker = metrics.start(&RequestInfo { method: "PUT", route: Some("/f"), path: "/f", headers: &headers });
     /// for chunk in [512, 512, 1000] {
-    ///     tracker.add_request_bytes(chunk); // as each body chunk is read
+    ///     tracker.add_request_bytes(chunk); // a chunked upload counted by the adapter
     /// }
     /// tracker.response_head(204);
     /// drop(tracker);

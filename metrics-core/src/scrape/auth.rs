@@ -9,7 +9,7 @@ use base64::Engine as _;
 /// use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
 /// let auth = ScrapeAuth::Basic { username: "prometheus".into(), password: "secret".into() };
 /// assert_eq!(format!("{auth:?}"), "Basic(prometheus:***)"); // secrets are never printed
-/// let handler = ScrapeHandler::new(promenade_core::Registry::new()).with_auth(auth);
+/// let handler = ScrapeHandler::builder(&promenade_core::Registry::new()).auth(auth).build().unwrap();
 /// let mut headers = HeaderMap::new();
 /// // base64("prometheus:secret")
 /// headers.insert("authorization", "Basic cHJvbWV0aGV1czpzZWNyZXQ=".parse().unwrap());

@@ -36,13 +36,13 @@ impl ConcurrencyLimit {
     }
 }
 
-/// One of the slots of [`ScrapeHandler::with_max_concurrent_scrapes`], held by a
+/// One of the slots of [`ScrapeHandlerBuilder::max_concurrent_scrapes`](super::ScrapeHandlerBuilder::max_concurrent_scrapes), held by a
 /// [`ScrapeJob`] until its collectors and encoding have finished (or it is dropped unrun).
 ///
 /// ```
 /// use http::{HeaderMap, Method};
 /// use promenade_core::scrape::{Prepared, ScrapeHandler};
-/// let handler = ScrapeHandler::new(promenade_core::Registry::new()).with_max_concurrent_scrapes(1);
+/// let handler = ScrapeHandler::builder(&promenade_core::Registry::new()).max_concurrent_scrapes(1).build().unwrap();
 /// let Prepared::Encode(job) = handler.prepare(&Method::GET, &HeaderMap::new()) else { unreachable!() };
 /// assert!(job.permit().is_some()); // the only slot is taken
 /// assert_eq!(handler.prepare(&Method::GET, &HeaderMap::new()).into_response().unwrap().status(), 503);
@@ -136,13 +136,13 @@ impl std::fmt::Debug for ScrapeJob {
 }
 
 impl ScrapeJob {
-    /// The handler's [scrape timeout](ScrapeHandler::with_scrape_timeout), if any.
+    /// The handler's [scrape timeout](super::ScrapeHandlerBuilder::timeout), if any.
     ///
     /// ```
     /// use std::time::Duration;
     /// use http::{HeaderMap, Method};
     /// use promenade_core::scrape::{Prepared, ScrapeHandler};
-    /// let handler = ScrapeHandler::new(promenade_core::Registry::new()).with_scrape_timeout(Duration::from_secs(5));
+    /// let handler = ScrapeHandler::builder(&promenade_core::Registry::new()).timeout(Duration::from_secs(5)).build().unwrap();
     /// let Prepared::Encode(job) = handler.prepare(&Method::GET, &HeaderMap::new()) else { unreachable!() };
     /// assert_eq!(job.timeout(), Some(Duration::from_secs(5)));
     /// ```
@@ -202,7 +202,7 @@ impl ScrapeJob {
 
     /// Runs the job through `spawn` (the runtime's blocking pool: tokio's `spawn_blocking`,
     /// actix-web's `web::block`, …) and waits for it at most the
-    /// [scrape timeout](ScrapeHandler::with_scrape_timeout), counted from this call. On
+    /// [scrape timeout](super::ScrapeHandlerBuilder::timeout), counted from this call. On
     /// timeout the answer is `503` with `Retry-After` while the work runs on to its end,
     /// keeping its concurrency slot; a failed task (`Err` from the spawned future) is a
     /// `500`. `spawn` is called right away, so the work starts even if the returned future
@@ -215,7 +215,7 @@ impl ScrapeJob {
     ///
     /// let registry = promenade_core::Registry::new();
     /// registry.gauge_fn("slow", "Slow.", || { std::thread::sleep(Duration::from_millis(300)); 1.0 }).unwrap();
-    /// let handler = ScrapeHandler::new(registry).with_scrape_timeout(Duration::from_millis(50));
+    /// let handler = ScrapeHandler::builder(&registry).timeout(Duration::from_millis(50)).build().unwrap();
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// let response = rt.block_on(async {
     ///     match handler.prepare(&Method::GET, &HeaderMap::new()) {

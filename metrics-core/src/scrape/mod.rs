@@ -6,13 +6,12 @@
 //! and its responses).
 
 mod auth;
+mod builder;
 mod job;
 #[cfg(test)]
 mod tests;
 mod timer;
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,6 +24,7 @@ use crate::encoding::{Negotiated, negotiate};
 
 pub use auth::ScrapeAuth;
 use auth::credentials_match;
+pub use builder::{DEFAULT_PATH, ScrapeHandlerBuilder};
 use job::ConcurrencyLimit;
 pub use job::{BlockingWork, Prepared, ScrapeJob, ScrapePermit};
 
@@ -53,7 +53,9 @@ pub use job::{BlockingWork, Prepared, ScrapeJob, ScrapePermit};
 #[derive(Clone)]
 pub struct ScrapeHandler {
     registry: Registry,
+    path: String,
     auth: Option<(ScrapeAuth, String)>,
+    count_scrapes: bool,
     gzip: bool,
     limit: Option<ConcurrencyLimit>,
     timeout: Option<Duration>,
@@ -64,89 +66,83 @@ impl std::fmt::Debug for ScrapeHandler {
         // By hand: the expected `Authorization` value holds the secret.
         f.debug_struct("ScrapeHandler")
             .field("registry", &self.registry)
+            .field("path", &self.path)
             .field("auth", &self.auth.as_ref().map(|(auth, _)| auth))
             .field("gzip", &self.gzip)
+            .field("count_scrapes", &self.count_scrapes)
             .field("max_concurrent_scrapes", &self.max_concurrent_scrapes())
-            .field("scrape_timeout", &self.timeout)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl ScrapeHandler {
-    /// A handler for `registry`, gzip allowed, no auth, no limits.
+    /// A handler that exposes `registry` exactly as it is: path [`DEFAULT_PATH`], gzip
+    /// allowed, no auth, no limits, and nothing registered (no process collector). The
+    /// adapters build theirs with [`builder`](Self::builder), which registers the process
+    /// collector by default.
     ///
     /// ```
     /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
+    /// assert_eq!(h.path(), "/metrics");
     /// ```
     pub fn new(registry: Registry) -> Self {
         Self {
             registry,
+            path: DEFAULT_PATH.to_owned(),
             auth: None,
             gzip: true,
+            count_scrapes: false,
             limit: None,
             timeout: None,
         }
     }
 
-    /// Requires credentials; a missing or wrong `Authorization` header gets 401 and no metrics.
+    /// Configures a handler for `registry`: path, auth, gzip, whether scrapes are counted,
+    /// the process collector, limits. The adapters' `.scrape(|s| ..)` hooks hand you this
+    /// builder, so these options have the same names everywhere.
     ///
     /// ```
-    /// use http::{HeaderMap, Method, StatusCode};
-    /// use promenade_core::scrape::{ScrapeAuth, ScrapeHandler};
-    /// let h = ScrapeHandler::new(promenade_core::Registry::new()).with_auth(ScrapeAuth::Bearer("s3cret".into()));
-    /// assert_eq!(h.respond(&Method::GET, &HeaderMap::new()).status(), StatusCode::UNAUTHORIZED);
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("authorization", "Bearer s3cret".parse().unwrap());
-    /// assert_eq!(h.respond(&Method::GET, &headers).status(), StatusCode::OK);
+    /// let registry = promenade_core::Registry::new();
+    /// let handler = promenade_core::scrape::ScrapeHandler::builder(&registry).gzip(false).build()?;
+    /// # Ok::<(), promenade_core::Error>(())
     /// ```
-    #[must_use]
-    pub fn with_auth(mut self, auth: ScrapeAuth) -> Self {
-        let expected = auth.expected_header();
-        self.auth = Some((auth, expected));
-        self
+    pub fn builder(registry: &Registry) -> ScrapeHandlerBuilder {
+        ScrapeHandlerBuilder::new(registry)
     }
 
-    /// Turns gzip compression off even when the scraper accepts it.
+    /// The path this handler is meant to be served at.
     ///
     /// ```
-    /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new()).with_gzip(false);
+    /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
+    /// assert_eq!(h.path(), promenade_core::scrape::DEFAULT_PATH);
     /// ```
-    #[must_use]
-    pub fn with_gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
-        self
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
-    /// At most `max` scrapes run collectors at the same time (`0` counts as 1). One more
-    /// gets `503 Service Unavailable` at once, with `Retry-After: 1` and a short text body,
-    /// and runs no collector. A scrape keeps its slot until its collectors and encoding have
-    /// really finished, even after the adapter gave up on it
-    /// ([`with_scrape_timeout`](Self::with_scrape_timeout)), so slow collectors cannot pile
-    /// up. `HEAD`, 401 and 405 take no slot. Clones of the handler share the slots. Off by
-    /// default.
+    /// Whether the HTTP adapters count requests to this route in their request metrics (see
+    /// [`ScrapeHandlerBuilder::count_scrapes`]).
     ///
     /// ```
-    /// use http::{HeaderMap, Method, StatusCode};
-    /// use promenade_core::scrape::{Prepared, ScrapeHandler};
-    /// let handler = ScrapeHandler::new(promenade_core::Registry::new()).with_max_concurrent_scrapes(1);
-    /// assert_eq!(handler.max_concurrent_scrapes(), Some(1));
-    /// let first = handler.prepare(&Method::GET, &HeaderMap::new()); // holds the slot
-    /// let busy = handler.respond(&Method::GET, &HeaderMap::new());
-    /// assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
-    /// assert_eq!(busy.headers()["retry-after"], "1");
-    /// drop(first);
-    /// assert_eq!(handler.respond(&Method::GET, &HeaderMap::new()).status(), StatusCode::OK);
+    /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
+    /// assert!(!h.counts_scrapes());
     /// ```
-    #[must_use]
-    pub fn with_max_concurrent_scrapes(mut self, max: usize) -> Self {
-        self.limit = Some(ConcurrencyLimit {
-            max: max.max(1),
-            running: Arc::new(AtomicUsize::new(0)),
-        });
-        self
+    pub fn counts_scrapes(&self) -> bool {
+        self.count_scrapes
     }
 
-    /// The limit set with [`with_max_concurrent_scrapes`](Self::with_max_concurrent_scrapes).
+    /// Whether answers may be gzip-compressed.
+    ///
+    /// ```
+    /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
+    /// assert!(h.gzip());
+    /// ```
+    pub fn gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// The limit set with [`ScrapeHandlerBuilder::max_concurrent_scrapes`].
     ///
     /// ```
     /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
@@ -156,34 +152,13 @@ impl ScrapeHandler {
         self.limit.as_ref().map(|l| l.max)
     }
 
-    /// Gives up on a scrape whose collectors and encoding have not finished within
-    /// `timeout`: the adapters answer `503 Service Unavailable` (with `Retry-After: 1`).
-    /// Collectors cannot be interrupted, so the abandoned work runs on to its end on the
-    /// blocking pool, keeping its [concurrency slot](Self::with_max_concurrent_scrapes);
-    /// combine both so that repeated slow scrapes cannot pile up. Enforced by
-    /// [`ScrapeJob::spawn_with`], which every adapter uses; [`respond`](Self::respond) runs
-    /// in place and cannot give up. Off by default.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new())
-    ///     .with_scrape_timeout(Duration::from_secs(8))
-    ///     .with_max_concurrent_scrapes(2);
-    /// assert_eq!(h.scrape_timeout(), Some(Duration::from_secs(8)));
-    /// ```
-    #[must_use]
-    pub fn with_scrape_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The timeout set with [`with_scrape_timeout`](Self::with_scrape_timeout).
+    /// The timeout set with [`ScrapeHandlerBuilder::timeout`].
     ///
     /// ```
     /// let h = promenade_core::scrape::ScrapeHandler::new(promenade_core::Registry::new());
-    /// assert_eq!(h.scrape_timeout(), None);
+    /// assert_eq!(h.timeout(), None);
     /// ```
-    pub fn scrape_timeout(&self) -> Option<Duration> {
+    pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
 

@@ -1,6 +1,7 @@
 //! Unit tests of the scrape handler.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
@@ -106,9 +107,11 @@ fn head_has_the_get_headers_and_runs_no_collector() {
 
 #[test]
 fn auth_is_checked_before_head_and_the_limit() {
-    let handler = ScrapeHandler::new(Registry::new())
-        .with_auth(ScrapeAuth::Bearer("t".into()))
-        .with_max_concurrent_scrapes(1);
+    let handler = ScrapeHandler::builder(&Registry::new())
+        .auth(ScrapeAuth::Bearer("t".into()))
+        .max_concurrent_scrapes(1)
+        .build()
+        .unwrap();
     let _held = handler.prepare(&Method::GET, &{
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
@@ -122,7 +125,10 @@ fn auth_is_checked_before_head_and_the_limit() {
 
 #[test]
 fn concurrency_slots_are_shared_by_clones_and_released_after_the_work() {
-    let handler = ScrapeHandler::new(Registry::new()).with_max_concurrent_scrapes(2);
+    let handler = ScrapeHandler::builder(&Registry::new())
+        .max_concurrent_scrapes(2)
+        .build()
+        .unwrap();
     let clone = handler.clone();
     let a = handler.prepare(&Method::GET, &HeaderMap::new());
     let b = clone.prepare(&Method::GET, &HeaderMap::new());
@@ -149,7 +155,10 @@ fn concurrency_slots_are_shared_by_clones_and_released_after_the_work() {
     ));
     drop(b);
     // Zero is taken as one.
-    let one = ScrapeHandler::new(Registry::new()).with_max_concurrent_scrapes(0);
+    let one = ScrapeHandler::builder(&Registry::new())
+        .max_concurrent_scrapes(0)
+        .build()
+        .unwrap();
     assert_eq!(one.max_concurrent_scrapes(), Some(1));
     assert_eq!(one.respond(&Method::GET, &HeaderMap::new()).status(), 200);
 }
@@ -160,7 +169,10 @@ fn a_panic_while_encoding_is_a_500_and_frees_the_slot() {
     registry
         .gauge_fn("boom", "Boom.", || panic!("collector exploded"))
         .unwrap();
-    let handler = ScrapeHandler::new(registry).with_max_concurrent_scrapes(1);
+    let handler = ScrapeHandler::builder(&registry)
+        .max_concurrent_scrapes(1)
+        .build()
+        .unwrap();
     for _ in 0..2 {
         let r = handler.respond(&Method::GET, &HeaderMap::new());
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -212,9 +224,11 @@ fn spawn_with_times_out_keeps_the_slot_then_releases_it() {
             1.0
         })
         .unwrap();
-    let handler = ScrapeHandler::new(registry)
-        .with_max_concurrent_scrapes(1)
-        .with_scrape_timeout(Duration::from_millis(100));
+    let handler = ScrapeHandler::builder(&registry)
+        .max_concurrent_scrapes(1)
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -277,16 +291,22 @@ fn spawn_with_turns_a_failed_task_into_a_500() {
 
 #[test]
 fn debug_does_not_print_secrets() {
-    let h = ScrapeHandler::new(Registry::new()).with_auth(ScrapeAuth::Bearer("s3cret".into()));
+    let h = ScrapeHandler::builder(&Registry::new())
+        .auth(ScrapeAuth::Bearer("s3cret".into()))
+        .build()
+        .unwrap();
     assert!(!format!("{h:?}").contains("s3cret"));
 }
 
 #[test]
 fn basic_auth() {
-    let h = ScrapeHandler::new(Registry::new()).with_auth(ScrapeAuth::Basic {
-        username: "prom".into(),
-        password: "pw".into(),
-    });
+    let h = ScrapeHandler::builder(&Registry::new())
+        .auth(ScrapeAuth::Basic {
+            username: "prom".into(),
+            password: "pw".into(),
+        })
+        .build()
+        .unwrap();
     let mut headers = HeaderMap::new();
     headers.insert(
         header::AUTHORIZATION,

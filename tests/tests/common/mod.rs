@@ -479,7 +479,6 @@ impl Demo for TonicDemoServer {
                 .add_service(health_service);
             let routes = promenade_tonic::with_metrics_route(
                 routes,
-                "/metrics",
                 promenade_core::scrape::ScrapeHandler::new(r),
             );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
