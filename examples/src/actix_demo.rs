@@ -79,21 +79,14 @@ pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics>
 /// ```
 /// use promenade_examples::{DemoOptions, actix_demo::metrics_with};
 /// let registry = promenade_core::Registry::new();
-/// assert!(metrics_with(&registry, &DemoOptions { native: true }).is_ok());
+/// assert!(metrics_with(&registry, &DemoOptions { native: true, ..Default::default() }).is_ok());
 /// ```
 pub fn metrics_with(
     registry: &Registry,
     options: &DemoOptions,
 ) -> promenade_core::Result<PrometheusMetrics> {
-    let native = options.native;
     PrometheusMetrics::builder(registry)
-        .metrics(|m| {
-            if native {
-                m.native_histograms(promenade_core::NativeBuckets::default())
-            } else {
-                m
-            }
-        })
+        .metrics(|m| options.apply(m))
         .catch_panics(true)
         .build()
 }
@@ -211,7 +204,7 @@ pub fn server(addr: &str, registry: &Registry) -> io::Result<(Server, SocketAddr
 /// # actix_rt::System::new().block_on(async {
 /// use promenade_examples::{DemoOptions, actix_demo::server_with};
 /// let registry = promenade_core::Registry::new();
-/// let (server, _addr) = server_with("127.0.0.1:0", &registry, &DemoOptions { native: true }).unwrap();
+/// let (server, _addr) = server_with("127.0.0.1:0", &registry, &DemoOptions { native: true, ..Default::default() }).unwrap();
 /// let handle = server.handle();
 /// actix_rt::spawn(server);
 /// handle.stop(false).await;

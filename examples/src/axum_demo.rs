@@ -91,15 +91,8 @@ pub fn axum_app_with(
         .route("/panic", get(panics))
         // Inside the metrics layer: the layer sees the 500 response.
         .layer(CatchPanicLayer::new());
-    let native = options.native;
     let prometheus = Prometheus::builder(registry)
-        .metrics(|m| {
-            if native {
-                m.native_histograms(promenade_core::NativeBuckets::default())
-            } else {
-                m
-            }
-        })
+        .metrics(|m| options.apply(m))
         .build()?;
     app.with_prometheus(prometheus)
 }
@@ -127,7 +120,7 @@ pub async fn serve(listener: tokio::net::TcpListener, registry: &Registry) -> st
 /// use promenade_examples::axum_demo::{serve_with, DemoOptions};
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 /// let registry = promenade_core::Registry::new();
-/// let server = tokio::spawn(async move { serve_with(listener, &registry, &DemoOptions { native: true }).await });
+/// let server = tokio::spawn(async move { serve_with(listener, &registry, &DemoOptions { native: true, ..Default::default() }).await });
 /// server.abort();
 /// # });
 /// ```

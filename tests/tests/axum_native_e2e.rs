@@ -43,7 +43,10 @@ fn exemplar_found(prom: &PrometheusServer, query: &str) -> bool {
 
 #[test]
 fn native_duration_histogram_and_traceparent_exemplars() {
-    let demo = AxumDemoServer::start_with(DemoOptions { native: true });
+    let demo = AxumDemoServer::start_with(DemoOptions {
+        native: true,
+        ..Default::default()
+    });
     let options = PrometheusOptions::default()
         .enable_feature("native-histograms")
         .enable_feature("exemplar-storage");

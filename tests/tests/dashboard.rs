@@ -46,7 +46,10 @@ fn names_in(text: &str) -> BTreeSet<String> {
 
 /// What a demo exposes after serving a request, as Prometheus would scrape it.
 fn demo_names<D: Demo>(warm_up: impl FnOnce(&D)) -> BTreeSet<String> {
-    let demo = D::start_with(DemoOptions { native: true });
+    let demo = D::start_with(DemoOptions {
+        native: true,
+        ..Default::default()
+    });
     warm_up(&demo);
     names_in(&demo.scrape())
 }

@@ -9,9 +9,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use promenade_core::Buckets;
+use promenade_core::http_metrics::Naming;
+use promenade_examples::DemoOptions;
 use promenade_tests::{Rng, http_get, http_request};
 
 const SETTLE: Duration = Duration::from_secs(5);
@@ -260,8 +264,8 @@ fn series(text: &str) -> BTreeMap<String, f64> {
 
 /// Sends the same requests (every route, an error, a panic, unmatched paths, an unknown
 /// method) to a demo and returns its exposition once in-flight is back to zero.
-fn exposition_after_fixed_sequence<D: Demo>() -> String {
-    let demo = D::start();
+fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions) -> String {
+    let demo = D::start_with(options);
     for (method, path, body) in [
         ("GET", "/", &b""[..]),
         ("GET", "/users/7", b""),
@@ -291,31 +295,82 @@ fn exposition_after_fixed_sequence<D: Demo>() -> String {
     })
 }
 
-/// The adapters agree: after the same requests, axum and actix expose the same metric
-/// names, label names and label values, and the same counts (durations differ, of course).
-#[test]
-fn axum_and_actix_expose_identical_series() {
-    let axum = series(&exposition_after_fixed_sequence::<AxumDemoServer>());
-    let actix = series(&exposition_after_fixed_sequence::<ActixDemoServer>());
+/// The series of both adapters' expositions after the same requests with the same options:
+/// the same metric names, label names and values (bucket bounds included), and the same
+/// counts. Durations differ, so among histogram samples only `_count` is compared, and the
+/// request size `_sum` (a declared length, so deterministic).
+fn assert_adapters_agree(options: &DemoOptions, expected_key: &str) {
+    let axum = series(&exposition_after_fixed_sequence::<AxumDemoServer>(
+        options.clone(),
+    ));
+    let actix = series(&exposition_after_fixed_sequence::<ActixDemoServer>(
+        options.clone(),
+    ));
     let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         names(&axum),
         names(&actix),
         "series differ between axum (left) and actix (right)"
     );
-    assert!(
-        axum.contains_key(r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#),
-        "{axum:#?}"
-    );
-    // Counts agree exactly: requests, in-flight, histogram bucket counts of the
-    // fast routes are timing-dependent, so only `_count` is compared among histogram samples.
+    assert!(axum.contains_key(expected_key), "{expected_key}\n{axum:#?}");
     for (key, value) in &axum {
-        if key.starts_with("http_requests_total")
-            || key.starts_with("http_requests_in_flight")
-            || key.starts_with("http_request_duration_seconds_count")
+        let (name, _) = key.split_once('{').unwrap_or((key, ""));
+        if name.ends_with("_total")
+            || name.ends_with("_in_flight")
+            || name.ends_with("_active_requests")
+            || name.ends_with("_count")
+            || name == "http_request_size_bytes_sum"
         {
             assert_eq!(Some(value), actix.get(key), "{key}");
         }
+    }
+}
+
+/// The adapters agree with the default options.
+#[test]
+fn axum_and_actix_expose_identical_series() {
+    assert_adapters_agree(
+        &DemoOptions::default(),
+        r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#,
+    );
+}
+
+/// The adapters agree when the same non-default options go through each one's
+/// `.metrics(..)` hook: custom buckets, both naming presets, status classes, constant and
+/// derived labels, an extra method, body sizes.
+#[test]
+fn axum_and_actix_expose_identical_series_with_non_default_options() {
+    let options = DemoOptions {
+        native: false,
+        metrics: Some(Arc::new(|m| {
+            m.buckets(Buckets::new(vec![0.005, 0.05, 0.5, 5.0]).expect("valid buckets"))
+                .naming(Naming::Both)
+                .status_classes(true)
+                .const_label("service", "demo")
+                .derived_label("api", |info| {
+                    if info.path.starts_with("/users/") {
+                        "users"
+                    } else {
+                        "other"
+                    }
+                    .to_owned()
+                })
+                .extra_methods(&["PROPFIND"])
+                .body_sizes(true)
+        })),
+    };
+    assert_adapters_agree(
+        &options,
+        r#"http_request_duration_seconds_bucket{api="users",le="0.05",method="GET",route="/users/{id}",service="demo",status="2xx"}"#,
+    );
+    // The series the options add are really there (and so compared above).
+    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options);
+    for needle in [
+        "http_server_request_duration_seconds_count{",
+        r#"http_request_size_bytes_sum{service="demo",method="POST",route="/echo",status="2xx",api="other"} 5"#,
+        r#"method="PROPFIND""#,
+    ] {
+        assert!(axum.contains(needle), "{needle}\n{axum}");
     }
 }
 
