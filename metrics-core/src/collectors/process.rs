@@ -196,7 +196,8 @@ impl ProcessCollector {
 pub fn register_process_collector(registry: &Registry) -> Result<()> {
     match registry.register(ProcessCollector::new()) {
         Ok(_) => Ok(()),
-        // The same names already registered: by an earlier call or an adapter.
+        // The clash is on the collector's own first family: a process collector is already
+        // there (an earlier call, or an adapter). A clash elsewhere is someone else's metric.
         Err(crate::Error::AlreadyRegistered { name, existing }) if name == existing => Ok(()),
         Err(e) => Err(e),
     }
