@@ -43,6 +43,12 @@
 //! Everything here listens on and talks to 127.0.0.1 only, every wait is bounded, and
 //! every child process is killed by its own handle (PID) when its guard drops.
 
+// The repository's README.md: every Rust snippet in it compiles (and the runnable ones run)
+// as a doctest of this crate, so the front page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub mod http;
 mod process;
 pub mod prometheus;
