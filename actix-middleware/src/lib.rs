@@ -1,39 +1,150 @@
 //! # promenade-actix
 //!
-//! actix-web middleware for Promenade: counts requests, measures their duration (to the end of
+//! actix-web middleware for Promenade (the core is re-exported: this crate is the only
+//! Promenade dependency you need). It counts requests, measures their duration (to the end of
 //! the response body, streaming included) and tracks requests in flight, with exactly the
-//! metric names, labels, buckets and policies of the tower adapter — both call the shared
-//! [`promenade_core::http_metrics::HttpMetrics`]. The middleware also answers `GET`/`HEAD` on
-//! the metrics path (default `/metrics`) itself, whatever routes the application registers.
+//! metric names, labels, buckets and options of the axum/tower adapter — both call the shared
+//! [`HttpMetrics`] —, and answers `GET`/`HEAD` on the scrape path (default `/metrics`) itself.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | `method`, `route`, `status` |
+//! | `http_request_duration_seconds` | histogram, until the response body ends or is dropped | `method`, `route`, `status` |
+//! | `http_requests_in_flight` | gauge, balanced on every path | `method`, `route` |
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use promenade_actix::{PrometheusMetrics, Registry};
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let registry = Registry::new();
+//!     // Build once, outside `HttpServer::new`, and clone into every worker's App: one set of
+//!     // metrics for the process. Promenade errors convert into io::Error, so `?` works.
+//!     let metrics = PrometheusMetrics::builder(&registry).build()?;
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(metrics.clone())
+//!             .route("/users/{id}", web::get().to(|| async { "user" }))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await
+//! }
+//! ```
+//!
+//! In a test, with actix's test server:
 //!
 //! ```
-//! use actix_web::{App, HttpResponse, web};
-//! use promenade_actix::PrometheusMetrics;
-//! use promenade_core::Registry;
+//! use actix_web::{App, HttpResponse, test, web};
+//! use promenade_actix::{PrometheusMetrics, Registry};
 //!
 //! # actix_rt::System::new().block_on(async {
 //! let registry = Registry::new();
-//! // Build once, outside `HttpServer::new`, and clone into every worker's App.
 //! let metrics = PrometheusMetrics::builder(&registry).build().unwrap();
-//!
-//! let app = actix_web::test::init_service(
+//! let app = test::init_service(
 //!     App::new()
 //!         .wrap(metrics.clone())
 //!         .route("/users/{id}", web::get().to(|| async { HttpResponse::Ok().body("hi") })),
 //! )
 //! .await;
-//! let req = actix_web::test::TestRequest::get().uri("/users/7").to_request();
-//! let body = actix_web::test::call_and_read_body(&app, req).await;
-//! assert_eq!(&body[..], b"hi");
-//!
-//! let req = actix_web::test::TestRequest::get().uri("/metrics").to_request();
-//! let text = actix_web::test::call_and_read_body(&app, req).await;
+//! test::call_and_read_body(&app, test::TestRequest::get().uri("/users/7").to_request()).await;
+//! let text = test::call_and_read_body(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
 //! let text = std::str::from_utf8(&text).unwrap();
 //! assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
 //! # });
 //! ```
 //!
-//! Behaviour worth knowing:
+//! ## Options: two hooks, the same in every adapter
+//!
+//! [`PrometheusMetricsBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`]
+//! (buckets, naming preset, status classes, body sizes, constant and derived labels, excluded
+//! paths, native histograms, series cap); [`PrometheusMetricsBuilder::scrape`] the core's
+//! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
+//! collector, concurrency limit, timeout). The axum adapter's builder has the same two hooks.
+//! actix's own: [`catch_panics`](PrometheusMetricsBuilder::catch_panics) and
+//! [`without_metrics_route`](PrometheusMetricsBuilder::without_metrics_route).
+//!
+//! ```
+//! use std::time::Duration;
+//! use promenade_actix::{Naming, PrometheusMetrics, Registry, ScrapeAuth};
+//!
+//! # fn main() -> Result<(), promenade_actix::Error> {
+//! let registry = Registry::new();
+//! let metrics = PrometheusMetrics::builder(&registry)
+//!     .metrics(|m| m.naming(Naming::Both).status_classes(true).exclude_path("/health"))
+//!     .scrape(|s| {
+//!         s.path("/internal/metrics")
+//!             .auth(ScrapeAuth::Bearer("s3cret".into()))
+//!             .max_concurrent_scrapes(2)
+//!             .timeout(Duration::from_secs(8))
+//!     })
+//!     .catch_panics(true)
+//!     .build()?;
+//! # drop(metrics); Ok(()) }
+//! ```
+//!
+//! ## Your own metrics beside the HTTP metrics
+//!
+//! Register them in the same [`Registry`] (share it with handlers through `web::Data` or a
+//! clone); the scrape route exposes all of it.
+//!
+//! ```
+//! use promenade_actix::{Format, PrometheusMetrics, Registry};
+//!
+//! # fn main() -> Result<(), promenade_actix::Error> {
+//! let registry = Registry::new();
+//! let metrics = PrometheusMetrics::builder(&registry).build()?;
+//! let orders = registry.counter_family("shop_orders_total", "Orders placed.", &["channel"])?;
+//! orders.get(&["web"])?.inc();
+//! assert!(registry.encode_to_string(Format::Text)?.contains("shop_orders_total{channel=\"web\"} 1"));
+//! # drop(metrics); Ok(()) }
+//! ```
+//!
+//! ## Metrics on a separate port
+//!
+//! Keep the middleware off the scrape path and serve [`metrics_route`] from a second
+//! `HttpServer` (an admin port):
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use promenade_actix::{PrometheusMetrics, Registry, ScrapeHandler, metrics_route};
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let registry = Registry::new();
+//!     let metrics = PrometheusMetrics::builder(&registry).without_metrics_route().build()?;
+//!     let scrape = ScrapeHandler::builder(&registry).build()?;
+//!     let app = HttpServer::new(move || {
+//!         App::new().wrap(metrics.clone()).route("/", web::get().to(|| async { "hi" }))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run();
+//!     let admin = HttpServer::new(move || App::new().configure(metrics_route(scrape.clone())))
+//!         .workers(1)
+//!         .bind("127.0.0.1:9464")?
+//!         .run();
+//!     futures_join(app, admin).await
+//! }
+//! # async fn futures_join(a: actix_web::dev::Server, b: actix_web::dev::Server) -> std::io::Result<()> {
+//! #     let (a, b) = (actix_web::rt::spawn(a), actix_web::rt::spawn(b));
+//! #     a.await.map_err(std::io::Error::other)??;
+//! #     b.await.map_err(std::io::Error::other)?
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `process` | yes | the `process_*` collector, registered by [`ScrapeHandlerBuilder::build`] unless `.process_collector(false)` |
+//! | `protobuf` | yes | the protobuf exposition format, needed for native histograms |
+//! | `opentelemetry` | no | exemplar trace ids also from the current OpenTelemetry span context |
+//!
+//! ## Behaviour worth knowing
+//!
 //! - **Route label**: actix's matched pattern (`HttpRequest::match_pattern`), full path
 //!   including `web::scope` prefixes; requests that match no resource get `unmatched`. The
 //!   pattern is resolved once when the request enters the middleware (actix resolves it from
@@ -51,12 +162,12 @@
 //!   client's FIN and the request is recorded with the handler's status.
 //! - **Streaming**: the response body is wrapped in [`ResponseBody`], which records the request
 //!   when the body ends or is dropped.
+//! - **Body sizes** (`.metrics(|m| m.body_sizes(true))`): the request size is its declared
+//!   `Content-Length` (0 without one), the response size the bytes the body produced — the
+//!   same meaning as in the axum adapter.
 //! - **Scrapes** run their collectors on actix's blocking pool (`web::block`), never on the
 //!   worker thread, so a slow collector delays only the scrape and a panicking one makes it a
-//!   500. `HEAD` runs no collector and answers without `Content-Length`. To cap concurrent
-//!   scrapes or scrape time (503 beyond them), mount [`metrics_route`] with a configured
-//!   [`ScrapeHandler`] (`with_max_concurrent_scrapes`, `with_scrape_timeout`) next to
-//!   [`PrometheusMetricsBuilder::without_metrics_route`].
+//!   500. `HEAD` runs no collector and answers without `Content-Length`.
 //! - **Slow clients**: keep a header-read timeout on the server, so that clients sending
 //!   their request head a byte at a time cannot hold connections (and file descriptors). actix
 //!   closes such a connection after `client_request_timeout`, 5 s unless changed;
@@ -67,8 +178,8 @@
 //! use actix_web::{App, HttpServer};
 //!
 //! # fn main() -> std::io::Result<()> {
-//! let registry = promenade_core::Registry::new();
-//! let metrics = promenade_actix::PrometheusMetrics::builder(&registry).build().unwrap();
+//! let registry = promenade_actix::Registry::new();
+//! let metrics = promenade_actix::PrometheusMetrics::builder(&registry).build()?;
 //! let server = HttpServer::new(move || App::new().wrap(metrics.clone()))
 //!     .client_request_timeout(Duration::from_secs(5))
 //!     .bind("127.0.0.1:8080")?;
