@@ -32,9 +32,15 @@ pub use pb::demo_server::{Demo, DemoServer};
 pub use pb::{Ping, Pong};
 
 /// The encoded `FileDescriptorSet` of `proto/demo.proto` (what a reflection service serves,
-/// and what `promenade-tonic` reads the methods' streaming kinds from).
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/demo_descriptor.bin"));
+/// and what `promenade-tonic` reads the methods' streaming kinds from), loaded as tonic's
+/// recipe does: `build.rs` writes `OUT_DIR/demo_descriptor.bin`, and
+/// `tonic::include_file_descriptor_set!("demo_descriptor")` includes it.
+///
+/// ```
+/// let fds = promenade_tonic_demo::FILE_DESCRIPTOR_SET;
+/// assert!(fds.windows(b"ClientStream".len()).any(|w| w == b"ClientStream"));
+/// ```
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("demo_descriptor");
 
 /// The full service name.
 pub const SERVICE_NAME: &str = "promenade.demo.v1.Demo";

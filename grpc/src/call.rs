@@ -3,7 +3,7 @@
 //! gRPC requests from the rest, starting the tracker, the state a response body carries to
 //! the end of the stream, and the guard that notices a handler's panic.
 
-use http::{HeaderMap, Request};
+use http::{HeaderMap, Request, Response};
 use promenade_core::grpc_metrics::{CallTracker, GrpcCode, GrpcMetrics, MsgCounter, Side};
 
 /// The side of the calls a [`GrpcMetricsLayer`](crate::GrpcMetricsLayer) records:
@@ -205,4 +205,65 @@ pub(crate) fn status_of(headers: &HeaderMap) -> Option<GrpcCode> {
     headers
         .get(&GRPC_STATUS)
         .map(|v| GrpcCode::from_grpc_status(v.as_bytes()))
+}
+
+static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+
+/// Whether a response head is tonic's answer to a path it does not route, which keeps a
+/// server call whose route is pending on the `unknown` labels. tonic 0.14 answers an
+/// unknown service (the `Routes` fallback, `Status::unimplemented("")`) and an unknown
+/// method of a known service (the fallback arm of every generated server) alike: a
+/// trailers-only response, HTTP 200, `grpc-status: 12` and no `grpc-message`. A handler
+/// that returns `Unimplemented` with a message is routed. A head without `grpc-status` and
+/// with an HTTP status other than 200 comes from no tonic handler either (an HTTP router's
+/// 404, for one), so it is a miss as well: erring that way only loses a label, never adds
+/// series.
+pub(crate) fn is_route_miss<B>(response: &Response<B>) -> bool {
+    let headers = response.headers();
+    match headers.get(&GRPC_STATUS) {
+        Some(status) => {
+            status.as_bytes() == b"12" && headers.get(&GRPC_MESSAGE).is_none_or(|m| m.is_empty())
+        }
+        None => response.status() != http::StatusCode::OK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(status: u16, headers: &[(&'static str, &'static str)]) -> Response<()> {
+        let mut r = Response::builder().status(status);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.body(()).expect("valid test response")
+    }
+
+    #[test]
+    fn route_misses_are_told_from_answers() {
+        // What tonic's Routes fallback sends, taken from tonic itself.
+        let (parts, ()) = tonic::Status::unimplemented("")
+            .into_http::<()>()
+            .into_parts();
+        assert!(is_route_miss(&Response::from_parts(parts, ())));
+        assert!(is_route_miss(&head(200, &[("grpc-status", "12")])));
+        assert!(is_route_miss(&head(
+            200,
+            &[("grpc-status", "12"), ("grpc-message", "")]
+        )));
+        assert!(is_route_miss(&head(404, &[])));
+        // A handler's own Unimplemented carries a message: routed.
+        let (parts, ()) = tonic::Status::unimplemented("Not yet implemented")
+            .into_http::<()>()
+            .into_parts();
+        assert!(!is_route_miss(&Response::from_parts(parts, ())));
+        // Any other status, or a head whose status comes later in the trailers: routed.
+        assert!(!is_route_miss(&head(200, &[("grpc-status", "5")])));
+        assert!(!is_route_miss(&head(200, &[("grpc-status", "0")])));
+        assert!(!is_route_miss(&head(
+            200,
+            &[("content-type", "application/grpc")]
+        )));
+    }
 }

@@ -81,8 +81,9 @@ pub fn methods_from_file_descriptor_set(encoded: &[u8]) -> Result<Vec<(String, G
 /// use promenade_tonic::GrpcMetricsBuilderExt as _;
 ///
 /// // The encoded `FileDescriptorSet` of your protos, as tonic-prost-build writes it with
-/// // `.file_descriptor_set_path(..)`; here: helloworld.Greeter with SayHello and Chat.
-/// // const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+/// // `.file_descriptor_set_path(..)` (see `file_descriptor_set` for the whole recipe); here:
+/// // helloworld.Greeter with SayHello and Chat.
+/// // const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("greeter_descriptor");
 /// # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
 /// let metrics = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
 ///     .file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -92,7 +93,61 @@ pub fn methods_from_file_descriptor_set(encoded: &[u8]) -> Result<Vec<(String, G
 /// assert_eq!(metrics.method_count(), 2);
 /// ```
 pub trait GrpcMetricsBuilderExt: Sized {
-    /// Registers every method in an encoded `FileDescriptorSet`.
+    /// Registers every method in an encoded `FileDescriptorSet`, each with its exact
+    /// `grpc_type`. Once methods are registered, calls to any other path are recorded on the
+    /// `unknown` labels (no discovery; see
+    /// [`GrpcMetricsBuilder`](promenade_core::grpc_metrics::GrpcMetricsBuilder#labels-of-calls)).
+    ///
+    /// # The descriptor recipe
+    ///
+    /// Have `tonic-prost-build` write the set next to the generated code, in `build.rs`:
+    ///
+    /// ```rust,ignore
+    /// // build.rs
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    ///     tonic_prost_build::configure()
+    ///         .file_descriptor_set_path(out_dir.join("greeter_descriptor.bin"))
+    ///         .compile_protos(&["proto/greeter.proto"], &["proto"])?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// include it where the generated code is (the same bytes serve `tonic-reflection`):
+    ///
+    /// ```rust,ignore
+    /// pub mod pb {
+    ///     tonic::include_proto!("helloworld");
+    ///     pub const FILE_DESCRIPTOR_SET: &[u8] =
+    ///         tonic::include_file_descriptor_set!("greeter_descriptor");
+    /// }
+    /// ```
+    ///
+    /// and register it, once per set (calls chain), on each side:
+    ///
+    /// ```rust,ignore
+    /// let metrics = GrpcMetrics::builder(&registry, Side::Server)
+    ///     .file_descriptor_set(pb::FILE_DESCRIPTOR_SET)?
+    ///     .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)? // if you serve health
+    ///     .build()?;
+    /// ```
+    ///
+    /// With `protox` instead of `protoc` (`tonic_prost_build::configure().compile_fds(fds)`),
+    /// write `fds.encode_to_vec()` to `OUT_DIR/greeter_descriptor.bin` yourself: `compile_fds`
+    /// does not write the file.
+    ///
+    /// A crate that ships its descriptors, here tonic-health's:
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// use promenade_tonic::GrpcMetricsBuilderExt as _;
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET).unwrap()
+    ///     .build().unwrap();
+    /// assert_eq!(m.grpc_type("/grpc.health.v1.Health/Watch"), Some(GrpcType::ServerStream));
+    /// ```
+    ///
+    /// A set of your own, inline:
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};

@@ -10,7 +10,9 @@ use pin_project_lite::pin_project;
 use promenade_core::grpc_metrics::{CallTracker, GrpcCode, Side};
 
 use crate::body::CallBody;
-use crate::call::{CallState, guarded, panic_is_internal, status_of, transport_error_code};
+use crate::call::{
+    CallState, guarded, is_route_miss, panic_is_internal, status_of, transport_error_code,
+};
 
 pin_project! {
     /// The response future of the server and client services: turns the response into a
@@ -73,6 +75,11 @@ where
         };
         match result {
             Ok(response) => {
+                // The head shows whether the server routes the path of a call still waiting
+                // to know its labels.
+                if tracker.is_route_pending() {
+                    tracker.resolve_route(!is_route_miss(&response));
+                }
                 if let Some(c) = status_of(response.headers()) {
                     tracker.set_code(c);
                 } else if response.status() != http::StatusCode::OK {

@@ -101,10 +101,9 @@ impl<S, K> Layer<S> for GrpcMetricsLayer<K> {
 /// ```
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
 /// use promenade_tonic::{GrpcMetricsService, ServerSide};
-/// use tower_layer::Layer as _;
 /// let metrics = GrpcMetrics::builder(&Registry::new(), Side::Server).build().unwrap();
 /// let service: GrpcMetricsService<_, ServerSide> =
-///     promenade_tonic::GrpcServerLayer::new(metrics).layer(tonic::service::Routes::default());
+///     GrpcMetricsService::new(tonic::service::Routes::default(), metrics);
 /// # drop(service);
 /// ```
 #[derive(Clone)]
@@ -115,7 +114,9 @@ pub struct GrpcMetricsService<S, K> {
 }
 
 impl<S, K> GrpcMetricsService<S, K> {
-    /// Wraps `inner` directly (without a layer).
+    /// Wraps `inner` directly, without a layer (and without importing
+    /// `tower_layer::Layer`): `GrpcServerService::new(service, metrics)`,
+    /// `GrpcClientService::new(channel, metrics)`.
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};

@@ -8,6 +8,8 @@ use crate::body::MsgCountingBody;
 use crate::call::ServerSide;
 use crate::call::sealed::WrapRequest;
 use crate::layer::{GrpcMetricsLayer, GrpcMetricsService};
+#[cfg(doc)]
+use crate::{HEALTH_METHODS, HEALTH_SERVICE};
 
 impl<B> WrapRequest<B> for ServerSide {
     type Body = MsgCountingBody<B>;
@@ -36,6 +38,55 @@ impl<B> WrapRequest<B> for ServerSide {
 ///   unwind. (A panic in a task the handler spawned never passes through the layer: the call
 ///   ends as that task's channel does.)
 ///
+/// Which labels calls get depends on the metrics: with methods registered (from your
+/// descriptor set, see [`file_descriptor_set`](crate::GrpcMetricsBuilderExt::file_descriptor_set)),
+/// exact ones, `unknown` for any other path; with none, methods are discovered once tonic
+/// has routed them (`grpc_type="unknown"`): a head that is tonic's "no such service/method"
+/// answer (trailers-only `grpc-status: 12` without a message) keeps the call on `unknown`,
+/// as does a call that ends before its response head; at most
+/// [`MAX_DISCOVERED_METHODS`](promenade_core::grpc_metrics::MAX_DISCOVERED_METHODS) are
+/// discovered. A layer *inside* this one that answers calls before tonic routes them (an
+/// authentication layer refusing every path, say) makes the paths it answers look routed:
+/// register your methods to rule that out.
+///
+/// A complete server, here tonic-health's service (registered with [`HEALTH_SERVICE`] and
+/// [`HEALTH_METHODS`]), and a client call to it:
+///
+/// ```
+/// use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}};
+/// use promenade_tonic::{GrpcClientService, GrpcServerLayer, HEALTH_METHODS, HEALTH_SERVICE};
+/// use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let registry = Registry::new();
+/// let metrics = GrpcMetrics::builder(&registry, Side::Server)
+///     .service(HEALTH_SERVICE, HEALTH_METHODS)
+///     .build()?;
+/// let (_reporter, health) = tonic_health::server::health_reporter();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// tokio::spawn(
+///     tonic::transport::Server::builder()
+///         .layer(GrpcServerLayer::new(metrics))
+///         .add_service(health)
+///         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+/// );
+///
+/// // The client side, without registered methods: it labels calls by the paths it calls.
+/// let client_metrics = GrpcMetrics::builder(&registry, Side::Client).build()?;
+/// let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
+/// let mut client = HealthClient::new(GrpcClientService::new(channel, client_metrics));
+/// client.check(HealthCheckRequest { service: String::new() }).await?;
+///
+/// let text = registry.encode_to_string(Format::Text)?;
+/// assert!(text.contains(r#"grpc_server_handled_total{grpc_type="unary",grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="OK"} 1"#));
+/// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unknown",grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="OK"} 1"#));
+/// # Ok(()) }
+/// ```
+///
+/// With your own services and their descriptor set:
+///
 /// ```
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
 /// use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer};
@@ -54,14 +105,15 @@ impl<B> WrapRequest<B> for ServerSide {
 /// ```
 pub type GrpcServerLayer = GrpcMetricsLayer<ServerSide>;
 
-/// The service made by [`GrpcServerLayer`] (or [`GrpcServerService::new`]).
+/// The service made by [`GrpcServerLayer`], or directly by [`GrpcServerService::new`]
+/// (no `tower_layer::Layer` import needed), to wrap a service you serve yourself.
 ///
 /// ```
 /// use promenade_core::{Registry, grpc_metrics::{GrpcMetrics, Side}};
-/// use tower_layer::Layer as _;
+/// use promenade_tonic::GrpcServerService;
 /// let metrics = GrpcMetrics::builder(&Registry::new(), Side::Server).build().unwrap();
 /// // Any tonic service, e.g. `GreeterServer::new(MyGreeter)`; here tonic's empty `Routes`.
-/// let service = promenade_tonic::GrpcServerLayer::new(metrics).layer(tonic::service::Routes::default());
+/// let service = GrpcServerService::new(tonic::service::Routes::default(), metrics);
 /// # drop(service);
 /// ```
 pub type GrpcServerService<S> = GrpcMetricsService<S, ServerSide>;

@@ -312,7 +312,7 @@ async fn unknown_methods_are_unimplemented_with_fixed_labels() {
         assert_eq!(
             h.value(
                 &format!("grpc_{side}_handled_total"),
-                "unary",
+                "unknown",
                 "unknown",
                 "unknown",
                 Some("Unimplemented")
@@ -324,7 +324,7 @@ async fn unknown_methods_are_unimplemented_with_fixed_labels() {
         assert_eq!(
             h.value(
                 &format!("grpc_{side}_started_total"),
-                "unary",
+                "unknown",
                 "unknown",
                 "unknown",
                 None

@@ -336,7 +336,8 @@ async fn drive(server: &TonicDemoServer, metrics: GrpcMetrics, e: &mut Expected)
     drop(s);
     e.call("server_stream", SVC, "ServerStream", "Canceled", 1, 0);
     // Unknown method, unknown service, unparsable paths: Unimplemented, recorded under the
-    // fixed `unknown` labels on both sides. The server never reads the request message.
+    // fixed `unknown` labels on both sides (`grpc_type` included: the kind of a method
+    // nobody registered is not known). The server never reads the request message.
     for path in [
         "/promenade.demo.v1.Demo/NoSuchMethod",
         "/no.such.Service/Method",
@@ -346,7 +347,7 @@ async fn drive(server: &TonicDemoServer, metrics: GrpcMetrics, e: &mut Expected)
     ] {
         let status = raw_unary(channel.clone(), path).await;
         assert_eq!(status.code(), Code::Unimplemented, "{path}");
-        e.call("unary", UNKNOWN, UNKNOWN, "Unimplemented", 1, 0);
+        e.call(UNKNOWN, UNKNOWN, UNKNOWN, "Unimplemented", 1, 0);
     }
 }
 
@@ -417,7 +418,7 @@ fn fixed_mix_of_grpc_calls_is_counted_exactly_on_both_sides() {
     expected
         .server
         .received
-        .remove(&base("unary", UNKNOWN, UNKNOWN));
+        .remove(&base(UNKNOWN, UNKNOWN, UNKNOWN));
     assert_eq!(
         got_server.started, expected.server.started,
         "server started"
@@ -472,7 +473,7 @@ fn malformed_http2_paths_are_refused_or_recorded_as_unknown() {
     let server = TonicDemoServer::start();
     let unknown = format!(
         r#"{},grpc_code="Unimplemented""#,
-        base("unary", UNKNOWN, UNKNOWN)
+        base(UNKNOWN, UNKNOWN, UNKNOWN)
     );
     for (path, refused) in [("nope", true), ("", true), ("*", false), ("nope2", true)] {
         let before = server.scrape();

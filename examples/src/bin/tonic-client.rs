@@ -15,11 +15,10 @@ use std::time::Duration;
 use promenade_core::grpc_metrics::Side;
 use promenade_core::scrape::ScrapeHandler;
 use promenade_core::{Format, Registry};
-use promenade_tonic::{GrpcClientLayer, GrpcClientService, spawn_metrics_server};
+use promenade_tonic::{GrpcClientService, spawn_metrics_server};
 use promenade_tonic_demo::{DemoClient, Ping};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
-use tower_layer::Layer as _;
 
 #[path = "../tonic_demo.rs"]
 mod tonic_demo;
@@ -107,7 +106,7 @@ async fn main() -> Result<()> {
 
     let registry = Registry::new();
     let metrics = grpc_metrics(&registry, Side::Client)?;
-    let channel = GrpcClientLayer::new(metrics).layer(connect(&uri).await?);
+    let channel = GrpcClientService::new(connect(&uri).await?, metrics);
     let mut client = DemoClient::new(channel);
     for _ in 0..rounds.min(1_000_000) {
         round(&mut client).await?;

@@ -6,18 +6,16 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+use promenade_core::grpc_metrics::{GrpcMetrics, GrpcMetricsBuilder, Side};
 use promenade_core::scrape::ScrapeHandler;
 use promenade_core::{Format, Registry};
 use promenade_tonic::{
-    GrpcClientLayer, GrpcClientService, GrpcMetricsBuilderExt as _, GrpcServerLayer,
-    with_metrics_route,
+    GrpcClientService, GrpcMetricsBuilderExt as _, GrpcServerLayer, with_metrics_route,
 };
 use promenade_tonic_demo::{DemoClient, FILE_DESCRIPTOR_SET};
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint, Server};
-use tower_layer::Layer as _;
 
 pub(crate) const SVC: &str = "promenade.demo.v1.Demo";
 
@@ -25,6 +23,10 @@ pub(crate) struct Harness {
     pub(crate) registry: Registry,
     pub(crate) addr: SocketAddr,
     pub(crate) channel: GrpcClientService<Channel>,
+    /// The server's metrics (to read what it discovered).
+    pub(crate) server_metrics: GrpcMetrics,
+    /// A channel to the server without the client layer.
+    pub(crate) plain_channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -46,15 +48,28 @@ impl Harness {
     pub(crate) async fn start_with<T: promenade_tonic_demo::Demo>(
         server: promenade_tonic_demo::DemoServer<T>,
     ) -> Self {
+        Self::start_configured(server, |b| {
+            b.file_descriptor_set(FILE_DESCRIPTOR_SET).unwrap()
+        })
+        .await
+    }
+
+    /// The demo served and called with no method registered on either side: methods are
+    /// discovered from traffic.
+    pub(crate) async fn start_discovering() -> Self {
+        Self::start_configured(promenade_tonic_demo::server(), |b| b).await
+    }
+
+    /// Serves `server`; both sides' metrics built by `configure`.
+    pub(crate) async fn start_configured<T: promenade_tonic_demo::Demo>(
+        server: promenade_tonic_demo::DemoServer<T>,
+        configure: impl Fn(GrpcMetricsBuilder) -> GrpcMetricsBuilder,
+    ) -> Self {
         let registry = Registry::new();
-        let server_metrics = GrpcMetrics::builder(&registry, Side::Server)
-            .file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .unwrap()
+        let server_metrics = configure(GrpcMetrics::builder(&registry, Side::Server))
             .build()
             .unwrap();
-        let client_metrics = GrpcMetrics::builder(&registry, Side::Client)
-            .file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .unwrap()
+        let client_metrics = configure(GrpcMetrics::builder(&registry, Side::Client))
             .build()
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -65,7 +80,7 @@ impl Harness {
         tokio::spawn(
             Server::builder()
                 .accept_http1(true)
-                .layer(GrpcServerLayer::new(server_metrics))
+                .layer(GrpcServerLayer::new(server_metrics.clone()))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                     let _ = rx.await;
@@ -77,11 +92,15 @@ impl Harness {
             .connect()
             .await
             .unwrap();
-        let channel = GrpcClientLayer::new(client_metrics).layer(channel);
+        // The inherent constructor: no `tower_layer::Layer` import needed.
+        let plain_channel = channel.clone();
+        let channel = GrpcClientService::new(channel, client_metrics);
         Self {
             registry,
             addr,
             channel,
+            server_metrics,
+            plain_channel,
             shutdown: Some(tx),
         }
     }
@@ -206,5 +225,52 @@ impl Expect<'_> {
             self.responses,
             "client received {m}"
         );
+    }
+}
+
+/// The series of one exposition: sample lines, comments left out.
+pub(crate) fn series_count(text: &str) -> usize {
+    text.lines().filter(|l| !l.starts_with('#')).count()
+}
+
+/// Checks that no call is left open: for every `grpc_{side}_started_total` label set, the
+/// `handled` series of that label set add up to it, and no `handled` series lacks a
+/// `started` one.
+pub(crate) fn assert_calls_closed(text: &str) {
+    for side in ["server", "client"] {
+        let started_prefix = format!("grpc_{side}_started_total{{");
+        let handled_prefix = format!("grpc_{side}_handled_total{{");
+        let parse = |l: &str, prefix: &str| -> Option<(String, f64)> {
+            let rest = l.strip_prefix(prefix)?;
+            let (labels, value) = rest.rsplit_once(' ')?;
+            Some((labels.to_owned(), value.parse().unwrap()))
+        };
+        let started: Vec<(String, f64)> = text
+            .lines()
+            .filter_map(|l| parse(l, &started_prefix))
+            .collect();
+        let handled: Vec<(String, f64)> = text
+            .lines()
+            .filter_map(|l| parse(l, &handled_prefix))
+            .collect();
+        for (labels, n) in &started {
+            // `grpc_type=..,grpc_service=..,grpc_method=..}` → the same, then `,grpc_code=`.
+            let base = format!("{},grpc_code=", labels.trim_end_matches('}'));
+            let sum: f64 = handled
+                .iter()
+                .filter(|(l, _)| l.starts_with(&base))
+                .map(|(_, v)| v)
+                .sum();
+            assert_eq!(sum, *n, "{side}: open calls on {labels}\n{text}");
+        }
+        for (labels, v) in &handled {
+            if *v > 0.0 {
+                let base = labels.split(",grpc_code=").next().unwrap();
+                assert!(
+                    started.iter().any(|(l, _)| l.trim_end_matches('}') == base),
+                    "{side}: handled without started: {labels}\n{text}"
+                );
+            }
+        }
     }
 }

@@ -4,12 +4,11 @@
 //! the methods, registers the families (all or none) and hands the method table to
 //! [`GrpcMetrics`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use super::code::GrpcCode;
-use super::series::{Families, MethodSeries, MethodTable};
+use super::series::{Discovery, Families, MethodMap, MethodSeries, MethodTable};
 use super::tracker::GrpcMetrics;
 use super::wire::{UNKNOWN, split_method};
 use crate::error::{Error, Result};
@@ -88,6 +87,15 @@ impl fmt::Display for GrpcType {
     }
 }
 
+/// The most methods one [`GrpcMetrics`] discovers from traffic (see
+/// [`GrpcMetricsBuilder::discover_methods`]); calls to further paths are recorded on the
+/// `unknown` labels. Bounds the series a client or a server can be made to create.
+///
+/// ```
+/// assert_eq!(promenade_core::grpc_metrics::MAX_DISCOVERED_METHODS, 1_000);
+/// ```
+pub const MAX_DISCOVERED_METHODS: usize = 1_000;
+
 /// Which end of the call is instrumented: `grpc_server_*` or `grpc_client_*` families.
 ///
 /// ```
@@ -106,6 +114,26 @@ pub enum Side {
 
 /// Configures [`GrpcMetrics`]; see [`GrpcMetrics::builder`].
 ///
+/// # Labels of calls
+///
+/// - **Registered methods** ([`method`](Self::method), [`methods`](Self::methods),
+///   [`service`](Self::service), or a descriptor set through the tonic adapter) get their
+///   own labels with their exact `grpc_type`; any other path is recorded as
+///   `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`.
+/// - **Nothing registered**: methods are discovered from traffic (unless
+///   [`discover_methods(false)`](Self::discover_methods)): a well-formed path
+///   (`/pkg.Service/Method`, see [`split_method`]) gets its real `grpc_service` and
+///   `grpc_method`, with `grpc_type="unknown"`: the streaming kind is not on the wire (a
+///   unary call and a stream look alike), so the label says so rather than guess. A client
+///   discovers a path when a call starts (its own code chose it). A server first waits for
+///   the response head to show that it routes the path (see
+///   [`CallTracker::resolve_route`](super::CallTracker::resolve_route)), so paths it does
+///   not serve stay `unknown`. At most [`MAX_DISCOVERED_METHODS`] are discovered; beyond
+///   that, `unknown`.
+///
+/// The `unknown` set's `grpc_type` is `unknown` too: calls landing there can be of any kind,
+/// and labelling them `unary` would hide streams in unary dashboards.
+///
 /// ```
 /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
 /// let builder = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).initialize(true);
@@ -118,6 +146,7 @@ pub struct GrpcMetricsBuilder {
     methods: Vec<(String, GrpcType)>,
     handling_seconds: Option<Buckets>,
     initialize: bool,
+    discover: bool,
 }
 
 impl GrpcMetricsBuilder {
@@ -130,11 +159,13 @@ impl GrpcMetricsBuilder {
             methods: Vec::new(),
             handling_seconds: Some(Buckets::default()),
             initialize: false,
+            discover: true,
         }
     }
 
     /// Registers a method by its full path (`/pkg.Service/Method`) and streaming kind.
-    /// Calls to methods not registered are recorded with `unknown` labels.
+    /// Once any method is registered, calls to methods not registered are recorded with
+    /// `unknown` labels (no discovery).
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
@@ -264,6 +295,25 @@ impl GrpcMetricsBuilder {
         self
     }
 
+    /// Whether to discover methods from traffic when none is registered (default on; see
+    /// [Labels of calls](Self#labels-of-calls)). Off, every call of a builder without
+    /// registered methods is recorded on the `unknown` labels. Has no effect once a method is
+    /// registered.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcCode, GrpcMetrics, Side}};
+    /// let r = Registry::new();
+    /// let m = GrpcMetrics::builder(&r, Side::Client).discover_methods(false).build().unwrap();
+    /// m.start("/kv.Store/Get").finish(GrpcCode::Ok);
+    /// assert_eq!(m.discovered_method_count(), 0);
+    /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_client_started_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown"} 1"#));
+    /// ```
+    #[must_use]
+    pub fn discover_methods(mut self, on: bool) -> Self {
+        self.discover = on;
+        self
+    }
+
     /// Validates the methods and registers the families in the registry.
     ///
     /// ```
@@ -306,8 +356,7 @@ impl GrpcMetricsBuilder {
                 None => None,
             },
         });
-        let mut methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState> =
-            HashMap::default();
+        let mut methods = MethodMap::default();
         for (path, grpc_type) in &self.methods {
             let Some((service, method)) = split_method(path) else {
                 return Err(Error::InvalidConfig(format!(
@@ -315,16 +364,21 @@ impl GrpcMetricsBuilder {
                 )));
             };
             if let Some(existing) = methods.get(path.as_str())
-                && existing.grpc_type != *grpc_type
+                && let Some(existing) = existing.grpc_type
+                && existing != *grpc_type
             {
                 return Err(Error::InvalidConfig(format!(
-                    "gRPC method {path} registered as both {} and {grpc_type}",
-                    existing.grpc_type
+                    "gRPC method {path} registered as both {existing} and {grpc_type}"
                 )));
             }
             methods.insert(
                 path.as_str().into(),
-                Arc::new(MethodSeries::new(&families, *grpc_type, service, method)),
+                Arc::new(MethodSeries::new(
+                    &families,
+                    Some(*grpc_type),
+                    service,
+                    method,
+                )),
             );
         }
         let mut ids = Vec::new();
@@ -352,12 +406,9 @@ impl GrpcMetricsBuilder {
         }
         let table = MethodTable {
             side: self.side,
-            unknown: Arc::new(MethodSeries::new(
-                &families,
-                GrpcType::Unary,
-                UNKNOWN,
-                UNKNOWN,
-            )),
+            unknown: Arc::new(MethodSeries::new(&families, None, UNKNOWN, UNKNOWN)),
+            discovery: (self.discover && methods.is_empty())
+                .then(|| Discovery::new(MAX_DISCOVERED_METHODS)),
             methods,
         };
         if self.initialize {
@@ -410,7 +461,7 @@ mod tests {
                 .finish(GrpcCode::Unimplemented);
         }
         let text = r.encode_to_string(Format::Text).unwrap();
-        assert!(text.contains(r#"grpc_server_started_total{grpc_type="unary",grpc_service="unknown",grpc_method="unknown"} 100"#));
+        assert!(text.contains(r#"grpc_server_started_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown"} 100"#));
         assert_eq!(text.matches("grpc_server_started_total{").count(), 1);
     }
 

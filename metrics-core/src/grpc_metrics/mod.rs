@@ -14,10 +14,13 @@
 //! | `grpc_server_msg_sent_total` | counter | |
 //! | `grpc_server_handling_seconds` | histogram (on by default, default buckets) | |
 //!
-//! Only registered methods get their own labels; any other path is recorded as
-//! `grpc_type="unary", grpc_service="unknown", grpc_method="unknown"`, so random paths cannot
-//! grow the number of series. (Unary because a server cannot know the streaming kind of a
-//! method it does not implement; such calls are normally `Unimplemented`.)
+//! Registered methods get their own labels with their exact `grpc_type`. Without any
+//! registered method, methods are discovered from traffic (the server only once it has
+//! routed a path, at most [`MAX_DISCOVERED_METHODS`]) and labelled with
+//! `grpc_type="unknown"`, as the streaming kind is not on the wire. Any other path is
+//! recorded as `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`, so
+//! random paths cannot grow the number of series. See
+//! [Labels of calls](GrpcMetricsBuilder#labels-of-calls).
 //!
 //! The module is split by concern; everything is re-exported here, so the paths stay
 //! `promenade_core::grpc_metrics::*`:
@@ -61,7 +64,7 @@ mod series;
 mod tracker;
 mod wire;
 
-pub use builder::{GrpcMetricsBuilder, GrpcType, Side};
+pub use builder::{GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side};
 pub use code::GrpcCode;
 pub use tracker::{CallTracker, GrpcMetrics};
 pub use wire::{MAX_NAME_LEN, UNKNOWN, split_method};

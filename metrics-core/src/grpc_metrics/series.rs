@@ -1,12 +1,16 @@
-//! Series storage: the five families of one side, and per registered method (plus one set
-//! for every unregistered path) the cells holding that method's series. A cell is filled on
-//! first use and then kept, so recording a call never hashes or looks up a label set.
+//! Series storage: the five families of one side, and per registered or discovered method
+//! (plus one set for every other path) the cells holding that method's series. A cell is
+//! filled on first use and then kept, so recording a call never hashes or looks up a label
+//! set.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use super::builder::{GrpcType, Side};
 use super::code::GrpcCode;
+use super::wire::{UNKNOWN, split_method};
 use crate::family::{Family, Series};
 use crate::metric::{Counter, Histogram};
 
@@ -19,7 +23,8 @@ pub(super) type Lazy<M> = OnceLock<Option<Series<M>>>;
 /// call never looks a label set up.
 pub(super) struct MethodSeries {
     pub(super) families: Arc<Families>,
-    pub(super) grpc_type: GrpcType,
+    /// `None`: the streaming kind is not known (discovered methods, the `unknown` set).
+    pub(super) grpc_type: Option<GrpcType>,
     pub(super) service: Box<str>,
     pub(super) method: Box<str>,
     pub(super) started: Lazy<Counter>,
@@ -33,7 +38,7 @@ pub(super) struct MethodSeries {
 impl MethodSeries {
     pub(super) fn new(
         families: &Arc<Families>,
-        grpc_type: GrpcType,
+        grpc_type: Option<GrpcType>,
         service: &str,
         method: &str,
     ) -> Self {
@@ -51,7 +56,11 @@ impl MethodSeries {
     }
 
     pub(super) fn labels(&self) -> [&str; 3] {
-        [self.grpc_type.as_str(), &self.service, &self.method]
+        [
+            self.grpc_type.map_or(UNKNOWN, GrpcType::as_str),
+            &self.service,
+            &self.method,
+        ]
     }
 
     #[inline]
@@ -112,10 +121,102 @@ pub(super) struct Families {
     pub(super) handling: Option<Family<Histogram>>,
 }
 
+/// Method paths by full path, with the hasher every table here uses.
+pub(super) type MethodMap = HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState>;
+
 /// What a [`GrpcMetrics`](super::GrpcMetrics) handle shares: the registered methods by full
-/// path, and the one series set that every other path falls into.
+/// path, the methods discovered from traffic (when none is registered), and the one series
+/// set that every other path falls into.
 pub(super) struct MethodTable {
     pub(super) side: Side,
-    pub(super) methods: HashMap<Box<str>, Arc<MethodSeries>, foldhash::fast::RandomState>,
+    pub(super) methods: MethodMap,
+    /// `None` when methods are registered or discovery was turned off.
+    pub(super) discovery: Option<Discovery>,
     pub(super) unknown: Arc<MethodSeries>,
+}
+
+impl MethodTable {
+    /// The series of a registered or already discovered path.
+    #[inline]
+    pub(super) fn known(&self, path: &str) -> Option<Arc<MethodSeries>> {
+        if let Some(m) = self.methods.get(path) {
+            return Some(Arc::clone(m));
+        }
+        self.discovery.as_ref()?.get(path)
+    }
+
+    /// The series of `path`, discovering it if it is well formed and there is room;
+    /// otherwise the `unknown` set.
+    pub(super) fn discover(&self, path: &str) -> Arc<MethodSeries> {
+        match &self.discovery {
+            Some(d) => d
+                .insert(path, &self.unknown.families)
+                .unwrap_or_else(|| Arc::clone(&self.unknown)),
+            None => self
+                .methods
+                .get(path)
+                .map_or_else(|| Arc::clone(&self.unknown), Arc::clone),
+        }
+    }
+}
+
+/// The methods discovered from traffic: read on every call without a lock (one `ArcSwap`
+/// load and a hash lookup), written copy-on-write under a mutex that only writers take,
+/// at most [`MAX_DISCOVERED_METHODS`](super::MAX_DISCOVERED_METHODS) times per table, so
+/// copying stays bounded too.
+pub(super) struct Discovery {
+    map: ArcSwap<MethodMap>,
+    writer: Mutex<()>,
+    limit: usize,
+}
+
+impl Discovery {
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            map: ArcSwap::from_pointee(MethodMap::default()),
+            writer: Mutex::new(()),
+            limit,
+        }
+    }
+
+    #[inline]
+    pub(super) fn get(&self, path: &str) -> Option<Arc<MethodSeries>> {
+        self.map.load().get(path).map(Arc::clone)
+    }
+
+    /// Whether another method may still be discovered (a hint: `insert` checks again).
+    #[inline]
+    pub(super) fn has_room(&self) -> bool {
+        self.map.load().len() < self.limit
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.map.load().len()
+    }
+
+    /// The series of `path`, added if absent; `None` when the path is malformed or the
+    /// table is full.
+    fn insert(&self, path: &str, families: &Arc<Families>) -> Option<Arc<MethodSeries>> {
+        if let Some(m) = self.get(path) {
+            return Some(m);
+        }
+        let (service, method) = split_method(path)?;
+        if !self.has_room() {
+            return None;
+        }
+        // A poisoned lock guards no broken state here (the map is swapped in whole).
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.map.load_full();
+        if let Some(m) = current.get(path) {
+            return Some(Arc::clone(m));
+        }
+        if current.len() >= self.limit {
+            return None;
+        }
+        let series = Arc::new(MethodSeries::new(families, None, service, method));
+        let mut next = MethodMap::clone(&current);
+        next.insert(path.into(), Arc::clone(&series));
+        self.map.store(Arc::new(next));
+        Some(series)
+    }
 }

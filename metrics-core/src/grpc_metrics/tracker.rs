@@ -1,16 +1,20 @@
 //! Recording calls: [`GrpcMetrics`], the cheap shared handle that finds a path's series and
 //! starts a call; [`CallTracker`], which ends it exactly once (finish, or drop as `Canceled`
 //! unless a code was set), with the trace-id exemplar; [`MsgCounter`], a handle a body
-//! wrapper keeps to count one direction's messages.
+//! wrapper keeps to count one direction's messages. A server call to a path not yet
+//! discovered starts deferred: its counts wait in the call until the response head tells
+//! whether the server routes the path (see [`CallTracker::resolve_route`]).
 
 use crate::trace::{TraceId, observe_with_trace};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::builder::{GrpcMetricsBuilder, GrpcType, Side};
 use super::code::GrpcCode;
 use super::series::{MethodSeries, MethodTable};
+use super::wire::{UNKNOWN, split_method};
 use crate::registry::Registry;
 
 /// gRPC call metrics for one side (server or client), with the Go middleware's names and
@@ -32,7 +36,7 @@ use crate::registry::Registry;
 ///
 /// let text = registry.encode_to_string(Format::Text).unwrap();
 /// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="NotFound"} 1"#));
-/// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unary",grpc_service="unknown",grpc_method="unknown",grpc_code="Unimplemented"} 1"#));
+/// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="Unimplemented"} 1"#));
 /// ```
 #[derive(Clone)]
 pub struct GrpcMetrics {
@@ -44,6 +48,7 @@ impl fmt::Debug for GrpcMetrics {
         f.debug_struct("GrpcMetrics")
             .field("side", &self.inner.side)
             .field("methods", &self.inner.methods.len())
+            .field("discovered", &self.discovered_method_count())
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +94,20 @@ impl GrpcMetrics {
         self.inner.methods.len()
     }
 
+    /// Number of methods discovered from traffic so far (always 0 when methods are
+    /// registered or discovery is off; at most
+    /// [`MAX_DISCOVERED_METHODS`](super::MAX_DISCOVERED_METHODS)).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client).build().unwrap();
+    /// m.start("/kv.Store/Get");
+    /// assert_eq!(m.discovered_method_count(), 1);
+    /// ```
+    pub fn discovered_method_count(&self) -> usize {
+        self.inner.discovery.as_ref().map_or(0, |d| d.len())
+    }
+
     /// The registered kind of a method path, if registered.
     ///
     /// ```
@@ -99,16 +118,42 @@ impl GrpcMetrics {
     /// assert_eq!(m.grpc_type("/a.B/D"), None);
     /// ```
     pub fn grpc_type(&self, path: &str) -> Option<GrpcType> {
-        self.inner.methods.get(path).map(|m| m.grpc_type)
+        self.inner.methods.get(path).and_then(|m| m.grpc_type)
     }
 
-    fn lookup(&self, path: &str) -> &Arc<MethodSeries> {
-        self.inner.methods.get(path).unwrap_or(&self.inner.unknown)
+    /// Where a call to `path` is recorded: a registered or discovered method; a method
+    /// discovered now (client side: its own code chose the path); on the server, a deferred
+    /// target for a well-formed path not seen yet; else the `unknown` set.
+    #[inline]
+    fn target(&self, path: &str) -> Target {
+        let table = &self.inner;
+        if let Some(m) = table.known(path) {
+            return Target::Known(m);
+        }
+        match (&table.discovery, table.side) {
+            (Some(_), Side::Client) => Target::Known(table.discover(path)),
+            // Only a well-formed path with room left can ever get labels of its own.
+            (Some(d), Side::Server) if d.has_room() && split_method(path).is_some() => {
+                Target::Deferred(Arc::new(Deferred {
+                    table: Arc::clone(table),
+                    path: path.into(),
+                    resolved: OnceLock::new(),
+                    received: AtomicU64::new(0),
+                    sent: AtomicU64::new(0),
+                }))
+            }
+            _ => Target::Known(Arc::clone(&table.unknown)),
+        }
     }
 
-    /// Starts tracking a call to `path` (`/pkg.Service/Method`): increments `started` now;
-    /// the returned tracker records `handled` and the histogram exactly once when it is
-    /// finished or dropped (as `Canceled` when no code was set).
+    /// Starts tracking a call to `path` (`/pkg.Service/Method`); the returned tracker
+    /// records `handled` and the histogram exactly once when it is finished or dropped (as
+    /// `Canceled` when no code was set).
+    ///
+    /// `started` is counted now, except for a server call that must wait for its route
+    /// (no method registered, `path` well formed and not discovered yet): that call counts
+    /// `started` and its messages when [`CallTracker::resolve_route`] is called, or when it
+    /// ends, on the `unknown` labels, if that never happens.
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
@@ -119,12 +164,14 @@ impl GrpcMetrics {
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
     /// ```
     pub fn start(&self, path: &str) -> CallTracker {
-        let method = Arc::clone(self.lookup(path));
-        if let Some(c) = method.started() {
+        let target = self.target(path);
+        if let Target::Known(method) = &target
+            && let Some(c) = method.started()
+        {
             c.inc();
         }
         CallTracker {
-            method,
+            target,
             start: Instant::now(),
             code: None,
             done: false,
@@ -134,7 +181,9 @@ impl GrpcMetrics {
     }
 
     /// Counts a started call without tracking its end: for interceptors, which see a call
-    /// begin but never its status or messages.
+    /// begin but never its status or messages. A server cannot see the route of such a call,
+    /// so only registered or already discovered paths get their own labels there; a client
+    /// discovers `path` as [`start`](Self::start) does.
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
@@ -145,8 +194,92 @@ impl GrpcMetrics {
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_client_started_total{grpc_type="unary",grpc_service="a.B",grpc_method="C"} 1"#));
     /// ```
     pub fn record_started(&self, path: &str) {
-        if let Some(c) = self.lookup(path).started() {
+        let table = &self.inner;
+        let method = match table.side {
+            Side::Client => table.discover(path),
+            Side::Server => table
+                .known(path)
+                .unwrap_or_else(|| Arc::clone(&table.unknown)),
+        };
+        if let Some(c) = method.started() {
             c.inc();
+        }
+    }
+}
+
+/// Where a call's counts go: series known when it started, or decided later.
+#[derive(Clone)]
+enum Target {
+    Known(Arc<MethodSeries>),
+    Deferred(Arc<Deferred>),
+}
+
+impl Target {
+    #[inline]
+    fn add_msgs(&self, received: bool, n: u64) {
+        match self {
+            Target::Known(m) => m.add_msgs(received, n),
+            Target::Deferred(d) => d.add_msgs(received, n),
+        }
+    }
+
+    /// The series the call is recorded on, `None` while deferred.
+    fn series(&self) -> Option<&Arc<MethodSeries>> {
+        match self {
+            Target::Known(m) => Some(m),
+            Target::Deferred(d) => d.resolved.get(),
+        }
+    }
+}
+
+/// A server call to a path not discovered yet: its message counts wait here until the
+/// response head shows whether the path is routed (then they move to the path's own series
+/// or to `unknown`). Body wrappers count from other tasks, hence atomics.
+struct Deferred {
+    table: Arc<MethodTable>,
+    path: Box<str>,
+    resolved: OnceLock<Arc<MethodSeries>>,
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Deferred {
+    /// Decides the series once (later calls return the first decision), then counts
+    /// `started` and moves the waiting messages there.
+    fn resolve(&self, routed: bool) -> &Arc<MethodSeries> {
+        let mut decided_now = false;
+        let series = self.resolved.get_or_init(|| {
+            decided_now = true;
+            if routed {
+                self.table.discover(&self.path)
+            } else {
+                Arc::clone(&self.table.unknown)
+            }
+        });
+        if decided_now {
+            if let Some(c) = series.started() {
+                c.inc();
+            }
+            series.add_msgs(true, self.received.swap(0, Ordering::AcqRel));
+            series.add_msgs(false, self.sent.swap(0, Ordering::AcqRel));
+        }
+        series
+    }
+
+    fn add_msgs(&self, received: bool, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if let Some(series) = self.resolved.get() {
+            series.add_msgs(received, n);
+            return;
+        }
+        let waiting = if received { &self.received } else { &self.sent };
+        waiting.fetch_add(n, Ordering::AcqRel);
+        // Decided meanwhile: the decider's swap may have come before this add, so take what
+        // waits again (each unit is swapped out exactly once, by it or by us).
+        if let Some(series) = self.resolved.get() {
+            series.add_msgs(received, waiting.swap(0, Ordering::AcqRel));
         }
     }
 }
@@ -166,14 +299,14 @@ impl GrpcMetrics {
 #[doc(hidden)]
 #[derive(Clone)]
 pub struct MsgCounter {
-    method: Arc<MethodSeries>,
+    target: Target,
     received: bool,
 }
 
 impl fmt::Debug for MsgCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MsgCounter")
-            .field("method", &self.method.method)
+            .field("method", &self.target.series().map(|m| &m.method))
             .field("received", &self.received)
             .finish()
     }
@@ -190,7 +323,7 @@ impl MsgCounter {
     /// ```
     #[inline]
     pub fn add(&self, n: u64) {
-        self.method.add_msgs(self.received, n);
+        self.target.add_msgs(self.received, n);
     }
 }
 
@@ -212,7 +345,7 @@ impl MsgCounter {
 /// drop(call); // recorded as Internal
 /// ```
 pub struct CallTracker {
-    method: Arc<MethodSeries>,
+    target: Target,
     start: Instant,
     code: Option<GrpcCode>,
     done: bool,
@@ -223,34 +356,92 @@ pub struct CallTracker {
 impl fmt::Debug for CallTracker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallTracker")
-            .field("service", &self.method.service)
-            .field("method", &self.method.method)
+            .field("labels", &self.labels())
+            .field("route_pending", &self.is_route_pending())
             .field("code", &self.code)
             .finish_non_exhaustive()
     }
 }
 
 impl CallTracker {
-    /// The `grpc_type` label of this call.
+    /// The streaming kind of this call's method: `Some` for a registered method, `None`
+    /// (label `grpc_type="unknown"`) for a discovered one or the `unknown` labels, whose
+    /// kind the wire does not tell.
     ///
     /// ```
     /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
-    /// assert_eq!(m.start("/not.Registered/X").grpc_type(), GrpcType::Unary);
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .method("/a.B/C", GrpcType::ServerStream).build().unwrap();
+    /// assert_eq!(m.start("/a.B/C").grpc_type(), Some(GrpcType::ServerStream));
+    /// assert_eq!(m.start("/not.Registered/X").grpc_type(), None);
     /// ```
-    pub fn grpc_type(&self) -> GrpcType {
-        self.method.grpc_type
+    pub fn grpc_type(&self) -> Option<GrpcType> {
+        self.target.series().and_then(|m| m.grpc_type)
     }
 
-    /// The `grpc_service` and `grpc_method` labels of this call.
+    /// The `grpc_service` and `grpc_method` labels of this call; `unknown` ones while
+    /// [the route is pending](Self::is_route_pending).
     ///
     /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
+    ///     .method("/a.B/C", GrpcType::Unary).build().unwrap();
+    /// assert_eq!(m.start("/a.B/C").labels(), ("a.B", "C"));
     /// assert_eq!(m.start("/not.Registered/X").labels(), ("unknown", "unknown"));
     /// ```
     pub fn labels(&self) -> (&str, &str) {
-        (&self.method.service, &self.method.method)
+        self.target
+            .series()
+            .map_or((UNKNOWN, UNKNOWN), |m| (&m.service, &m.method))
+    }
+
+    /// Whether this server call waits for its response head to decide its labels (see
+    /// [`resolve_route`](Self::resolve_route)).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, Side};
+    /// let server = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server).build().unwrap();
+    /// let mut call = server.start("/kv.Store/Get");
+    /// assert!(call.is_route_pending());
+    /// call.resolve_route(true);
+    /// assert!(!call.is_route_pending());
+    /// assert!(!server.start("/kv.Store/Get").is_route_pending()); // discovered now
+    /// assert!(!server.start("/not a path").is_route_pending()); // never gets labels
+    /// ```
+    pub fn is_route_pending(&self) -> bool {
+        matches!(&self.target, Target::Deferred(d) if d.resolved.get().is_none())
+    }
+
+    /// Decides the labels of a server call whose [route is pending](Self::is_route_pending),
+    /// once the response head has arrived: `routed` when the server answered the path (then
+    /// the path is discovered, while fewer than
+    /// [`MAX_DISCOVERED_METHODS`](super::MAX_DISCOVERED_METHODS) are), `false` for the
+    /// server's "no such method" answer (the call stays on the `unknown` labels). Counts
+    /// `started` and the messages seen so far on the chosen labels. The first decision
+    /// holds; on a call that is not pending this does nothing. A pending call that ends
+    /// undecided (cancelled, failed, panicked before its head) is recorded on `unknown`.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, Side};
+    /// use promenade_core::{Format, Registry};
+    /// let r = Registry::new();
+    /// let server = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+    /// let mut call = server.start("/kv.Store/Get");
+    /// call.msg_received();
+    /// call.resolve_route(true); // e.g. the handler answered
+    /// call.finish(GrpcCode::Ok);
+    /// let mut miss = server.start("/kv.Store/Nope");
+    /// miss.resolve_route(false); // e.g. a trailers-only Unimplemented without message
+    /// miss.finish(GrpcCode::Unimplemented);
+    /// let text = r.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"grpc_server_msg_received_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get"} 1"#));
+    /// assert!(text.contains(r#"grpc_server_started_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown"} 1"#));
+    /// assert_eq!(server.discovered_method_count(), 1);
+    /// ```
+    pub fn resolve_route(&mut self, routed: bool) {
+        if let Target::Deferred(d) = &self.target {
+            d.resolve(routed);
+        }
     }
 
     /// Counts one received message.
@@ -261,7 +452,7 @@ impl CallTracker {
     /// ```
     #[inline]
     pub fn msg_received(&self) {
-        self.method.add_msgs(true, 1);
+        self.target.add_msgs(true, 1);
     }
 
     /// Counts one sent message.
@@ -272,7 +463,7 @@ impl CallTracker {
     /// ```
     #[inline]
     pub fn msg_sent(&self) {
-        self.method.add_msgs(false, 1);
+        self.target.add_msgs(false, 1);
     }
 
     /// Counts `n` received (`received == true`) or sent messages.
@@ -284,7 +475,7 @@ impl CallTracker {
     #[doc(hidden)] // promenade-tonic's body wrappers only
     #[inline]
     pub fn add_msgs(&self, received: bool, n: u64) {
-        self.method.add_msgs(received, n);
+        self.target.add_msgs(received, n);
     }
 
     /// A handle counting received messages of this call.
@@ -297,7 +488,7 @@ impl CallTracker {
     #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn received_counter(&self) -> MsgCounter {
         MsgCounter {
-            method: Arc::clone(&self.method),
+            target: self.target.clone(),
             received: true,
         }
     }
@@ -312,7 +503,7 @@ impl CallTracker {
     #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn sent_counter(&self) -> MsgCounter {
         MsgCounter {
-            method: Arc::clone(&self.method),
+            target: self.target.clone(),
             received: false,
         }
     }
@@ -393,10 +584,15 @@ impl CallTracker {
             return;
         }
         let code = self.code.unwrap_or(GrpcCode::Canceled);
-        if let Some(c) = self.method.handled(code) {
+        // A call still waiting for its route never showed that the server routes it.
+        let method = match &self.target {
+            Target::Known(m) => m,
+            Target::Deferred(d) => d.resolve(false),
+        };
+        if let Some(c) = method.handled(code) {
             c.inc();
         }
-        if let Some(h) = self.method.handling() {
+        if let Some(h) = method.handling() {
             let seconds = self.start.elapsed().as_secs_f64();
             observe_with_trace(h, seconds, self.trace_id.as_ref());
         }
@@ -413,7 +609,7 @@ impl Drop for CallTracker {
 mod tests {
     use super::*;
     use crate::Format;
-    use crate::grpc_metrics::{GrpcCode, GrpcType};
+    use crate::grpc_metrics::{GrpcCode, GrpcType, MAX_DISCOVERED_METHODS};
 
     #[test]
     fn tracker_records_once_and_cancels_by_default() {
@@ -432,5 +628,264 @@ mod tests {
         assert!(!text.contains(r#"grpc_code="OK""#));
         assert!(text.contains(r#"grpc_server_handling_seconds_count{grpc_type="server_stream",grpc_service="a.B",grpc_method="C"} 2"#));
         assert!(!text.contains("grpc_server_handling_seconds_bucket{grpc_type=\"server_stream\",grpc_service=\"a.B\",grpc_method=\"C\",grpc_code"));
+    }
+
+    fn text(r: &Registry) -> String {
+        r.encode_to_string(Format::Text).unwrap()
+    }
+
+    /// The value of one sample line, 0 when absent.
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+
+    const UNKNOWN_LABELS: &str =
+        r#"{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown"}"#;
+
+    #[test]
+    fn server_defers_a_new_path_until_its_route_is_known() {
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+        let mut call = m.start("/kv.Store/Get");
+        assert!(call.is_route_pending());
+        assert_eq!(call.labels(), (UNKNOWN, UNKNOWN));
+        call.msg_received();
+        call.received_counter().add(2);
+        // Nothing counted anywhere while the route is pending.
+        assert!(!text(&r).contains("grpc_server_started_total{"));
+        call.resolve_route(true);
+        call.resolve_route(false); // the first decision holds
+        assert_eq!(call.labels(), ("kv.Store", "Get"));
+        assert_eq!(call.grpc_type(), None);
+        call.msg_sent();
+        call.finish(GrpcCode::NotFound);
+        let labels = r#"{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get"}"#;
+        let t = text(&r);
+        assert_eq!(
+            sample(&t, &format!("grpc_server_started_total{labels}")),
+            1.0
+        );
+        assert_eq!(
+            sample(&t, &format!("grpc_server_msg_received_total{labels}")),
+            3.0
+        );
+        assert_eq!(
+            sample(&t, &format!("grpc_server_msg_sent_total{labels}")),
+            1.0
+        );
+        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get",grpc_code="NotFound"} 1"#));
+        assert_eq!(
+            sample(&t, &format!("grpc_server_handling_seconds_count{labels}")),
+            1.0
+        );
+        assert_eq!(m.discovered_method_count(), 1);
+        // Discovered: the next call is counted at once.
+        let next = m.start("/kv.Store/Get");
+        assert!(!next.is_route_pending());
+        assert_eq!(
+            sample(&text(&r), &format!("grpc_server_started_total{labels}")),
+            2.0
+        );
+        drop(next);
+        assert!(!text(&r).contains(r#"grpc_service="unknown""#));
+    }
+
+    #[test]
+    fn route_misses_and_undecided_calls_stay_unknown() {
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+        for _ in 0..3 {
+            let mut miss = m.start("/no.Such/Method");
+            assert!(miss.is_route_pending());
+            miss.msg_received();
+            miss.resolve_route(false);
+            assert_eq!(miss.labels(), (UNKNOWN, UNKNOWN));
+            miss.finish(GrpcCode::Unimplemented);
+        }
+        // Ended before any head (cancelled, failed, panicked): unknown, Canceled.
+        let pending = m.start("/kv.Store/Watch");
+        pending.msg_received();
+        drop(pending);
+        // Never gets labels of its own: not deferred at all.
+        assert!(!m.start("/not/a/path").is_route_pending());
+        assert_eq!(m.discovered_method_count(), 0);
+        let t = text(&r);
+        assert_eq!(
+            sample(&t, &format!("grpc_server_started_total{UNKNOWN_LABELS}")),
+            5.0
+        );
+        assert_eq!(
+            sample(
+                &t,
+                &format!("grpc_server_msg_received_total{UNKNOWN_LABELS}")
+            ),
+            4.0
+        );
+        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="Unimplemented"} 3"#));
+        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="Canceled"} 2"#));
+        assert!(!t.contains("no.Such") && !t.contains("kv.Store"));
+        // A miss does not block a later call from discovering the path.
+        let mut hit = m.start("/no.Such/Method");
+        assert!(hit.is_route_pending());
+        hit.resolve_route(true);
+        assert_eq!(m.discovered_method_count(), 1);
+    }
+
+    #[test]
+    fn discovery_stops_at_the_cap() {
+        for side in [Side::Server, Side::Client] {
+            let r = Registry::new();
+            let m = GrpcMetrics::builder(&r, side)
+                .handling_seconds(false)
+                .build()
+                .unwrap();
+            for i in 0..MAX_DISCOVERED_METHODS + 50 {
+                let mut call = m.start(&format!("/s.S/M{i}"));
+                // Full: calls go straight to unknown, nothing waits.
+                if i >= MAX_DISCOVERED_METHODS {
+                    assert!(!call.is_route_pending());
+                    assert_eq!(call.labels(), (UNKNOWN, UNKNOWN));
+                }
+                call.resolve_route(true);
+                call.finish(GrpcCode::Ok);
+            }
+            assert_eq!(m.discovered_method_count(), MAX_DISCOVERED_METHODS);
+            let t = text(&r);
+            let prefix = match side {
+                Side::Server => "grpc_server",
+                Side::Client => "grpc_client",
+            };
+            let started = format!("{prefix}_started_total{{");
+            assert_eq!(
+                t.matches(started.as_str()).count(),
+                MAX_DISCOVERED_METHODS + 1
+            );
+            assert_eq!(
+                sample(&t, &format!("{prefix}_started_total{UNKNOWN_LABELS}")),
+                50.0
+            );
+        }
+    }
+
+    #[test]
+    fn client_discovers_at_start_and_registered_methods_turn_discovery_off() {
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Client).build().unwrap();
+        let call = m.start("/kv.Store/Get");
+        assert!(!call.is_route_pending());
+        assert_eq!(call.labels(), ("kv.Store", "Get"));
+        m.record_started("/kv.Store/Put");
+        m.start("/bad path").finish(GrpcCode::Internal);
+        assert_eq!(m.discovered_method_count(), 2);
+        drop(call);
+        let t = text(&r);
+        assert!(t.contains(r#"grpc_client_started_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Put"} 1"#));
+        assert_eq!(
+            sample(&t, &format!("grpc_client_started_total{UNKNOWN_LABELS}")),
+            1.0
+        );
+
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Server)
+            .method("/kv.Store/Get", GrpcType::Unary)
+            .build()
+            .unwrap();
+        let other = m.start("/kv.Store/Put");
+        assert!(!other.is_route_pending());
+        assert_eq!(other.labels(), (UNKNOWN, UNKNOWN));
+        assert_eq!(m.start("/kv.Store/Get").grpc_type(), Some(GrpcType::Unary));
+        // A server interceptor cannot see routes: unknown unless registered or discovered.
+        let s = GrpcMetrics::builder(&r, Side::Client).build().unwrap();
+        drop(s);
+        let r2 = Registry::new();
+        let server = GrpcMetrics::builder(&r2, Side::Server).build().unwrap();
+        server.record_started("/kv.Store/Get");
+        assert_eq!(server.discovered_method_count(), 0);
+        assert_eq!(
+            sample(
+                &text(&r2),
+                &format!("grpc_server_started_total{UNKNOWN_LABELS}")
+            ),
+            1.0
+        );
+    }
+
+    #[test]
+    fn messages_counted_while_the_route_is_decided_are_never_lost() {
+        const ADDS: u64 = 20_000;
+        for round in 0..20 {
+            let r = Registry::new();
+            let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
+            let mut call = m.start("/kv.Store/Stream");
+            let go = Arc::new(std::sync::Barrier::new(5));
+            let progress = Arc::new(AtomicU64::new(0));
+            let threads: Vec<_> = (0..4)
+                .map(|i| {
+                    let c = if i % 2 == 0 {
+                        call.received_counter()
+                    } else {
+                        call.sent_counter()
+                    };
+                    let (go, progress) = (Arc::clone(&go), Arc::clone(&progress));
+                    std::thread::spawn(move || {
+                        go.wait();
+                        for _ in 0..ADDS {
+                            c.add(1);
+                            progress.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            // Decide while the counters are busy, so adds race with the decision.
+            go.wait();
+            while progress.load(Ordering::Relaxed) < ADDS {
+                std::hint::spin_loop();
+            }
+            call.resolve_route(round % 2 == 0);
+            for t in threads {
+                t.join().unwrap();
+            }
+            call.finish(GrpcCode::Ok);
+            let t = text(&r);
+            let labels = if round % 2 == 0 {
+                r#"{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Stream"}"#
+            } else {
+                UNKNOWN_LABELS
+            };
+            let both = (2 * ADDS) as f64;
+            assert_eq!(
+                sample(&t, &format!("grpc_server_msg_received_total{labels}")),
+                both
+            );
+            assert_eq!(
+                sample(&t, &format!("grpc_server_msg_sent_total{labels}")),
+                both
+            );
+            assert_eq!(
+                sample(&t, &format!("grpc_server_started_total{labels}")),
+                1.0
+            );
+        }
+    }
+
+    #[test]
+    fn discovery_can_be_turned_off() {
+        let r = Registry::new();
+        let m = GrpcMetrics::builder(&r, Side::Server)
+            .discover_methods(false)
+            .build()
+            .unwrap();
+        let call = m.start("/kv.Store/Get");
+        assert!(!call.is_route_pending());
+        drop(call);
+        assert_eq!(
+            sample(
+                &text(&r),
+                &format!("grpc_server_started_total{UNKNOWN_LABELS}")
+            ),
+            1.0
+        );
     }
 }
