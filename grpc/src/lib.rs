@@ -3,7 +3,8 @@
 //! Prometheus instrumentation for [tonic](https://docs.rs/tonic) gRPC servers and clients,
 //! with exactly the metric names, labels and code strings of the Go ecosystem's gRPC
 //! Prometheus middleware (`go-grpc-middleware/providers/prometheus`, formerly
-//! `go-grpc-prometheus`), so existing dashboards and alerts work unchanged:
+//! `go-grpc-prometheus`), so existing dashboards and alerts work unchanged. The core is
+//! re-exported: this crate is the only Promenade dependency you need.
 //!
 //! | server | client | labels |
 //! |---|---|---|
@@ -13,10 +14,114 @@
 //! | `grpc_server_msg_sent_total` | `grpc_client_msg_sent_total` | base labels |
 //! | `grpc_server_handling_seconds` | `grpc_client_handling_seconds` | base labels (histogram, default buckets, on by default) |
 //!
-//! - [`GrpcServerLayer`] for `Server::builder().layer(..)` and [`GrpcClientLayer`] for a
-//!   `Channel` record everything: status from the response headers or the trailers (errors
-//!   raised mid-stream included), messages counted from the gRPC frames in both directions,
-//!   duration to the end of the stream, `Canceled` when a stream is dropped early.
+//! ## Quick start
+//!
+//! A server (here tonic-health's service), `/metrics` on the gRPC port, and a client:
+//!
+//! ```no_run
+//! use promenade_tonic::{
+//!     GrpcClientService, GrpcMetrics, GrpcServerLayer, HEALTH_METHODS, HEALTH_SERVICE, Registry,
+//!     ScrapeHandler, Side, with_metrics_route,
+//! };
+//! use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let registry = Registry::new();
+//!     let metrics = GrpcMetrics::builder(&registry, Side::Server)
+//!         .service(HEALTH_SERVICE, HEALTH_METHODS) // exact grpc_type labels
+//!         .build()?;
+//!     let (_reporter, health) = tonic_health::server::health_reporter();
+//!     let routes = tonic::service::Routes::new(health);
+//!     tokio::spawn(
+//!         tonic::transport::Server::builder()
+//!             .accept_http1(true) // Prometheus scrapes over HTTP/1.1 on the gRPC port
+//!             .layer(GrpcServerLayer::new(metrics))
+//!             .add_routes(with_metrics_route(routes, ScrapeHandler::builder(&registry).build()?))
+//!             .serve("127.0.0.1:50051".parse()?),
+//!     );
+//!
+//!     let client_metrics = GrpcMetrics::builder(&registry, Side::Client).build()?;
+//!     let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect().await?;
+//!     let mut client = HealthClient::new(GrpcClientService::new(channel, client_metrics));
+//!     client.check(HealthCheckRequest { service: String::new() }).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`GrpcServerLayer`] has a version of this that runs (a real server and client on
+//! 127.0.0.1).
+//!
+//! ## Labels: register your methods, or let them be discovered
+//!
+//! - `grpc_type` comes from the methods you register: in one line from the encoded
+//!   `FileDescriptorSet` that `tonic-prost-build` writes with `.file_descriptor_set_path(..)`
+//!   and you load with `tonic::include_file_descriptor_set!`
+//!   ([`GrpcMetricsBuilderExt::file_descriptor_set`], which shows the recipe), or method by
+//!   method ([`GrpcMetricsBuilder::service`], [`GrpcMetricsBuilder::method`]).
+//! - Without any registered method, methods are discovered from traffic: the client labels
+//!   each call by the path it calls; the server only once tonic has shown that it routes the
+//!   path (its "no such service/method" answer, and calls that end before a response head,
+//!   stay `unknown`). Discovered methods carry `grpc_type="unknown"`, as the streaming kind
+//!   is not on the wire. At most [`MAX_DISCOVERED_METHODS`] (1,000) are discovered; other
+//!   paths are recorded as `unknown`/`unknown` (type `unknown`), so random paths cannot grow
+//!   the number of series. `GrpcMetricsBuilder::discover_methods(false)` turns discovery off.
+//!
+//! ## Options: the same names as the HTTP adapters
+//!
+//! gRPC metrics options are the core's [`GrpcMetricsBuilder`] (`handling_seconds_buckets`,
+//! `handling_seconds`, `native_histograms`, `initialize`, the methods); the scrape route takes
+//! the core's [`ScrapeHandlerBuilder`] — path, auth, gzip, process collector, concurrency
+//! limit, timeout — with exactly the names the axum and actix adapters use in their
+//! `.scrape(|s| ..)` hook.
+//!
+//! ## Your own metrics beside the gRPC metrics
+//!
+//! Register them in the same [`Registry`]; the scrape route exposes all of it.
+//!
+//! ```
+//! use promenade_tonic::{Format, GrpcMetrics, Registry, Side};
+//!
+//! # fn main() -> Result<(), promenade_tonic::Error> {
+//! let registry = Registry::new();
+//! let metrics = GrpcMetrics::builder(&registry, Side::Server).build()?;
+//! let queue = registry.gauge("jobs_queued", "Jobs waiting.")?;
+//! queue.set(3.0);
+//! assert!(registry.encode_to_string(Format::Text)?.contains("jobs_queued 3"));
+//! # drop(metrics); Ok(()) }
+//! ```
+//!
+//! ## Metrics on a separate port
+//!
+//! ```no_run
+//! use promenade_tonic::{Registry, ScrapeHandler};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new();
+//! // Serves GET /metrics on 9464 on a spawned task, with a header-read timeout.
+//! let addr = promenade_tonic::spawn_metrics_server(
+//!     "127.0.0.1:9464".parse()?,
+//!     ScrapeHandler::builder(&registry).build()?,
+//! )
+//! .await?;
+//! # let _ = addr; Ok(()) }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `process` | yes | the `process_*` collector, registered by [`ScrapeHandlerBuilder::build`] unless `.process_collector(false)` (as in the HTTP adapters) |
+//! | `protobuf` | yes | the protobuf exposition format on `/metrics`, needed for native histograms |
+//! | `opentelemetry` | no | exemplar trace ids also from the current OpenTelemetry span context |
+//!
+//! ## Behaviour worth knowing
+//!
+//! - [`GrpcServerLayer`] for `Server::builder().layer(..)` and [`GrpcClientService::new`]
+//!   (or [`GrpcClientLayer`]) around a `Channel` record everything: status from the response
+//!   headers or the trailers (errors raised mid-stream included), messages counted from the
+//!   gRPC frames in both directions, duration to the end of the stream, `Canceled` when a
+//!   stream is dropped early, `Unavailable` for a transport error on the client.
 //! - A server handler that panics (before its response, or mid-stream) is recorded as
 //!   `Internal` on `grpc_server_handled_total` and on the handling-seconds histogram (when
 //!   that carries the code), as go-grpc-middleware's recovery interceptor answers a recovered
@@ -24,47 +129,18 @@
 //!   exclude. The panic itself is not caught (tonic does not recover handler panics; the
 //!   client sees its stream reset and records what it received). The client layer leaves
 //!   panics alone: a call its caller abandons, by panicking or not, is `Canceled`.
-//! - `grpc_type` comes from the methods you register: in one line from the encoded
-//!   `FileDescriptorSet` you build for reflection ([`GrpcMetricsBuilderExt`]), or method by
-//!   method. Unregistered paths are recorded as `unknown`/`unknown` (type `unary`), so random
-//!   paths cannot grow the number of series.
 //! - [`MetricsInterceptor`] counts started calls where only an interceptor fits.
-//! - [`with_metrics_route`] serves `/metrics` on the gRPC port; [`serve_metrics`] /
-//!   [`spawn_metrics_server`] on a port of its own. Collectors run on tokio's blocking pool,
-//!   never on the executor, so a slow collector cannot delay gRPC calls; the core
-//!   [`ScrapeHandler`](promenade_core::scrape::ScrapeHandler) can cap concurrent scrapes and
-//!   scrape time (`with_max_concurrent_scrapes`, `with_scrape_timeout`: 503 beyond them).
-//!
-//! ```
-//! use promenade_core::{Format, Registry, grpc_metrics::{GrpcMetrics, Side}, scrape::ScrapeHandler};
-//! use promenade_tonic::{GrpcMetricsBuilderExt as _, GrpcServerLayer, with_metrics_route};
-//!
-//! // The encoded `FileDescriptorSet` of your protos, as tonic-prost-build writes it with
-//! // `.file_descriptor_set_path(..)`; here: helloworld.Greeter with SayHello and Chat.
-//! // const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
-//! # const FILE_DESCRIPTOR_SET: &[u8] = b"\x0aA\x0a\x10helloworld.proto\x12\x0ahelloworld2!\x0a\x07Greeter\x12\x0a\x0a\x08SayHello\x12\x0a\x0a\x04Chat(\x010\x01";
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let registry = Registry::new();
-//! let metrics = GrpcMetrics::builder(&registry, Side::Server)
-//!     .file_descriptor_set(FILE_DESCRIPTOR_SET)?
-//!     .build()?;
-//! // Your services: `Routes::new(GreeterServer::new(MyGreeter)).add_service(..)`.
-//! let routes = tonic::service::Routes::default();
-//! let server = tonic::transport::Server::builder()
-//!     .accept_http1(true) // HTTP/1.1 scrapes on the gRPC port
-//!     .layer(GrpcServerLayer::new(metrics))
-//!     .add_routes(with_metrics_route(routes, ScrapeHandler::builder(&registry).build()?));
-//! // server.serve("127.0.0.1:50051".parse()?).await?;
-//! # drop(server);
-//! assert!(registry.encode_to_string(Format::Text)?.contains("# TYPE grpc_server_handled_total counter"));
-//! # Ok(()) }
-//! ```
+//! - Scrapes ([`with_metrics_route`], [`serve_metrics`], [`spawn_metrics_server`]) run
+//!   collectors on tokio's blocking pool, never on the executor, so a slow collector cannot
+//!   delay gRPC calls; `max_concurrent_scrapes` and `timeout` on the scrape handler answer 503
+//!   beyond them.
 //!
 //! Differences from the Go middleware, by design:
 //! - messages are counted from the wire frames, so an `io.EOF` at the end of a stream is
 //!   not a message, and a unary call that fails sends no message;
 //! - a call to a method that is not registered is recorded with the fixed `unknown` labels
-//!   (Go's server never sees calls to unknown services);
+//!   (`grpc_type="unknown"` too), or discovered labels when nothing is registered (Go's
+//!   server never sees calls to unknown services);
 //! - the client histogram is on by default (opt-in in Go), and the client's per-message
 //!   latency histograms are not offered.
 //!
@@ -134,7 +210,9 @@ pub use server::{GrpcServerLayer, GrpcServerService};
 #[doc(no_inline)]
 pub use promenade_core;
 #[doc(no_inline)]
-pub use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcMetricsBuilder, GrpcType, Side};
+pub use promenade_core::grpc_metrics::{
+    GrpcCode, GrpcMetrics, GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side,
+};
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};
 #[doc(no_inline)]

@@ -215,6 +215,9 @@ impl ScrapeHandlerBuilder {
     /// ```
     pub fn build(self) -> Result<ScrapeHandler> {
         check_path(&self.path)?;
+        // Without the feature there is no process collector to register.
+        #[cfg(not(feature = "process"))]
+        let _ = self.process_collector;
         #[cfg(feature = "process")]
         if self.process_collector {
             crate::collectors::register_process_collector(&self.registry)?;
