@@ -4,7 +4,7 @@ mod common;
 
 use actix_web::{App, HttpResponse, test, web};
 use common::sample;
-use promenade_actix::{DurationEnd, Naming, PrometheusMetrics, ScrapeHandler, metrics_route};
+use promenade_actix::{DurationEnd, PrometheusMetrics, ScrapeHandler, metrics_route};
 use promenade_core::Registry;
 use promenade_core::encoding::negotiate;
 
@@ -94,76 +94,6 @@ async fn route_labels_follow_scopes_nested_resources_and_scope_wrap() {
         "{text}"
     );
     assert!(!text.contains("/other"));
-}
-
-#[actix_rt::test]
-async fn builder_options_are_forwarded_to_the_core() {
-    let registry = Registry::new();
-    let mw = PrometheusMetrics::builder(&registry)
-        .metrics(|m| {
-            m.naming(Naming::Both)
-                .status_classes(true)
-                .extra_methods(&["PROPFIND"])
-                .exclude_path("/")
-                .const_label("service", "shop")
-                .derived_label("tenant", |info| {
-                    info.headers.header("x-tenant").unwrap_or("none").to_owned()
-                })
-                .body_sizes(true)
-                .buckets(promenade_actix::Buckets::new(vec![0.5, 1.0]).unwrap())
-        })
-        .scrape(|s| s.count_scrapes(true))
-        .build()
-        .unwrap();
-    let app = test::init_service(App::new().wrap(mw).configure(common::routes)).await;
-    assert_eq!(get!(app, "/").0, 200); // excluded
-    let echo = test::TestRequest::post()
-        .uri("/echo")
-        .insert_header(("x-tenant", "t1"))
-        .set_payload("0123456789");
-    assert_eq!(call!(app, echo).0, 200);
-    let odd = test::TestRequest::default()
-        .method(actix_web::http::Method::from_bytes(b"PROPFIND").unwrap())
-        .uri("/users/1");
-    assert_eq!(call!(app, odd).0, 404);
-    let _ = get!(app, "/metrics");
-    let text = get!(app, "/metrics").2;
-    let echo = r#"service="shop",method="POST",route="/echo",status="2xx",tenant="t1""#;
-    assert_eq!(
-        sample(&text, "http_requests_total", echo),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "http_request_size_bytes_sum", echo),
-        Some(10.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, "http_response_size_bytes_sum", echo),
-        Some(10.0),
-        "{text}"
-    );
-    assert!(text.contains(r#"http_request_duration_seconds_bucket{service="shop",method="POST",route="/echo",status="2xx",tenant="t1",le="0.5"} 1"#));
-    let otel = r#"service="shop",http_request_method="POST",http_route="/echo",http_response_status_code="2xx",tenant="t1""#;
-    assert_eq!(
-        sample(&text, "http_server_request_duration_seconds_count", otel),
-        Some(1.0),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"method="PROPFIND",route="/users/{id}",status="4xx""#),
-        "{text}"
-    );
-    assert!(
-        !text.contains(r#"route="/",status"#),
-        "excluded path counted: {text}"
-    );
-    // The first scrape is counted (instrument_scrape), under the metrics path as route.
-    assert!(
-        text.contains(r#"method="GET",route="/metrics",status="2xx",tenant="none"} 1"#),
-        "{text}"
-    );
 }
 
 #[actix_rt::test]

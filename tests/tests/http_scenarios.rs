@@ -264,7 +264,8 @@ fn series(text: &str) -> BTreeMap<String, f64> {
 
 /// Sends the same requests (every route, an error, a panic, unmatched paths, an unknown
 /// method) to a demo and returns its exposition once in-flight is back to zero.
-fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions) -> String {
+/// `counted`: how many of the 11 requests the options leave instrumented.
+fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions, counted: f64) -> String {
     let demo = D::start_with(options);
     for (method, path, body) in [
         ("GET", "/", &b""[..]),
@@ -291,7 +292,7 @@ fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions) -> String {
                 .iter()
                 .map(|s| s.1)
                 .sum::<f64>()
-                == 11.0
+                == counted
     })
 }
 
@@ -299,12 +300,14 @@ fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions) -> String {
 /// the same metric names, label names and values (bucket bounds included), and the same
 /// counts. Durations differ, so among histogram samples only `_count` is compared, and the
 /// request size `_sum` (a declared length, so deterministic).
-fn assert_adapters_agree(options: &DemoOptions, expected_key: &str) {
+fn assert_adapters_agree(options: &DemoOptions, counted: f64, expected_key: &str) {
     let axum = series(&exposition_after_fixed_sequence::<AxumDemoServer>(
         options.clone(),
+        counted,
     ));
     let actix = series(&exposition_after_fixed_sequence::<ActixDemoServer>(
         options.clone(),
+        counted,
     ));
     let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
@@ -331,13 +334,14 @@ fn assert_adapters_agree(options: &DemoOptions, expected_key: &str) {
 fn axum_and_actix_expose_identical_series() {
     assert_adapters_agree(
         &DemoOptions::default(),
+        11.0,
         r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#,
     );
 }
 
 /// The adapters agree when the same non-default options go through each one's
 /// `.metrics(..)` hook: custom buckets, both naming presets, status classes, constant and
-/// derived labels, an extra method, body sizes.
+/// derived labels, an extra method, an excluded path, body sizes.
 #[test]
 fn axum_and_actix_expose_identical_series_with_non_default_options() {
     let options = DemoOptions {
@@ -356,15 +360,18 @@ fn axum_and_actix_expose_identical_series_with_non_default_options() {
                     .to_owned()
                 })
                 .extra_methods(&["PROPFIND"])
+                .exclude_path("/")
                 .body_sizes(true)
         })),
     };
+    // GET / and DELETE / are excluded.
     assert_adapters_agree(
         &options,
+        9.0,
         r#"http_request_duration_seconds_bucket{api="users",le="0.05",method="GET",route="/users/{id}",service="demo",status="2xx"}"#,
     );
     // The series the options add are really there (and so compared above).
-    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options);
+    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options, 9.0);
     for needle in [
         "http_server_request_duration_seconds_count{",
         r#"http_request_size_bytes_sum{service="demo",method="POST",route="/echo",status="2xx",api="other"} 5"#,
@@ -372,6 +379,10 @@ fn axum_and_actix_expose_identical_series_with_non_default_options() {
     ] {
         assert!(axum.contains(needle), "{needle}\n{axum}");
     }
+    assert!(
+        !axum.contains(r#"route="/","#),
+        "excluded path counted:\n{axum}"
+    );
 }
 
 /// Runs every scenario above against one adapter's demo.

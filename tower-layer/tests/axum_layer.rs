@@ -13,7 +13,7 @@ use common::*;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use promenade_core::Registry;
-use promenade_tower::{HttpMetricsLayer, Naming, Prometheus, PrometheusRouterExt};
+use promenade_tower::{HttpMetricsLayer, Prometheus, PrometheusRouterExt};
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -317,54 +317,6 @@ async fn request_and_response_sizes() {
         Some(5.0),
         "{t}"
     );
-}
-
-#[tokio::test]
-async fn options_are_forwarded_to_the_core() {
-    let registry = Registry::new();
-    let app = Router::new()
-        .route("/", get(|| async { "root" }))
-        .route("/healthz", get(|| async { "ok" }))
-        .with_prometheus(
-            Prometheus::builder(&registry)
-                .metrics(|m| {
-                    m.naming(Naming::Both)
-                        .status_classes(true)
-                        .const_label("service", "demo")
-                        .derived_label("tenant", |r| {
-                            r.headers.header("x-tenant").unwrap_or("none").to_owned()
-                        })
-                        .exclude_path("/healthz")
-                })
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-    let mut r = req("GET", "/");
-    r.headers_mut().insert("x-tenant", "acme".parse().unwrap());
-    send(&app, r).await;
-    send(&app, req("GET", "/nope")).await;
-    send(&app, req("GET", "/healthz")).await;
-    let t = text(&registry);
-    assert_eq!(
-        sample(
-            &t,
-            "http_requests_total",
-            r#"service="demo",method="GET",route="/",status="2xx",tenant="acme""#
-        ),
-        Some(1.0),
-        "{t}"
-    );
-    assert_eq!(
-        sample(
-            &t,
-            "http_server_request_duration_seconds_count",
-            r#"service="demo",http_request_method="GET",http_route="unmatched",http_response_status_code="4xx",tenant="none""#
-        ),
-        Some(1.0),
-        "{t}"
-    );
-    assert!(!t.contains("healthz"), "{t}");
 }
 
 #[tokio::test]
