@@ -29,7 +29,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// HEAD; other methods get 405).
 ///
 /// Collectors run on tokio's blocking pool, so a slow collector delays only the scrape
-/// (with [`ScrapeHandler::with_scrape_timeout`], at most that long: then 503); a panicking
+/// (with a [timeout](promenade_core::scrape::ScrapeHandlerBuilder::timeout), at most that long: then 503); a panicking
 /// one makes it a 500. `HEAD` runs no collector and answers without `Content-Length`.
 ///
 /// ```

@@ -15,8 +15,8 @@
 //!   `Content-Length` (the length is not known without encoding) and without calling any
 //!   collector; the keep-alive connection stays in sync.
 //! * `*_concurrency_limit_gives_503` and `*_timeout_gives_503`: a [`ScrapeHandler`] with
-//!   `with_max_concurrent_scrapes(1)` answers a second concurrent scrape 503 at once with
-//!   `Retry-After`; one with `with_scrape_timeout` answers 503 when the collectors have not
+//!   `max_concurrent_scrapes(1)` answers a second concurrent scrape 503 at once with
+//!   `Retry-After`; one with `timeout` answers 503 when the collectors have not
 //!   finished in time, and keeps the slot until the abandoned work really ends, so a
 //!   collector never runs twice at once.
 //! * `*_slow_header_clients_are_cut_off`: 200 clients sending one header byte per second
