@@ -91,10 +91,18 @@ gate_package() {
     # a path-only dependency or a feature that only the workspace turned on fails here.
     local args=()
     for p in "${PUBLISHED[@]}"; do args+=(-p "$p"); done
-    cargo package --allow-dirty "${args[@]}"
     local target version
     target=$(cargo metadata --no-deps --format-version 1 |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    # The verify builds take our crates from a local registry, and cargo treats registry
+    # crates as immutable: it neither re-extracts a version it has unpacked before (under
+    # $CARGO_HOME/registry/src) nor rebuilds one it has compiled, so a second run on the same
+    # machine would verify the adapters against a stale core. Our crates' unpacked and
+    # compiled copies are dropped first (only ours: the dependencies stay warm).
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/promenade-* \
+        "$target"/debug/.fingerprint/promenade-* "$target"/debug/deps/libpromenade_* \
+        "$target"/debug/deps/promenade_* "$target"/debug/build/promenade-*
+    cargo package --allow-dirty "${args[@]}"
     for p in "${PUBLISHED[@]}"; do
         version=$(cargo pkgid -p "$p" | sed 's/.*[@#]//')
         if grep -q 'example\.invalid' "$target/package/$p-$version/Cargo.toml"; then
