@@ -3,6 +3,7 @@
 
 pub mod actix_demo;
 pub mod axum_demo;
+pub mod hyper_demo;
 
 use std::sync::Arc;
 
