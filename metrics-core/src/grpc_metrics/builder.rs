@@ -145,6 +145,7 @@ pub struct GrpcMetricsBuilder {
     side: Side,
     methods: Vec<(String, GrpcType)>,
     handling_seconds: Option<Buckets>,
+    handling_by_code: bool,
     initialize: bool,
     discover: bool,
 }
@@ -158,6 +159,7 @@ impl GrpcMetricsBuilder {
             side,
             methods: Vec::new(),
             handling_seconds: Some(Buckets::default()),
+            handling_by_code: false,
             initialize: false,
             discover: true,
         }
@@ -252,6 +254,32 @@ impl GrpcMetricsBuilder {
     #[must_use]
     pub fn handling_seconds(mut self, on: bool) -> Self {
         self.handling_seconds = on.then(|| self.handling_seconds.take().unwrap_or_default());
+        self
+    }
+
+    /// Adds a `grpc_code` label to the handling-seconds histogram, so that the latency of
+    /// failing calls can be seen apart from that of successful ones (a fast `Unavailable` no
+    /// longer hides a slow `OK`). Off by default: the Go middleware's histogram has no code,
+    /// and dashboards written for it sum over the base labels only (they still work with it
+    /// on, as `sum by (le)` folds the codes). Costs one histogram per method and code seen.
+    ///
+    /// ```
+    /// use promenade_core::{Format, Registry, grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side}};
+    /// let r = Registry::new();
+    /// let m = GrpcMetrics::builder(&r, Side::Server)
+    ///     .method("/kv.Store/Get", GrpcType::Unary)
+    ///     .handling_seconds_by_code(true)
+    ///     .build()
+    ///     .unwrap();
+    /// m.start("/kv.Store/Get").finish(GrpcCode::Ok);
+    /// m.start("/kv.Store/Get").finish(GrpcCode::NotFound);
+    /// let text = r.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"grpc_server_handling_seconds_count{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="OK"} 1"#));
+    /// assert!(text.contains(r#"grpc_server_handling_seconds_count{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="NotFound"} 1"#));
+    /// ```
+    #[must_use]
+    pub fn handling_seconds_by_code(mut self, on: bool) -> Self {
+        self.handling_by_code = on;
         self
     }
 
@@ -350,11 +378,16 @@ impl GrpcMetricsBuilder {
                         help[4],
                         buckets,
                     )
-                    .labels(&base)
+                    .labels(if self.handling_by_code {
+                        &["grpc_type", "grpc_service", "grpc_method", "grpc_code"][..]
+                    } else {
+                        &base[..]
+                    })
                     .build()?,
                 ),
                 None => None,
             },
+            handling_by_code: self.handling_by_code,
         });
         let mut methods = MethodMap::default();
         for (path, grpc_type) in &self.methods {
@@ -416,7 +449,9 @@ impl GrpcMetricsBuilder {
                 m.started();
                 m.counter(&m.received, &families.received);
                 m.counter(&m.sent, &families.sent);
-                m.handling();
+                // With codes on the histogram, only the OK one: 17 histograms per method
+                // would be mostly empty buckets.
+                m.handling(GrpcCode::Ok);
                 for c in GrpcCode::ALL {
                     m.handled(c);
                 }

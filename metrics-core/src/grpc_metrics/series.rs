@@ -31,6 +31,8 @@ pub(super) struct MethodSeries {
     pub(super) received: Lazy<Counter>,
     pub(super) sent: Lazy<Counter>,
     pub(super) handling: Lazy<Histogram>,
+    /// The histogram per code, when it carries `grpc_code`; indexed by the code's wire number.
+    pub(super) handling_by_code: [Lazy<Histogram>; GrpcCode::ALL.len()],
     /// `handled` per code, indexed by the code's wire number.
     pub(super) handled: [Lazy<Counter>; GrpcCode::ALL.len()],
 }
@@ -51,6 +53,7 @@ impl MethodSeries {
             received: OnceLock::new(),
             sent: OnceLock::new(),
             handling: OnceLock::new(),
+            handling_by_code: std::array::from_fn(|_| OnceLock::new()),
             handled: std::array::from_fn(|_| OnceLock::new()),
         }
     }
@@ -93,12 +96,23 @@ impl MethodSeries {
         }
     }
 
+    /// The handling-seconds series a call that ended with `code` observes: the method's one
+    /// histogram, or its histogram for `code` when the family carries `grpc_code`.
     #[inline]
-    pub(super) fn handling(&self) -> Option<&Histogram> {
+    pub(super) fn handling(&self, code: GrpcCode) -> Option<&Histogram> {
         let h = self.families.handling.as_ref()?;
-        self.handling
-            .get_or_init(|| h.series(&self.labels()).ok())
+        if self.families.handling_by_code {
+            let cell = self.handling_by_code.get(usize::from(code.as_u8()))?;
+            cell.get_or_init(|| {
+                let [t, s, m] = self.labels();
+                h.series(&[t, s, m, code.as_str()]).ok()
+            })
             .as_deref()
+        } else {
+            self.handling
+                .get_or_init(|| h.series(&self.labels()).ok())
+                .as_deref()
+        }
     }
 
     #[inline]
@@ -119,6 +133,8 @@ pub(super) struct Families {
     pub(super) received: Family<Counter>,
     pub(super) sent: Family<Counter>,
     pub(super) handling: Option<Family<Histogram>>,
+    /// Whether `handling` carries `grpc_code` (an opt-in outside the Go middleware's names).
+    pub(super) handling_by_code: bool,
 }
 
 /// Method paths by full path, with the hasher every table here uses.

@@ -592,7 +592,7 @@ impl CallTracker {
         if let Some(c) = method.handled(code) {
             c.inc();
         }
-        if let Some(h) = method.handling() {
+        if let Some(h) = method.handling(code) {
             let seconds = self.start.elapsed().as_secs_f64();
             observe_with_trace(h, seconds, self.trace_id.as_ref());
         }
