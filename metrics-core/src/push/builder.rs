@@ -81,6 +81,9 @@ pub struct PushgatewayBuilder {
     basic_auth: Option<(String, String)>,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    /// PEM bytes of root certificates to trust besides the web's (feature `push-tls`).
+    #[cfg(feature = "push-tls")]
+    tls_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for PushgatewayBuilder {
@@ -116,6 +119,8 @@ impl PushgatewayBuilder {
             basic_auth: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            #[cfg(feature = "push-tls")]
+            tls_roots: Vec::new(),
         }
     }
 
@@ -232,12 +237,33 @@ impl PushgatewayBuilder {
         self
     }
 
+    /// Trusts the root certificate(s) in `pem` (PEM `CERTIFICATE` blocks) for `https://`
+    /// gateways, besides the web's roots: for a gateway whose certificate your own CA signed.
+    /// Checked by [`build`](Self::build). Feature `push-tls`.
+    ///
+    /// ```
+    /// use promenade_core::push::{PushError, Pushgateway};
+    /// let err = Pushgateway::builder("https://gw.internal:9091", "j")
+    ///     .tls_root_certificates_pem(b"not a certificate")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, PushError::InvalidCertificate(_)), "{err}");
+    /// ```
+    #[cfg(feature = "push-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "push-tls")))]
+    #[must_use]
+    pub fn tls_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        self.tls_roots.push(pem.to_vec());
+        self
+    }
+
     /// Validates everything and builds the async client. Needs no runtime; requests do.
+    /// `https://` URLs need the feature `push-tls`.
     ///
     /// ```
     /// use promenade_core::push::Pushgateway;
     /// assert!(Pushgateway::builder("http://gw:9091", "").build().is_err());
-    /// assert!(Pushgateway::builder("https://gw:9091", "j").build().is_err()); // no TLS
+    /// assert_eq!(Pushgateway::builder("https://gw:9091", "j").build().is_ok(), cfg!(feature = "push-tls"));
     /// assert!(Pushgateway::builder("gw:9091", "j").build().is_err());
     /// assert!(Pushgateway::builder("http://gw:9091", "j").grouping("job", "x").build().is_err());
     /// ```
@@ -252,13 +278,14 @@ impl PushgatewayBuilder {
         };
         let base = self.url.trim_end_matches('/');
         let lower = base.to_ascii_lowercase();
+        #[cfg(not(feature = "push-tls"))]
         if lower.starts_with("https://") {
             return Err(bad_url(
-                "https is not supported (no TLS in this client); use http:// or a TLS-terminating proxy",
+                "https needs the `push-tls` feature of promenade-core; without it, use http:// or a TLS-terminating proxy",
             ));
         }
-        if !lower.starts_with("http://") {
-            return Err(bad_url("must start with http://"));
+        if !lower.starts_with("http://") && !lower.starts_with("https://") {
+            return Err(bad_url("must start with http:// or https://"));
         }
         if base.contains(['?', '#']) {
             return Err(bad_url("must not have a query or fragment"));
@@ -303,6 +330,14 @@ impl PushgatewayBuilder {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.timeout));
         connector.set_nodelay(true);
+        #[cfg(feature = "push-tls")]
+        let connector = {
+            let mut roots = Vec::new();
+            for pem in &self.tls_roots {
+                roots.extend(super::tls::parse_roots(pem)?);
+            }
+            super::tls::connector(connector, &roots)?
+        };
         // No idle pool: a batch job pushes rarely, and pooled connections would tie the
         // client to the runtime that opened them.
         let client = Client::builder(TokioExecutor::new())
@@ -363,7 +398,9 @@ mod tests {
         for bad in [
             "",
             "ftp://x",
+            #[cfg(not(feature = "push-tls"))]
             "https://x",
+            "https://",
             "http://",
             "http://x?y=1",
             "http://a b",

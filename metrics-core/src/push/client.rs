@@ -8,7 +8,11 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+#[cfg(not(feature = "push-tls"))]
+use hyper_util::client::legacy::connect::HttpConnector as Connector;
+
+#[cfg(feature = "push-tls")]
+use super::tls::Connector;
 
 use super::error::error_chain;
 use super::labels::{check_family_labels, check_sample_labels};
@@ -40,7 +44,7 @@ pub struct Pushgateway {
     pub(super) gzip: bool,
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
     pub(super) timeout: Duration,
-    pub(super) client: Client<HttpConnector, Full<Bytes>>,
+    pub(super) client: Client<Connector, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for Pushgateway {

@@ -95,6 +95,10 @@ pub enum PushError {
         /// The start of the response body (the gateway's explanation).
         body: String,
     },
+    /// A root certificate given to the builder is not a usable PEM certificate, or TLS could
+    /// not be set up (feature `push-tls`).
+    #[error("invalid TLS root certificate: {0}")]
+    InvalidCertificate(String),
     /// The blocking client could not start its runtime, or a thread to run a request on.
     #[error("blocking Pushgateway client: {0}")]
     Runtime(String),

@@ -7,9 +7,10 @@
 //! - [`Pushgateway::push_add`] (`POST`) replaces only the families pushed;
 //! - [`Pushgateway::delete`] (`DELETE`) removes the group.
 //!
-//! It runs on hyper 1 with hyper-util's client over plain HTTP (no TLS: put a TLS-terminating
-//! proxy in front of the gateway if needed) inside a Tokio runtime with its time driver
-//! enabled (`#[tokio::main]` has it). Outside async tasks (a plain `main`, a `spawn_blocking`
+//! It runs on hyper 1 with hyper-util's client, over plain HTTP, or HTTPS with the feature
+//! `push-tls` (rustls, no OpenSSL; the web's root certificates plus any given to
+//! [`PushgatewayBuilder::tls_root_certificates_pem`]), inside a Tokio runtime with its time
+//! driver enabled (`#[tokio::main]` has it). Outside async tasks (a plain `main`, a `spawn_blocking`
 //! closure), [`BlockingPushgateway`] brings its own current-thread runtime.
 //!
 //! Grouping-key values that contain `/` or are empty are sent base64url-encoded with the
@@ -47,6 +48,9 @@ mod error;
 mod labels;
 // path.rs      the group's URL path: grouping key, `@base64` values, UTF-8 name escaping
 mod path;
+// tls.rs       HTTPS through rustls (feature `push-tls`)
+#[cfg(feature = "push-tls")]
+mod tls;
 
 pub use blocking::BlockingPushgateway;
 pub use builder::{DEFAULT_TIMEOUT, PushFormat, PushgatewayBuilder};
