@@ -59,6 +59,9 @@ pub mod name;
 pub mod push;
 mod registry;
 pub mod scrape;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 #[cfg(feature = "testutil")]
 pub mod testutil;
 mod trace;
