@@ -12,9 +12,8 @@ use axum::body::Body;
 use axum::routing::any;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use promenade_core::scrape::{Prepared, ScrapeHandler};
+use promenade_core::server::MetricsServer;
 use tonic::service::Routes;
 
 /// How long [`serve_metrics`] waits for a request head before it closes the connection, so
@@ -113,10 +112,13 @@ pub fn with_metrics_route(routes: Routes, handler: ScrapeHandler) -> Routes {
 }
 
 /// Serves `handler` at its [path](ScrapeHandler::path) on its own listener (HTTP/1.1), until the future is
-/// dropped. A connection whose request head does not arrive within
+/// dropped; other paths get 404. A connection whose request head does not arrive within
 /// [`HEADER_READ_TIMEOUT`] is closed. Failed accepts (such as running out of file
 /// descriptors) are retried after a short pause. Needs a tokio runtime with timers enabled
 /// (`#[tokio::main]` has them), as tonic's own server does.
+///
+/// This is the core's [`MetricsServer`] without a health path; use it directly for a health
+/// path, a Unix socket, a graceful shutdown or a background thread.
 ///
 /// ```no_run
 /// use promenade_core::{Registry, scrape::ScrapeHandler};
@@ -129,26 +131,12 @@ pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     handler: ScrapeHandler,
 ) -> std::io::Result<()> {
-    let router = metrics_router(handler);
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Usually transient (EMFILE, ECONNABORTED): as axum::serve, pause and go on.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let mut http1 = hyper::server::conn::http1::Builder::new();
-            http1
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            // A connection error concerns that client only.
-            let _ = http1.serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+    MetricsServer::builder(handler)
+        .health_path(None)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .build()?
+        .serve(listener, std::future::pending())
+        .await
 }
 
 /// Binds `addr` and serves `handler` at its [path](ScrapeHandler::path) (as [`serve_metrics`]); returns

@@ -33,6 +33,13 @@
 //!   family out ([`CollectorErrors`]) — never a page that Prometheus would reject whole.
 //! - Every invalid input is an [`Error`] value; nothing a caller passes in panics, and no
 //!   value a caller observes makes an invalid exposition.
+//!
+//! ## Bridges
+//!
+//! Metrics recorded with other libraries, on the same `/metrics` (one feature each):
+//!
+//! - `bridge-prometheus`: an existing tikv `prometheus` crate [`prometheus::Registry`](https://docs.rs/prometheus/0.14/prometheus/struct.Registry.html),
+//!   read at every scrape (`bridge::prometheus::PrometheusBridge`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -43,6 +50,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod bridge;
 mod callback;
 mod collector;
 pub mod collectors;
@@ -59,6 +67,9 @@ pub mod name;
 pub mod push;
 mod registry;
 pub mod scrape;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 #[cfg(feature = "testutil")]
 pub mod testutil;
 mod trace;

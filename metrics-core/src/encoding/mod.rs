@@ -421,6 +421,13 @@ impl<'a> MetricEncoder<'a> {
         self.check.end_collector()
     }
 
+    /// Fails the current family with `problem`, as an invalid sample would: for this
+    /// crate's bridges, whose sources can hold what `LabelSet::from_pairs` refuses.
+    #[cfg(feature = "bridge-prometheus")]
+    pub(crate) fn fail(&mut self, problem: String) {
+        self.reject(problem);
+    }
+
     fn reject(&mut self, problem: String) {
         self.check.fail(problem);
         if self.header_written {
