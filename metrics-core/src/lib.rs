@@ -33,6 +33,12 @@
 //!   family out ([`CollectorErrors`]) — never a page that Prometheus would reject whole.
 //! - Every invalid input is an [`Error`] value; nothing a caller passes in panics, and no
 //!   value a caller observes makes an invalid exposition.
+//!
+//! ## Bridges
+//!
+//! Metrics recorded through other APIs, onto the same registry (one feature each):
+//! - `bridge-metrics`: `bridge::metrics::PrometheusRecorder`, a recorder for the
+//!   [`metrics`](https://docs.rs/metrics) facade (`metrics::counter!`, `gauge!`, `histogram!`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -43,6 +49,9 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(feature = "bridge-metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bridge-metrics")))]
+pub mod bridge;
 mod callback;
 mod collector;
 pub mod collectors;
