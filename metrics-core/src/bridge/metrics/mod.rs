@@ -944,7 +944,7 @@ impl Recorder for PrometheusRecorder {
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Counter {
         match self.shared.register_handle(key, Kind::Counter) {
             Handle::Counter(c) => c,
-            _ => self.shared.type_conflict(|| ::metrics::Counter::noop()),
+            _ => self.shared.type_conflict(::metrics::Counter::noop),
         }
     }
 
@@ -952,7 +952,7 @@ impl Recorder for PrometheusRecorder {
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Gauge {
         match self.shared.register_handle(key, Kind::Gauge) {
             Handle::Gauge(g) => g,
-            _ => self.shared.type_conflict(|| ::metrics::Gauge::noop()),
+            _ => self.shared.type_conflict(::metrics::Gauge::noop),
         }
     }
 
@@ -960,7 +960,7 @@ impl Recorder for PrometheusRecorder {
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> ::metrics::Histogram {
         match self.shared.register_handle(key, Kind::Histogram) {
             Handle::Histogram(h) => h,
-            _ => self.shared.type_conflict(|| ::metrics::Histogram::noop()),
+            _ => self.shared.type_conflict(::metrics::Histogram::noop),
         }
     }
 }
