@@ -5,7 +5,7 @@
 
 use promenade_core::bridge::metrics::{Matcher, PrometheusRecorder};
 use promenade_core::name::{is_valid_label_name, is_valid_metric_name};
-use promenade_core::{Buckets, Format, NativeBuckets, QuantileOptions, Registry};
+use promenade_core::{Buckets, Format, QuantileOptions, Registry};
 
 fn recorder(registry: &Registry) -> PrometheusRecorder {
     PrometheusRecorder::builder(registry).build().unwrap()
@@ -16,6 +16,7 @@ fn text(registry: &Registry) -> String {
     check_exposition(&text);
     // OpenMetrics and protobuf run the same scrape-time checks; they must pass too.
     registry.encode_to_string(Format::OpenMetrics).unwrap();
+    #[cfg(feature = "protobuf")]
     registry.encode_to_vec(Format::Protobuf).unwrap();
     text
 }
@@ -110,15 +111,16 @@ fn every_kind() {
     assert!(text.contains("gc_pause{quantile=\"0.5\"} 4\n"), "{text}");
 }
 
+#[cfg(feature = "protobuf")]
 #[test]
 fn native_histograms_by_option() {
     let registry = Registry::new();
     let recorder = PrometheusRecorder::builder(&registry)
-        .native_histograms(NativeBuckets::default())
+        .native_histograms(promenade_core::NativeBuckets::default())
         .build()
         .unwrap();
     let plain = Registry::new();
-    let plain_recorder = recorder_for(&plain);
+    let plain_recorder = recorder(&plain);
     for r in [&recorder, &plain_recorder] {
         metrics::with_local_recorder(r, || {
             for v in [0.001, 0.01, 0.1, 1.0, 10.0] {
@@ -136,10 +138,6 @@ fn native_histograms_by_option() {
         native.len(),
         classic.len()
     );
-}
-
-fn recorder_for(registry: &Registry) -> PrometheusRecorder {
-    recorder(registry)
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! A [`metrics`](::metrics) facade recorder that writes into a Promenade [`Registry`], so
+//! A [`metrics`] facade recorder that writes into a Promenade [`Registry`], so
 //! what libraries record with `metrics::counter!`, `gauge!` and `histogram!` appears on the
 //! same `/metrics` as everything else (feature `bridge-metrics`).
 //!
@@ -251,7 +251,7 @@ impl PrometheusRecorderBuilder {
         self
     }
 
-    /// Builds the recorder, for [`metrics::with_local_recorder`](::metrics::with_local_recorder)
+    /// Builds the recorder, for [`metrics::with_local_recorder`]
     /// or [`PrometheusRecorder::install`]. Registers the self-metric
     /// `promenade_metrics_bridge_dropped_total`, so a second recorder on one registry is
     /// refused ([`Error::AlreadyRegistered`]).
@@ -299,7 +299,7 @@ impl PrometheusRecorderBuilder {
     }
 
     /// Builds the recorder and installs it as the process's global `metrics` recorder
-    /// ([`metrics::set_global_recorder`](::metrics::set_global_recorder)). Returns a handle
+    /// ([`metrics::set_global_recorder`]). Returns a handle
     /// to the same recorder; fails with [`Error::AlreadyInstalled`] (and leaves the registry
     /// as it was) when a global recorder is already set.
     ///
