@@ -119,6 +119,15 @@ pub enum Error {
         /// What it did.
         problem: String,
     },
+    /// A process-wide hook (such as the global `metrics` recorder) was already installed;
+    /// the value names the hook.
+    ///
+    /// ```
+    /// let err = promenade_core::Error::AlreadyInstalled("`metrics` recorder");
+    /// assert_eq!(err.to_string(), "a global `metrics` recorder is already installed in this process");
+    /// ```
+    #[error("a global {0} is already installed in this process")]
+    AlreadyInstalled(&'static str),
 }
 
 /// Shorthand for results in this crate.

@@ -36,8 +36,10 @@
 //!
 //! ## Bridges
 //!
-//! Metrics recorded with other libraries, on the same `/metrics` (one feature each):
+//! Metrics recorded through other APIs, on the same `/metrics` (one feature each):
 //!
+//! - `bridge-metrics`: `bridge::metrics::PrometheusRecorder`, a recorder for the
+//!   [`metrics`](https://docs.rs/metrics) facade (`metrics::counter!`, `gauge!`, `histogram!`).
 //! - `bridge-prometheus`: an existing tikv `prometheus` crate [`prometheus::Registry`](https://docs.rs/prometheus/0.14/prometheus/struct.Registry.html),
 //!   read at every scrape (`bridge::prometheus::PrometheusBridge`).
 
@@ -50,6 +52,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(any(feature = "bridge-metrics", feature = "bridge-prometheus"))]
 pub mod bridge;
 mod callback;
 mod collector;

@@ -355,6 +355,12 @@ impl Registry {
         }
     }
 
+    /// The names of the constant labels written on every series.
+    #[cfg_attr(not(feature = "bridge-metrics"), allow(dead_code))]
+    pub(crate) fn const_label_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.const_labels.iter().map(|(n, _)| n.as_str())
+    }
+
     fn register_family<M: crate::Metric>(&self, family: Family<M>) -> Result<Family<M>> {
         self.register(family.clone())?;
         Ok(family)

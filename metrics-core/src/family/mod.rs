@@ -497,6 +497,14 @@ impl<M: Metric> Collector for Family<M> {
 
     fn collect(&self, enc: &mut MetricEncoder<'_>) {
         enc.family(&self.header());
+        self.encode_series(enc);
+    }
+}
+
+impl<M: Metric> Family<M> {
+    /// Writes every live series under the family header the caller has just written (the
+    /// `metrics` facade bridge writes one header for several families of one name).
+    pub(crate) fn encode_series(&self, enc: &mut MetricEncoder<'_>) {
         // New series wait while the family is written out; updates to existing ones do not.
         let state = self.lock();
         if self.inner.legacy_labels {
