@@ -74,7 +74,7 @@ pub fn metrics(registry: &Registry) -> promenade_core::Result<PrometheusMetrics>
     metrics_with(registry, &DemoOptions::default())
 }
 
-/// [`metrics`] with options (`--native` adds native histogram buckets).
+/// [`metrics()`] with options (`--native` adds native histogram buckets).
 ///
 /// ```
 /// use promenade_examples::{DemoOptions, actix_demo::metrics_with};

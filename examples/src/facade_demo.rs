@@ -33,7 +33,7 @@ pub mod library {
     /// ```
     pub fn lookup(key: u64) -> &'static str {
         let start = Instant::now();
-        let result = if key % 2 == 0 { "hit" } else { "miss" };
+        let result = if key.is_multiple_of(2) { "hit" } else { "miss" };
         metrics::counter!("cache_lookups_total", "result" => result).increment(1);
         metrics::histogram!("cache_lookup").record(start.elapsed().as_secs_f64());
         result

@@ -115,13 +115,13 @@ fn every_kind() {
 #[test]
 fn native_histograms_by_option() {
     let registry = Registry::new();
-    let recorder = PrometheusRecorder::builder(&registry)
+    let native_recorder = PrometheusRecorder::builder(&registry)
         .native_histograms(promenade_core::NativeBuckets::default())
         .build()
         .unwrap();
     let plain = Registry::new();
     let plain_recorder = recorder(&plain);
-    for r in [&recorder, &plain_recorder] {
+    for r in [&native_recorder, &plain_recorder] {
         metrics::with_local_recorder(r, || {
             for v in [0.001, 0.01, 0.1, 1.0, 10.0] {
                 metrics::histogram!("rpc_seconds").record(v);
