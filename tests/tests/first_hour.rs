@@ -28,7 +28,7 @@ fn with_prometheus_on_a_router_without_routes_is_an_error() {
     assert!(message.contains("call it last"), "{message}");
     // With routes it works.
     let registry = Registry::new();
-    Router::<()>::new()
+    let _app: Router = Router::<()>::new()
         .route("/", get(|| async { "hi" }))
         .with_prometheus(Prometheus::new(&registry).unwrap())
         .unwrap();
