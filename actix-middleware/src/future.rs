@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ResourceMap, ServiceResponse};
-use actix_web::http::{StatusCode, Uri};
+use actix_web::http::StatusCode;
 use actix_web::{Error, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
 use promenade_core::http_metrics::RequestTracker;
@@ -118,7 +118,42 @@ impl<F> ResponseFuture<F> {
 /// end avoids by asking the routed request.
 pub(crate) struct RouteLater {
     pub(crate) resource_map: Rc<ResourceMap>,
-    pub(crate) uri: Uri,
+    pub(crate) path: PathCopy,
+}
+
+/// Longest path kept inline by [`PathCopy`].
+const INLINE_PATH: usize = 64;
+
+/// A copy of the request path: inline when short (the common case costs a `memcpy`;
+/// cloning the `Uri` would allocate, its bytes being promoted to shared on first clone),
+/// on the heap otherwise.
+pub(crate) enum PathCopy {
+    Inline { buf: [u8; INLINE_PATH], len: u8 },
+    Heap(Box<str>),
+}
+
+impl PathCopy {
+    pub(crate) fn new(path: &str) -> Self {
+        match u8::try_from(path.len()) {
+            Ok(len) if path.len() <= INLINE_PATH => {
+                let mut buf = [0u8; INLINE_PATH];
+                buf[..path.len()].copy_from_slice(path.as_bytes());
+                Self::Inline { buf, len }
+            }
+            _ => Self::Heap(path.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole, so always valid UTF-8; "" is only a fallback.
+            Self::Inline { buf, len } => {
+                std::str::from_utf8(buf.get(..usize::from(*len)).unwrap_or_default())
+                    .unwrap_or_default()
+            }
+            Self::Heap(path) => path,
+        }
+    }
 }
 
 /// A tracker whose route is learned after routing: from the response when there is one,
@@ -159,7 +194,7 @@ impl Routed {
 impl Drop for Routed {
     fn drop(&mut self) {
         if let (Some(tracker), Some(later)) = (self.tracker.as_mut(), self.later.take()) {
-            let route = later.resource_map.match_pattern(later.uri.path());
+            let route = later.resource_map.match_pattern(later.path.as_str());
             tracker.set_route(route.as_deref());
         }
     }

@@ -19,7 +19,7 @@ use promenade_core::scrape::ScrapeHandler;
 
 use crate::body::ResponseBody;
 use crate::builder::PrometheusMetricsBuilder;
-use crate::future::{ResponseFuture, RouteLater, Routed};
+use crate::future::{PathCopy, ResponseFuture, RouteLater, Routed};
 use crate::scrape::scrape_route;
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
@@ -240,7 +240,7 @@ where
                 self.resource_map
                     .get_or_init(|| Rc::new(req.resource_map().clone())),
             ),
-            uri: req.uri().clone(),
+            path: PathCopy::new(req.path()),
         });
         let mut routed = Routed::new(tracker, later);
         // A service whose `call` itself panics is recorded like a panicking handler.
