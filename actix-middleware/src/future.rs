@@ -6,8 +6,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::rc::Rc;
+
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::ServiceResponse;
+use actix_web::dev::{ResourceMap, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{Error, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
@@ -53,7 +55,7 @@ pin_project! {
         Tracked {
             #[pin]
             fut: F,
-            tracker: Option<RequestTracker>,
+            tracker: Option<Routed>,
             catch_panics: bool,
         },
         // A scrape answered by the middleware itself (collectors on the blocking pool).
@@ -76,7 +78,7 @@ impl<F> ResponseFuture<F> {
     }
 
     /// A request passed on to the wrapped service and measured by `tracker`.
-    pub(crate) fn tracked(fut: F, tracker: Option<RequestTracker>, catch_panics: bool) -> Self {
+    pub(crate) fn tracked(fut: F, tracker: Option<Routed>, catch_panics: bool) -> Self {
         Self {
             state: State::Tracked {
                 fut,
@@ -107,6 +109,93 @@ impl<F> ResponseFuture<F> {
             state: State::Failed {
                 err: Some(panic_error()),
             },
+        }
+    }
+}
+
+/// What finds a request's route when it ends without a response (cancelled, failed,
+/// panicked): the path matched against the app's routes, the second path match the normal
+/// end avoids by asking the routed request.
+pub(crate) struct RouteLater {
+    pub(crate) resource_map: Rc<ResourceMap>,
+    pub(crate) path: PathCopy,
+}
+
+/// Longest path kept inline by [`PathCopy`].
+const INLINE_PATH: usize = 64;
+
+/// A copy of the request path: inline when short (the common case costs a `memcpy`;
+/// cloning the `Uri` would allocate, its bytes being promoted to shared on first clone),
+/// on the heap otherwise.
+pub(crate) enum PathCopy {
+    Inline { buf: [u8; INLINE_PATH], len: u8 },
+    Heap(Box<str>),
+}
+
+impl PathCopy {
+    pub(crate) fn new(path: &str) -> Self {
+        match u8::try_from(path.len()) {
+            Ok(len) if path.len() <= INLINE_PATH => {
+                let mut buf = [0u8; INLINE_PATH];
+                buf[..path.len()].copy_from_slice(path.as_bytes());
+                Self::Inline { buf, len }
+            }
+            _ => Self::Heap(path.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole, so always valid UTF-8; "" is only a fallback.
+            Self::Inline { buf, len } => {
+                std::str::from_utf8(buf.get(..usize::from(*len)).unwrap_or_default())
+                    .unwrap_or_default()
+            }
+            Self::Heap(path) => path,
+        }
+    }
+}
+
+/// A tracker whose route is learned after routing: from the response when there is one,
+/// else (on drop) through [`RouteLater`].
+pub(crate) struct Routed {
+    tracker: Option<RequestTracker>,
+    later: Option<RouteLater>,
+}
+
+impl Routed {
+    /// `later` is `None` when the tracker already has its route.
+    pub(crate) fn new(tracker: RequestTracker, later: Option<RouteLater>) -> Self {
+        Self {
+            tracker: Some(tracker),
+            later,
+        }
+    }
+
+    /// The response head is ready: takes the route from the routed request and hands the
+    /// tracker on (to the response body).
+    fn respond(&mut self, request: &HttpRequest, status: StatusCode) -> Option<RequestTracker> {
+        let mut tracker = self.tracker.take()?;
+        if self.later.take().is_some() {
+            tracker.set_route(request.match_pattern().as_deref());
+        }
+        tracker.response_head(status.as_u16());
+        Some(tracker)
+    }
+
+    /// The request ends without a response, as `status`; recorded when `self` is dropped.
+    pub(crate) fn fail(&mut self, status: u16) {
+        if let Some(t) = self.tracker.as_mut() {
+            t.response_head(status);
+        }
+    }
+}
+
+impl Drop for Routed {
+    fn drop(&mut self) {
+        if let (Some(tracker), Some(later)) = (self.tracker.as_mut(), self.later.take()) {
+            let route = later.resource_map.match_pattern(later.path.as_str());
+            tracker.set_route(route.as_deref());
         }
     }
 }
@@ -167,7 +256,7 @@ where
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(result)) => result,
                     Err(panic) => {
-                        t.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                        t.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
                         drop(tracker.take());
                         if *catch_panics {
                             return Poll::Ready(Err(panic_error()));
@@ -177,14 +266,15 @@ where
                 };
                 match polled {
                     Ok(res) => {
-                        t.response_head(res.status().as_u16());
-                        let tracker = tracker.take();
+                        let tracker = tracker
+                            .take()
+                            .and_then(|mut t| t.respond(res.request(), res.status()));
                         Poll::Ready(Ok(res.map_body(|_, body| {
                             EitherBody::left(ResponseBody::new(body, tracker))
                         })))
                     }
                     Err(err) => {
-                        t.response_head(err.as_response_error().status_code().as_u16());
+                        t.fail(err.as_response_error().status_code().as_u16());
                         drop(tracker.take());
                         Poll::Ready(Err(err))
                     }

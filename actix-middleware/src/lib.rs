@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `http_requests_total` | counter | `method`, `route`, `status` |
 //! | `http_request_duration_seconds` | histogram, until the response body ends or is dropped | `method`, `route`, `status` |
-//! | `http_requests_in_flight` | gauge, balanced on every path | `method`, `route` |
+//! | `http_requests_in_flight` | gauge, balanced on every path | `method` (and `route` with [`HttpMetricsBuilder::in_flight_by_route`]) |
 //!
 //! ## Quick start
 //!
@@ -146,10 +146,16 @@
 //! ## Behaviour worth knowing
 //!
 //! - **Route label**: actix's matched pattern (`HttpRequest::match_pattern`), full path
-//!   including `web::scope` prefixes; requests that match no resource get `unmatched`. The
-//!   pattern is resolved once when the request enters the middleware (actix resolves it from
-//!   the application's resource map, so it is available before routing), which also gives the
-//!   in-flight gauge its route.
+//!   including `web::scope` prefixes; requests that match no resource get `unmatched`. It is
+//!   read from the routed request when the response comes back (cheap: actix remembers which
+//!   resource matched), so the path is matched once, by actix's router. A request that ends
+//!   without a response (client gone, error, panic) has its path matched against the app's
+//!   resource map instead, once, at that moment.
+//! - **In-flight** is labelled by `method` only, as OpenTelemetry's
+//!   `http.server.active_requests`: the route is unknown when a request starts.
+//!   `.metrics(|m| m.in_flight_by_route(true))` adds the route, at the cost of a second path
+//!   match before routing (`HttpRequest::match_pattern`, about 0.6 µs per request on a small
+//!   app, more with many routes).
 //! - **Errors** returned by handlers are recorded with the status of the error response.
 //! - **Panics**: actix-web does not catch handler panics. A panic unwinding through the
 //!   middleware is recorded as `500` and the in-flight gauge is decremented; then the panic

@@ -2,13 +2,15 @@
 //! and [`PrometheusMetricsMiddleware`], the per-worker `Service` that measures each request
 //! or answers a scrape itself.
 
+use std::cell::OnceCell;
 use std::future::{Ready, ready};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{ResourceMap, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap as ActixHeaderMap;
 use promenade_core::Registry;
@@ -17,7 +19,7 @@ use promenade_core::scrape::ScrapeHandler;
 
 use crate::body::ResponseBody;
 use crate::builder::PrometheusMetricsBuilder;
-use crate::future::ResponseFuture;
+use crate::future::{PathCopy, ResponseFuture, RouteLater, Routed};
 use crate::scrape::scrape_route;
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
@@ -161,6 +163,7 @@ where
         ready(Ok(PrometheusMetricsMiddleware {
             service,
             shared: Arc::clone(&self.shared),
+            resource_map: OnceCell::new(),
         }))
     }
 }
@@ -181,6 +184,9 @@ where
 pub struct PrometheusMetricsMiddleware<S> {
     service: S,
     shared: Arc<Shared>,
+    /// The app's routes, taken from the first request: what a request that ends without a
+    /// response (cancelled, failed, panicked) is matched against to find its route.
+    resource_map: OnceCell<Rc<ResourceMap>>,
 }
 
 impl<S> std::fmt::Debug for PrometheusMetricsMiddleware<S> {
@@ -219,26 +225,35 @@ where
         if shared.metrics.is_excluded(req.path()) {
             return ResponseFuture::untracked(self.service.call(req));
         }
-        let pattern = req.match_pattern();
+        // Before routing, the route costs a second path match: taken only when in-flight
+        // needs it; otherwise the route comes from the response, after routing.
+        let by_route = shared.metrics.in_flight_by_route();
+        let pattern = if by_route { req.match_pattern() } else { None };
         let tracker = shared.metrics.start(&RequestInfo {
             method: req.method().as_str(),
             route: pattern.as_deref(),
             path: req.path(),
             headers: &ActixHeaders(req.headers()),
         });
+        let later = (!by_route).then(|| RouteLater {
+            resource_map: Rc::clone(
+                self.resource_map
+                    .get_or_init(|| Rc::new(req.resource_map().clone())),
+            ),
+            path: PathCopy::new(req.path()),
+        });
+        let mut routed = Routed::new(tracker, later);
         // A service whose `call` itself panics is recorded like a panicking handler.
         let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
             Ok(fut) => fut,
             Err(panic) => {
-                let mut tracker = tracker;
-                tracker.response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-                drop(tracker);
+                routed.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
                 if !shared.catch_panics {
                     resume_unwind(panic);
                 }
                 return ResponseFuture::panicked();
             }
         };
-        ResponseFuture::tracked(fut, Some(tracker), shared.catch_panics)
+        ResponseFuture::tracked(fut, Some(routed), shared.catch_panics)
     }
 }

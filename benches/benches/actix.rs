@@ -1,4 +1,7 @@
-//! Overhead of promenade-actix against bare actix-web and against actix-web-prom 0.10.
+//! Overhead of promenade-actix against bare actix-web, against actix-web-prom 0.10, and
+//! against `hand-written`: the minimal middleware one would write with prometheus-client (a
+//! request counter and a duration histogram by method, route, status; no in-flight gauge;
+//! the route read after routing).
 //!
 //! In process (criterion): one `GET /users/{id}` through `actix_web::test::init_service` +
 //! `call_service`, body read to the end, on a single-threaded actix system.
@@ -9,14 +12,14 @@
 //!
 //! ```text
 //! cargo bench -p promenade-benches --bench actix -- --warm-up-time 1 --measurement-time 3
-//! LOOPBACK_ROUNDS=5 LOOPBACK_REQUESTS=20000 (defaults)
+//! LOOPBACK_ROUNDS=5 LOOPBACK_REQUESTS=20000 (defaults); ACTIX_LOOPBACK=0 skips the loopback
 //! ```
 #![allow(missing_docs, clippy::unwrap_used)] // benchmark harness
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Service as _;
@@ -49,6 +52,44 @@ fn actix_web_prom() -> actix_web_prom::PrometheusMetrics {
         .endpoint("/metrics")
         .build()
         .unwrap()
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct HandLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// The hand-written middleware's metrics.
+struct Hand {
+    requests: prometheus_client::metrics::family::Family<
+        HandLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    duration: prometheus_client::metrics::family::Family<
+        HandLabels,
+        prometheus_client::metrics::histogram::Histogram,
+        fn() -> prometheus_client::metrics::histogram::Histogram,
+    >,
+}
+
+fn hand() -> Arc<Hand> {
+    use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+    let hand = Hand {
+        requests: Default::default(),
+        duration: prometheus_client::metrics::family::Family::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 12))
+        }),
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("http_requests", "Requests.", hand.requests.clone());
+    registry.register(
+        "http_request_duration_seconds",
+        "Duration.",
+        hand.duration.clone(),
+    );
+    Arc::new(hand)
 }
 
 /// Times `iters` requests through an in-process app; the body is read to the end.
@@ -87,6 +128,47 @@ fn in_process(c: &mut Criterion) {
         sys,
         "actix/actix-web-prom",
         App::new().wrap(prom).configure(routes)
+    );
+    let metrics = hand();
+    bench_app!(
+        c,
+        sys,
+        "actix/hand-written",
+        App::new()
+            .wrap_fn(move |req, srv| {
+                let start = Instant::now();
+                let metrics = Arc::clone(&metrics);
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let labels = HandLabels {
+                        method: res.request().method().as_str().to_owned(),
+                        route: res
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned()),
+                        status: res.status().as_u16(),
+                    };
+                    metrics.requests.get_or_create(&labels).inc();
+                    metrics
+                        .duration
+                        .get_or_create(&labels)
+                        .observe(start.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(routes)
+    );
+    let registry = promenade_core::Registry::new();
+    let by_route = promenade_actix::PrometheusMetrics::builder(&registry)
+        .metrics(|m| m.in_flight_by_route(true))
+        .build()
+        .unwrap();
+    bench_app!(
+        c,
+        sys,
+        "actix/promenade-in-flight-by-route",
+        App::new().wrap(by_route).configure(routes)
     );
 
     // Where promenade's overhead goes.
@@ -308,7 +390,9 @@ fn main() {
     in_process(&mut c);
     c.final_summary();
     // Only under `cargo bench` (not `cargo test --benches`).
-    if std::env::args().any(|a| a == "--bench") {
+    if std::env::args().any(|a| a == "--bench")
+        && std::env::var("ACTIX_LOOPBACK").as_deref() != Ok("0")
+    {
         loopback();
     }
 }

@@ -9,6 +9,10 @@
 //!    client with keep-alive connections; alternating rounds, medians. Skip it with
 //!    `TOWER_LOOPBACK=0`.
 //!
+//! `hand_written` is the minimal layer one would write with prometheus-client: a request
+//! counter and a duration histogram by method, route (`MatchedPath`), status, to the
+//! response head; no in-flight gauge, a boxed future.
+//!
 //! Also measured for reference: `noop_layer` (a pass-through `Router::layer`, i.e. what
 //! axum's per-route boxing costs before any work), `core_tracker_start_finish` (the core's
 //! `HttpMetrics::start` + drop alone) and `service_fn` (the layer on a plain tower service,
@@ -59,6 +63,110 @@ fn noop_layer() -> Router {
     ))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct HandLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+type HandHistograms = prometheus_client::metrics::family::Family<
+    HandLabels,
+    prometheus_client::metrics::histogram::Histogram,
+    fn() -> prometheus_client::metrics::histogram::Histogram,
+>;
+
+/// The hand-written layer's metrics.
+struct Hand {
+    requests: prometheus_client::metrics::family::Family<
+        HandLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    duration: HandHistograms,
+}
+
+#[derive(Clone)]
+struct HandLayer(std::sync::Arc<Hand>);
+
+impl<S> tower::Layer<S> for HandLayer {
+    type Service = HandService<S>;
+    fn layer(&self, inner: S) -> HandService<S> {
+        HandService {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct HandService<S> {
+    inner: S,
+    metrics: std::sync::Arc<Hand>,
+}
+
+impl<S> Service<Request<Body>> for HandService<S>
+where
+    S: Service<Request<Body>, Response = axum::response::Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let start = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        let metrics = self.metrics.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await?;
+            let labels = HandLabels {
+                method,
+                route,
+                status: res.status().as_u16(),
+            };
+            metrics.requests.get_or_create(&labels).inc();
+            metrics
+                .duration
+                .get_or_create(&labels)
+                .observe(start.elapsed().as_secs_f64());
+            Ok(res)
+        })
+    }
+}
+
+/// The minimal hand-written prometheus-client layer (see the module docs).
+fn hand_written() -> Router {
+    use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+    let hand = Hand {
+        requests: Default::default(),
+        duration: HandHistograms::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 12))
+        }),
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("http_requests", "Requests.", hand.requests.clone());
+    registry.register(
+        "http_request_duration_seconds",
+        "Duration.",
+        hand.duration.clone(),
+    );
+    routes().layer(HandLayer(std::sync::Arc::new(hand)))
+}
+
 fn axum_prometheus() -> Router {
     // Installs the global `metrics` recorder: call once per process.
     let (layer, handle) = PrometheusMetricLayer::pair();
@@ -88,6 +196,7 @@ fn in_process(c: &mut Criterion) {
         ("bare_axum", bare()),
         ("noop_layer", noop_layer()),
         ("promenade_tower", ours()),
+        ("hand_written", hand_written()),
         ("axum_prometheus", axum_prometheus_once()),
     ];
     let registry = Registry::new();
@@ -308,6 +417,7 @@ fn paired() {
     let mut others = [
         ("noop_layer", noop_layer()),
         ("promenade_tower", ours()),
+        ("hand_written", hand_written()),
         ("axum_prometheus", axum_prometheus_once()),
     ];
     println!(

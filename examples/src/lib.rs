@@ -3,8 +3,8 @@
 
 pub mod actix_demo;
 pub mod axum_demo;
-pub mod hyper_demo;
 pub mod facade_demo;
+pub mod hyper_demo;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! expression parses (checked by `promtool check rules`) and names only metrics that the
 //! axum, actix and tonic demos actually expose (scraped from the running demos).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 mod common;
 
@@ -44,14 +44,51 @@ fn names_in(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// The label names of each sample name in a text exposition.
+fn label_names_in(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let Some((name, mut rest)) = line.split_once('{') else {
+            continue;
+        };
+        let labels = out.entry(name.to_owned()).or_default();
+        // `key="value",...}`: skip each value, escapes included.
+        while let Some((key, after)) = rest.split_once("=\"") {
+            labels.insert(key.trim_start_matches(',').to_owned());
+            let mut escaped = false;
+            let end = after
+                .char_indices()
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map_or(after.len(), |(i, _)| i + 1);
+            rest = &after[end..];
+            if rest.starts_with('}') {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// What a demo exposes after serving a request, as Prometheus would scrape it.
-fn demo_names<D: Demo>(warm_up: impl FnOnce(&D)) -> BTreeSet<String> {
+fn demo_text<D: Demo>(warm_up: impl FnOnce(&D)) -> String {
     let demo = D::start_with(DemoOptions {
         native: true,
         ..Default::default()
     });
     warm_up(&demo);
-    names_in(&demo.scrape())
+    demo.scrape()
+}
+
+/// The names a demo exposes after serving a request.
+fn demo_names<D: Demo>(warm_up: impl FnOnce(&D)) -> BTreeSet<String> {
+    names_in(&demo_text(warm_up))
 }
 
 fn http_warm_up<D: Demo>(demo: &D) {
@@ -95,6 +132,50 @@ fn every_expression_names_exposed_metrics_only() {
             "dashboard uses {name}, which nothing exposes; exposed: {exposed:?}"
         );
     }
+}
+
+/// Every `by (..)` grouping names labels that the metrics of its expression carry: a panel
+/// grouping by a label the series lack (say in-flight by `route`, labelled by method only)
+/// would show one unlabelled line and no error.
+#[test]
+fn every_grouping_label_exists_on_the_grouped_metrics() {
+    let mut labels: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for text in [
+        demo_text::<AxumDemoServer>(http_warm_up),
+        demo_text::<ActixDemoServer>(http_warm_up),
+        demo_text::<TonicDemoServer>(|_| {}),
+    ] {
+        for (name, set) in label_names_in(&text) {
+            labels.entry(name).or_default().extend(set);
+        }
+    }
+    let mut checked = 0;
+    for expr in dashboard_expressions() {
+        let metrics: Vec<&str> = labels
+            .keys()
+            .map(String::as_str)
+            .filter(|name| {
+                expr.match_indices(name).any(|(i, _)| {
+                    let after = expr[i + name.len()..].chars().next();
+                    let before = expr[..i].chars().next_back();
+                    !matches!(after, Some(c) if c.is_ascii_alphanumeric() || c == '_')
+                        && !matches!(before, Some(c) if c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+            .collect();
+        for (i, _) in expr.match_indices("by (") {
+            let group = &expr[i + 4..];
+            let group = &group[..group.find(')').unwrap()];
+            for label in group.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+                assert!(
+                    metrics.iter().any(|m| labels[*m].contains(label)),
+                    "`by ({group})` in `{expr}`: no metric of {metrics:?} has label `{label}`"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} grouping labels checked");
 }
 
 #[test]

@@ -136,18 +136,10 @@ fn client_disconnect_during_slow_records_499<D: Demo>() {
     conn.write_all(b"GET /slow?ms=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
     let text = demo.scrape_until(SETTLE, |t| {
-        sample(
-            t,
-            "http_requests_in_flight",
-            r#"method="GET",route="/slow""#,
-        ) == Some(1.0)
+        sample(t, "http_requests_in_flight", r#"method="GET""#) == Some(1.0)
     });
     assert_eq!(
-        sample(
-            &text,
-            "http_requests_in_flight",
-            r#"method="GET",route="/slow""#
-        ),
+        sample(&text, "http_requests_in_flight", r#"method="GET""#),
         Some(1.0),
         "{text}"
     );
@@ -168,13 +160,70 @@ fn panic_is_500_and_in_flight_returns_to_zero<D: Demo>() {
     let text = demo.scrape_until(SETTLE, |t| total_in_flight(t) == 0.0);
     assert_eq!(requests(&text, "GET", "/panic", "500"), Some(3.0), "{text}");
     assert_eq!(
-        sample(
-            &text,
-            "http_requests_in_flight",
-            r#"method="GET",route="/panic""#
-        ),
-        Some(0.0)
+        sample(&text, "http_requests_in_flight", r#"method="GET""#),
+        Some(0.0),
+        "{text}"
     );
+}
+
+/// The label sets of every `http_requests_in_flight` sample, e.g. `method="GET"`.
+fn in_flight_label_sets(text: &str) -> Vec<&str> {
+    all_samples(text, "http_requests_in_flight")
+        .into_iter()
+        .map(|(labels, _)| labels)
+        .collect()
+}
+
+/// Clients that go away during `/slow`, mixed with normal requests: in-flight is labelled by
+/// method only and every method's gauge is back to 0 once the cancellations are recorded.
+fn cancelled_requests_leave_in_flight_per_method_at_zero<D: Demo>() {
+    const CANCELLED: usize = 5;
+    let demo = D::start();
+    let mut conns = Vec::new();
+    for _ in 0..CANCELLED {
+        let mut conn = TcpStream::connect(("127.0.0.1", demo.port())).unwrap();
+        conn.write_all(b"GET /slow?ms=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        conns.push(conn);
+    }
+    for (method, path) in [("GET", "/"), ("GET", "/users/3"), ("POST", "/echo")] {
+        assert_eq!(
+            http_request(method, &demo.url(path), &[], b"x")
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    let text = demo.scrape_until(SETTLE, |t| {
+        sample(t, "http_requests_in_flight", r#"method="GET""#) == Some(CANCELLED as f64)
+    });
+    assert_eq!(
+        sample(&text, "http_requests_in_flight", r#"method="GET""#),
+        Some(CANCELLED as f64),
+        "{text}"
+    );
+    drop(conns); // every client goes away mid-request
+    let settled = |t: &str| {
+        requests(t, "GET", "/slow", "499") == Some(CANCELLED as f64) && total_in_flight(t) == 0.0
+    };
+    let text = demo.scrape_until(SETTLE, settled);
+    assert!(settled(&text), "{text}");
+    assert_eq!(
+        sample(&text, "http_requests_in_flight", r#"method="GET""#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "http_requests_in_flight", r#"method="POST""#),
+        Some(0.0),
+        "{text}"
+    );
+    // The new label set: `method` only, one series per method seen.
+    let mut sets = in_flight_label_sets(&text);
+    sets.sort_unstable();
+    assert_eq!(sets, [r#"method="GET""#, r#"method="POST""#], "{text}");
+    assert_eq!(requests(&text, "GET", "/", "200"), Some(1.0), "{text}");
+    assert_eq!(requests(&text, "POST", "/echo", "200"), Some(1.0), "{text}");
 }
 
 fn stream_duration_covers_the_whole_body<D: Demo>() {
@@ -300,7 +349,7 @@ fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions, counted: f64) 
 /// the same metric names, label names and values (bucket bounds included), and the same
 /// counts. Durations differ, so among histogram samples only `_count` is compared, and the
 /// request size `_sum` (a declared length, so deterministic).
-fn assert_adapters_agree(options: &DemoOptions, counted: f64, expected_key: &str) {
+fn assert_adapters_agree(options: &DemoOptions, counted: f64, expected_keys: &[&str]) {
     let axum = series(&exposition_after_fixed_sequence::<AxumDemoServer>(
         options.clone(),
         counted,
@@ -315,7 +364,9 @@ fn assert_adapters_agree(options: &DemoOptions, counted: f64, expected_key: &str
         names(&actix),
         "series differ between axum (left) and actix (right)"
     );
-    assert!(axum.contains_key(expected_key), "{expected_key}\n{axum:#?}");
+    for key in expected_keys {
+        assert!(axum.contains_key(*key), "{key}\n{axum:#?}");
+    }
     for (key, value) in &axum {
         let (name, _) = key.split_once('{').unwrap_or((key, ""));
         if name.ends_with("_total")
@@ -335,7 +386,11 @@ fn axum_and_actix_expose_identical_series() {
     assert_adapters_agree(
         &DemoOptions::default(),
         11.0,
-        r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#,
+        &[
+            r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#,
+            r#"http_requests_in_flight{method="GET"}"#,
+            r#"http_requests_in_flight{method="PUT"}"#,
+        ],
     );
 }
 
@@ -368,7 +423,11 @@ fn axum_and_actix_expose_identical_series_with_non_default_options() {
     assert_adapters_agree(
         &options,
         9.0,
-        r#"http_request_duration_seconds_bucket{api="users",le="0.05",method="GET",route="/users/{id}",service="demo",status="2xx"}"#,
+        &[
+            r#"http_request_duration_seconds_bucket{api="users",le="0.05",method="GET",route="/users/{id}",service="demo",status="2xx"}"#,
+            r#"http_requests_in_flight{method="GET",service="demo"}"#,
+            r#"http_server_active_requests{http_request_method="GET",service="demo"}"#,
+        ],
     );
     // The series the options add are really there (and so compared above).
     let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options, 9.0);
@@ -383,6 +442,30 @@ fn axum_and_actix_expose_identical_series_with_non_default_options() {
         !axum.contains(r#"route="/","#),
         "excluded path counted:\n{axum}"
     );
+}
+
+/// With `in_flight_by_route(true)` in-flight has `method` and `route` again, and both
+/// adapters agree on it.
+#[test]
+fn axum_and_actix_expose_identical_series_with_in_flight_by_route() {
+    let options = DemoOptions {
+        native: false,
+        metrics: Some(Arc::new(|m| m.in_flight_by_route(true))),
+    };
+    assert_adapters_agree(
+        &options,
+        11.0,
+        &[r#"http_requests_in_flight{method="GET",route="/users/{id}"}"#],
+    );
+    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options, 11.0);
+    let sets = in_flight_label_sets(&axum);
+    assert!(!sets.is_empty(), "{axum}");
+    for labels in sets {
+        assert!(
+            labels.starts_with(r#"method=""#) && labels.contains(r#"",route=""#),
+            "{labels}"
+        );
+    }
 }
 
 /// Runs every scenario above against one adapter's demo.
@@ -409,6 +492,11 @@ macro_rules! scenarios {
             #[test]
             fn panic_is_500_and_in_flight_returns_to_zero() {
                 super::panic_is_500_and_in_flight_returns_to_zero::<$demo>();
+            }
+
+            #[test]
+            fn cancelled_requests_leave_in_flight_per_method_at_zero() {
+                super::cancelled_requests_leave_in_flight_per_method_at_zero::<$demo>();
             }
 
             #[test]

@@ -168,6 +168,19 @@ fn http_check_totals(prom: &PrometheusServer, job: &str, sent: &Sent) {
         prom.query_scalar(&format!("sum(http_requests_in_flight{{job=\"{job}\"}})")),
         Some(0.0)
     );
+    // In-flight is labelled by method only: one series per method, none with a route.
+    assert_eq!(
+        prom.query_scalar(&format!(
+            "count(http_requests_in_flight{{job=\"{job}\",route!=\"\"}})"
+        )),
+        None
+    );
+    assert_eq!(
+        prom.query_scalar(&format!(
+            "count(http_requests_in_flight{{job=\"{job}\",method=\"GET\"}})"
+        )),
+        Some(1.0)
+    );
     // The scrape route is not counted.
     assert_eq!(
         prom.query_scalar(&format!(

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `http_requests_total` | counter | `method`, `route`, `status` |
 //! | `http_request_duration_seconds` | histogram, until the response body ends or is dropped | `method`, `route`, `status` |
-//! | `http_requests_in_flight` | gauge, balanced on every path | `method`, `route` |
+//! | `http_requests_in_flight` | gauge, balanced on every path | `method` (and `route` with [`HttpMetricsBuilder::in_flight_by_route`]) |
 //!
 //! and serves them (with everything else in the [`Registry`]) on a `/metrics` route: GET and
 //! HEAD, content negotiation between text 0.0.4, OpenMetrics and protobuf, gzip, optional
@@ -133,6 +133,9 @@
 //! - **Route label**: the matched route template (axum's `MatchedPath`, or what a
 //!   [`RouteExtractor`] returns), never the raw path; requests that match no route are
 //!   `unmatched`. Methods outside the known list are `_OTHER`.
+//! - **In-flight** is labelled by `method` only, as OpenTelemetry's
+//!   `http.server.active_requests`; `.metrics(|m| m.in_flight_by_route(true))` adds the
+//!   route, at no extra cost here (the layer runs after axum's routing).
 //! - **Order**: axum layers wrap only the routes that exist, so call `with_prometheus` last;
 //!   on a router without routes it returns an error instead of instrumenting nothing.
 //! - **Cancellation and panics**: a request whose future is dropped before a response

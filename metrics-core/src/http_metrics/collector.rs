@@ -169,8 +169,11 @@ impl Collector for HttpCollector {
                 View::OpenTelemetry => &OTEL_NAMES,
             };
             for (name, help, ty, unit, part) in self.families(*view) {
+                // In-flight: method only (OpenTelemetry's `http.server.active_requests`
+                // has no route: it is unknown when a request starts), unless asked.
                 let mut labels: Vec<&str> = if part == Part::InFlight {
-                    base[..2].to_vec()
+                    let n = if self.0.in_flight_by_route { 2 } else { 1 };
+                    base[..n].to_vec()
                 } else {
                     base.to_vec()
                 };
@@ -197,10 +200,17 @@ impl Collector for HttpCollector {
                     metric_type: ty,
                 });
                 if part == Part::InFlight {
-                    inner.in_flight.for_each_series(|rendered, in_flight| {
-                        view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
-                        in_flight.encode(&LabelSet::pre_rendered(&scratch), enc);
-                    });
+                    if inner.in_flight_by_route {
+                        inner.routes.for_each_series(|rendered, entry| {
+                            view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
+                            entry.encode(&LabelSet::pre_rendered(&scratch), enc);
+                        });
+                    } else {
+                        inner.in_flight.for_each_series(|rendered, gauge| {
+                            view_labels(&mut scratch, &inner.const_rendered, rendered, *view);
+                            gauge.encode(&LabelSet::pre_rendered(&scratch), enc);
+                        });
+                    }
                     continue;
                 }
                 inner.requests.for_each_series(|rendered, series| {

@@ -63,12 +63,32 @@ pub const KNOWN_METHODS: [&str; 9] = [
 /// else [`OTHER_METHOD`]. Exact, case-sensitive comparison (`get` is not `GET`), as
 /// OpenTelemetry's HTTP semantic conventions ask.
 pub(super) fn method_label<'a>(method: &str, extra_methods: &'a [Box<str>]) -> &'a str {
-    if let Some(m) = KNOWN_METHODS.iter().find(|m| **m == method) {
-        return m;
+    method_name(method_index(method, extra_methods), extra_methods)
+}
+
+/// The position of a method's label among the known methods, then the extra methods, then
+/// [`OTHER_METHOD`] (at `KNOWN_METHODS.len() + extra_methods.len()`): a small index, so
+/// per-method state is an array slot rather than a hash lookup.
+pub(super) fn method_index(method: &str, extra_methods: &[Box<str>]) -> usize {
+    if let Some(i) = KNOWN_METHODS.iter().position(|m| *m == method) {
+        return i;
     }
     extra_methods
         .iter()
-        .find(|m| &***m == method)
+        .position(|m| &**m == method)
+        .map_or(KNOWN_METHODS.len() + extra_methods.len(), |i| {
+            KNOWN_METHODS.len() + i
+        })
+}
+
+/// The label of a [`method_index`].
+pub(super) fn method_name(index: usize, extra_methods: &[Box<str>]) -> &str {
+    if let Some(m) = KNOWN_METHODS.get(index) {
+        return m;
+    }
+    index
+        .checked_sub(KNOWN_METHODS.len())
+        .and_then(|i| extra_methods.get(i))
         .map_or(OTHER_METHOD, |m| m)
 }
 

@@ -1,6 +1,7 @@
-//! The storage behind the HTTP series: one in-flight entry per (method, route), one request
-//! series per (method, route, status, derived labels). The collector decides how they are
-//! exposed (which names, which label names); here they are only kept.
+//! The storage behind the HTTP series: one in-flight gauge per method (or per method and
+//! route, when asked), one route entry per (method, route), one request series per (method,
+//! route, status, derived labels). The collector decides how they are exposed (which
+//! names, which label names); here they are only kept.
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,15 +10,16 @@ use crate::encoding::{LabelSet, MetricEncoder};
 use crate::family::Series;
 use crate::metric::{Buckets, Gauge, Histogram, Metric, MetricType};
 
-/// The in-flight gauge of one (method, route), and the request series its requests end in,
-/// per common status, found on first use: ending a request then needs neither hashing nor
-/// label parsing. (HTTP series are never removed, so a remembered series stays the right one.)
-pub(super) struct InFlight {
+/// One (method, route): its in-flight gauge (used only when in-flight is labelled by route),
+/// and the request series its requests end in, per common status, found on first use:
+/// ending a request then needs one lookup of the route and no label parsing. (HTTP series
+/// are never removed, so a remembered series stays the right one.)
+pub(super) struct RouteEntry {
     pub(super) gauge: Gauge,
     pub(super) ends: [OnceLock<Series<RequestSeries>>; STATUS_SLOTS],
 }
 
-impl Metric for InFlight {
+impl Metric for RouteEntry {
     type Options = ();
     const TYPE: MetricType = MetricType::Gauge;
 
@@ -31,6 +33,14 @@ impl Metric for InFlight {
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         self.gauge.encode(labels, enc);
     }
+}
+
+/// Per method label, found on first use so that the common path is an array index: the
+/// in-flight gauge of the method, and the route entry of its unmatched requests.
+#[derive(Default)]
+pub(super) struct MethodSlot {
+    pub(super) in_flight: OnceLock<Series<Gauge>>,
+    pub(super) unmatched: OnceLock<Series<RouteEntry>>,
 }
 
 /// The storage behind one (method, route, status, derived…) series: the duration histogram

@@ -1,21 +1,31 @@
 //! Recording one request: [`HttpMetrics::start`] raises in-flight and hands out a
 //! [`RequestTracker`]; the tracker's drop lowers in-flight and records the request once, on
 //! every path (normal end, error, panic unwinding, cancellation).
+//!
+//! The hot path is allocation-free once a route has been seen: in-flight per method is an
+//! array slot, the request series are remembered per route and status.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::{DurationEnd, HttpMetrics, Inner};
-use super::policy::{CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, status_label, status_slot};
+use super::policy::{
+    CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
+};
 use super::request::RequestInfo;
-use super::series::InFlight;
+use super::series::RouteEntry;
 use crate::family::Series;
 use crate::trace::{TraceId, observe_with_trace};
 
 impl HttpMetrics {
     /// Starts tracking a request: increments in-flight now; everything else is recorded when
     /// the tracker is dropped (after [`RequestTracker::response_head`], or as `499` without it).
+    ///
+    /// `info.route` is the route the request is recorded under (`None`: unmatched); an
+    /// adapter that learns it only after routing passes `None` here and the route later to
+    /// [`RequestTracker::set_route`] (unless [`HttpMetrics::in_flight_by_route`], which needs
+    /// it now).
     ///
     /// ```
     /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
@@ -25,23 +35,44 @@ impl HttpMetrics {
     /// let headers = http::HeaderMap::new();
     /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
     /// let text = registry.encode_to_string(Format::Text).unwrap();
-    /// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/\"} 1\n"));
+    /// assert!(text.contains("http_requests_in_flight{method=\"GET\"} 1\n"));
     /// assert!(!text.contains("http_requests_total{")); // not counted until it ends
     /// tracker.response_head(200);
     /// drop(tracker);
     /// let text = registry.encode_to_string(Format::Text).unwrap();
-    /// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/\"} 0\n"));
+    /// assert!(text.contains("http_requests_in_flight{method=\"GET\"} 0\n"));
     /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
     /// ```
     pub fn start(&self, info: &RequestInfo<'_>) -> RequestTracker {
-        let method = self.method_label(info.method);
-        let route = info.route.unwrap_or(UNMATCHED_ROUTE);
-        // A wrong label count is impossible here (fixed by construction); fall back to a
-        // detached gauge rather than panic.
-        let in_flight = self.inner.in_flight.series(&[method, route]).ok();
-        if let Some(g) = &in_flight {
-            g.gauge.inc();
-        }
+        let inner = &*self.inner;
+        let method_idx = method_index(info.method, &inner.extra_methods);
+        let method = method_name(method_idx, &inner.extra_methods);
+        // Label counts are fixed by construction, so lookups cannot fail; on the impossible
+        // error the request is left uncounted rather than panic.
+        let route = info
+            .route
+            .and_then(|route| inner.routes.series(&[method, route]).ok());
+        let in_flight = if inner.in_flight_by_route {
+            let entry = route
+                .clone()
+                .or_else(|| inner.routes.series(&[method, UNMATCHED_ROUTE]).ok());
+            if let Some(e) = &entry {
+                e.gauge.inc();
+            }
+            entry.map(InFlightGauge::Route)
+        } else {
+            inner.methods.get(method_idx).and_then(|slot| {
+                if slot.in_flight.get().is_none()
+                    && let Ok(found) = inner.in_flight.series(&[method])
+                {
+                    // Another request may have filled the slot meanwhile: with the same series.
+                    let _ = slot.in_flight.set(found);
+                }
+                let gauge = slot.in_flight.get()?;
+                gauge.inc();
+                Some(InFlightGauge::Method)
+            })
+        };
         let derived = self
             .inner
             .derived_labels
@@ -50,7 +81,9 @@ impl HttpMetrics {
             .collect();
         RequestTracker {
             inner: Arc::clone(&self.inner),
+            method: method_idx,
             in_flight,
+            route,
             derived,
             trace_id: TraceId::for_exemplar(info.headers.header("traceparent")),
             start: Instant::now(),
@@ -94,11 +127,16 @@ fn declared_length(headers: &dyn super::request::HeaderLookup) -> u64 {
 /// // The unwinding drop recorded the request (as 499: no response head) and left in-flight at 0.
 /// let text = registry.encode_to_string(Format::Text).unwrap();
 /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/boom\",status=\"499\"} 1\n"));
-/// assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/boom\"} 0\n"));
+/// assert!(text.contains("http_requests_in_flight{method=\"GET\"} 0\n"));
 /// ```
 pub struct RequestTracker {
     inner: Arc<Inner>,
-    in_flight: Option<Series<InFlight>>,
+    /// The method's index (see `policy::method_index`).
+    method: usize,
+    /// The gauge raised at start, lowered at drop; `None` if none was raised.
+    in_flight: Option<InFlightGauge>,
+    /// The request's route; `None` while unmatched (looked up at the end, when needed).
+    route: Option<Series<RouteEntry>>,
     derived: Vec<String>,
     trace_id: Option<TraceId>,
     start: Instant,
@@ -106,6 +144,14 @@ pub struct RequestTracker {
     head_seconds: Option<f64>,
     request_bytes: u64,
     response_bytes: u64,
+}
+
+/// Which in-flight gauge a tracker raised.
+enum InFlightGauge {
+    /// Its method's, in the method slot (never unset once set).
+    Method,
+    /// Its route's, when in-flight is labelled by route.
+    Route(Series<RouteEntry>),
 }
 
 impl fmt::Debug for RequestTracker {
@@ -197,6 +243,34 @@ impl RequestTracker {
         self.status
     }
 
+    /// The route the request is recorded under, learned after it started (an adapter that
+    /// knows the route only once routing is done, as actix-web does); `None` is unmatched.
+    /// Replaces the route given to [`HttpMetrics::start`]. In-flight stays where start
+    /// counted it (by method, or by the start's route with
+    /// [`in_flight_by_route`](super::HttpMetricsBuilder::in_flight_by_route)).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// // Before routing: the route is not known yet.
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: None, path: "/users/7", headers: &headers });
+    /// // After routing, from the response side.
+    /// tracker.set_route(Some("/users/{id}"));
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1\n"));
+    /// assert!(text.contains("http_requests_in_flight{method=\"GET\"} 0\n"));
+    /// ```
+    pub fn set_route(&mut self, route: Option<&str>) {
+        let inner = &*self.inner;
+        let method = method_name(self.method, &inner.extra_methods);
+        self.route = route.and_then(|route| inner.routes.series(&[method, route]).ok());
+    }
+
     /// Records the request now (the same as dropping the tracker).
     ///
     /// ```
@@ -218,12 +292,12 @@ impl RequestTracker {
     /// Calls `f` with the request series' label values: method, route, status, derived.
     fn with_values<R>(
         &self,
-        in_flight: &Series<InFlight>,
+        entry: &Series<RouteEntry>,
         code: u16,
         f: impl FnOnce(&[&str]) -> R,
     ) -> R {
-        let method = in_flight.label_value(0);
-        let route = in_flight.label_value(1);
+        let method = entry.label_value(0);
+        let route = entry.label_value(1);
         let mut code_buf = [0u8; 5];
         let status = status_label(code, self.inner.status_classes, &mut code_buf);
         if self.derived.is_empty() {
@@ -234,6 +308,19 @@ impl RequestTracker {
             f(&values)
         }
     }
+
+    /// The route entry of an unmatched request of this method, remembered per method.
+    fn unmatched_entry(&self) -> Option<Series<RouteEntry>> {
+        let inner = &*self.inner;
+        let slot = inner.methods.get(self.method)?;
+        if slot.unmatched.get().is_none() {
+            let method = method_name(self.method, &inner.extra_methods);
+            if let Ok(found) = inner.routes.series(&[method, UNMATCHED_ROUTE]) {
+                let _ = slot.unmatched.set(found);
+            }
+        }
+        slot.unmatched.get().cloned()
+    }
 }
 
 impl Drop for RequestTracker {
@@ -241,23 +328,35 @@ impl Drop for RequestTracker {
         let seconds = self
             .head_seconds
             .unwrap_or_else(|| self.start.elapsed().as_secs_f64());
-        let Some(in_flight) = self.in_flight.take() else {
+        match self.in_flight.take() {
+            Some(InFlightGauge::Route(entry)) => entry.gauge.dec(),
+            Some(InFlightGauge::Method) => {
+                if let Some(gauge) = self
+                    .inner
+                    .methods
+                    .get(self.method)
+                    .and_then(|slot| slot.in_flight.get())
+                {
+                    gauge.dec();
+                }
+            }
+            None => {}
+        }
+        let Some(entry) = self.route.take().or_else(|| self.unmatched_entry()) else {
             return;
         };
-        in_flight.gauge.dec();
         let code = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
         let classes = self.inner.status_classes;
         // Without derived labels the series depends on (method, route, status) only: the
-        // in-flight entry remembers it per common status.
+        // route entry remembers it per common status.
         let slot = if self.derived.is_empty() {
-            status_slot(code, classes).and_then(|i| in_flight.ends.get(i))
+            status_slot(code, classes).and_then(|i| entry.ends.get(i))
         } else {
             None
         };
         let cached = slot.and_then(|slot| {
             if slot.get().is_none()
-                && let Ok(found) =
-                    self.with_values(&in_flight, code, |v| self.inner.requests.series(v))
+                && let Ok(found) = self.with_values(&entry, code, |v| self.inner.requests.series(v))
             {
                 // Another request may have filled the slot meanwhile: with the same series.
                 let _ = slot.set(found);
@@ -269,7 +368,7 @@ impl Drop for RequestTracker {
             Some(series) => Some(&**series),
             None => {
                 looked_up = self
-                    .with_values(&in_flight, code, |v| self.inner.requests.get(v))
+                    .with_values(&entry, code, |v| self.inner.requests.get(v))
                     .ok();
                 looked_up.as_deref()
             }
@@ -334,7 +433,7 @@ mod tests {
             );
             assert!(text.contains(&line), "{line}{text}");
         }
-        assert!(text.contains("http_requests_in_flight{method=\"GET\",route=\"/a\"} 0\n"));
+        assert!(text.contains("http_requests_in_flight{method=\"GET\"} 0\n"));
     }
 
     #[test]
@@ -375,6 +474,64 @@ mod tests {
         let text = registry.encode_to_string(crate::Format::Text).unwrap();
         assert!(text.contains(r#"status="200",tenant="x"} 2"#), "{text}");
         assert!(text.contains(r#"status="200",tenant="y"} 1"#), "{text}");
+    }
+
+    /// In-flight is lowered where it was raised, whatever route the request ends under; by
+    /// method by default, by the start's route when asked.
+    #[test]
+    fn in_flight_stays_where_start_counted_it() {
+        let headers = http::HeaderMap::new();
+        for by_route in [false, true] {
+            let registry = Registry::new();
+            let metrics = HttpMetrics::builder(&registry)
+                .in_flight_by_route(by_route)
+                .extra_methods(&["PURGE"])
+                .build()
+                .unwrap();
+            let start = |method, route| {
+                metrics.start(&RequestInfo {
+                    method,
+                    route,
+                    path: "/x",
+                    headers: &headers,
+                })
+            };
+            let mut late = start("GET", None);
+            let purge = start("PURGE", Some("/c"));
+            let other = start("BREW", None);
+            let text = registry.encode_to_string(crate::Format::Text).unwrap();
+            let expected: &[&str] = if by_route {
+                &[
+                    "http_requests_in_flight{method=\"GET\",route=\"unmatched\"} 1\n",
+                    "http_requests_in_flight{method=\"PURGE\",route=\"/c\"} 1\n",
+                    "http_requests_in_flight{method=\"_OTHER\",route=\"unmatched\"} 1\n",
+                ]
+            } else {
+                &[
+                    "http_requests_in_flight{method=\"GET\"} 1\n",
+                    "http_requests_in_flight{method=\"PURGE\"} 1\n",
+                    "http_requests_in_flight{method=\"_OTHER\"} 1\n",
+                ]
+            };
+            for line in expected {
+                assert!(text.contains(line), "{line}{text}");
+            }
+            late.set_route(Some("/users/{id}"));
+            late.response_head(200);
+            drop((late, purge, other));
+            let text = registry.encode_to_string(crate::Format::Text).unwrap();
+            for line in expected {
+                let zero = line.replace("} 1\n", "} 0\n");
+                assert!(text.contains(&zero), "{zero}{text}");
+            }
+            for line in [
+                "http_requests_total{method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1\n",
+                "http_requests_total{method=\"PURGE\",route=\"/c\",status=\"499\"} 1\n",
+                "http_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"499\"} 1\n",
+            ] {
+                assert!(text.contains(line), "{line}{text}");
+            }
+        }
     }
 
     /// Without a `traceparent` header, the current OpenTelemetry span's trace is the exemplar.

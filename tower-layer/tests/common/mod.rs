@@ -49,12 +49,12 @@ pub(crate) fn requests(text: &str, method: &str, route: &str, status: &str) -> O
     )
 }
 
-/// `http_requests_in_flight` for one method/route.
-pub(crate) fn in_flight(text: &str, method: &str, route: &str) -> Option<f64> {
+/// `http_requests_in_flight` for one method (in-flight is labelled by method only).
+pub(crate) fn in_flight(text: &str, method: &str) -> Option<f64> {
     sample(
         text,
         "http_requests_in_flight",
-        &format!(r#"method="{method}",route="{route}""#),
+        &format!(r#"method="{method}""#),
     )
 }
 
