@@ -163,10 +163,14 @@ impl Buckets {
     fn index(&self, v: f64) -> usize {
         let b = &self.bounds[..];
         // NaN compares false everywhere and lands in +Inf, as in the Go client.
-        if b.len() <= 16 {
-            b.iter().position(|bound| v <= *bound).unwrap_or(b.len())
+        if v.is_nan() {
+            b.len()
+        } else if b.len() <= 16 {
+            // The first bound >= v is at the number of bounds below v (bounds ascend): a count
+            // without early exit compiles to branch-free (vectorised) compares.
+            b.iter().filter(|bound| **bound < v).count()
         } else {
-            b.partition_point(|bound| !(v <= *bound))
+            b.partition_point(|bound| *bound < v)
         }
     }
 }
@@ -187,9 +191,19 @@ fn stripe_count() -> usize {
 fn this_thread_stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SEED: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        // A const initialiser: no lazy-init registration on each access, only this check.
+        static SEED: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
     }
-    SEED.with(|s| *s)
+    SEED.with(|s| {
+        let seed = s.get();
+        if seed == usize::MAX {
+            let seed = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            s.set(seed);
+            seed
+        } else {
+            seed
+        }
+    })
 }
 
 const HOT_BIT: u64 = 1 << 63;
@@ -201,8 +215,11 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// scrape reads count, sum and buckets from the same set of observations (the Go client's
 /// scheme), while writers on different cores touch different cache lines.
 ///
-/// Layout of one stripe (all `AtomicU64`): `[count_and_hot, shard0.., shard1.., padding]`,
-/// a shard being `[completed_count, sum_bits, bucket_0 .. bucket_{n-1}]`.
+/// Layout of one stripe (all `AtomicU64`): `[started_and_hot, shard0.., shard1.., padding]`,
+/// a shard being `[sum_bits, bucket_0 .. bucket_{n-1}, inf]`. A shard's completed count is
+/// the total of its bucket cells (`+Inf` included): an observation writes its sum first and
+/// its bucket last, so three atomic instructions record it (Go's scheme keeps a separate
+/// completion counter, a fourth).
 #[derive(Debug)]
 pub(crate) struct HotColdCells {
     cells: Box<[AtomicU64]>,
@@ -248,12 +265,9 @@ impl HotColdCells {
         let stripe = (this_thread_stripe() & self.stripe_mask) * self.stride;
         let n = self.cells[stripe].fetch_add(1, Ordering::SeqCst);
         let shard = stripe + 1 + (n >> 63) as usize * self.shard_len();
-        if bucket < self.buckets {
-            self.cells[shard + 2 + bucket].fetch_add(1, Ordering::Relaxed);
-        }
-        add_f64(&self.cells[shard + 1], v);
-        // Completing the count last marks the observation as fully written.
-        self.cells[shard].fetch_add(1, Ordering::Release);
+        add_f64(&self.cells[shard], v);
+        // The bucket last (Release): it completes the observation, sum included.
+        self.cells[shard + 1 + bucket.min(self.buckets)].fetch_add(1, Ordering::Release);
     }
 
     /// Reads all stripes consistently into `out` (reusing its allocation).
@@ -275,7 +289,13 @@ impl HotColdCells {
             // observation in flight is missing from this one scrape) rather than hang a scrape.
             let mut spins = 0u32;
             let mut waited_since: Option<std::time::Instant> = None;
-            while self.cells[cold].load(Ordering::Acquire) != started {
+            let completed = |cells: &[AtomicU64]| -> u64 {
+                cells[cold + 1..=cold + 1 + self.buckets]
+                    .iter()
+                    .map(|c| c.load(Ordering::Acquire))
+                    .fold(0u64, u64::wrapping_add)
+            };
+            while completed(&self.cells) != started {
                 spins = spins.wrapping_add(1);
                 if spins < 64 {
                     std::hint::spin_loop();
@@ -289,25 +309,22 @@ impl HotColdCells {
                     }
                 }
             }
-            let sum = f64::from_bits(self.cells[cold + 1].load(Ordering::Relaxed));
+            let sum = f64::from_bits(self.cells[cold].load(Ordering::Relaxed));
             out.count += started;
             out.sum += sum;
             for (i, total) in out.buckets.iter_mut().enumerate() {
-                *total += self.cells[cold + 2 + i].load(Ordering::Relaxed);
+                *total += self.cells[cold + 1 + i].load(Ordering::Relaxed);
             }
-            // Fold the cold shard into the new hot one and clear it for the next flip.
-            self.cells[hot].fetch_add(
-                self.cells[cold].swap(0, Ordering::Relaxed),
-                Ordering::Release,
-            );
+            // Fold the cold shard into the new hot one and clear it for the next flip: the
+            // sum first, then the counts (Release), as a writer does.
             add_f64(
-                &self.cells[hot + 1],
-                f64::from_bits(self.cells[cold + 1].swap(0, Ordering::Relaxed)),
+                &self.cells[hot],
+                f64::from_bits(self.cells[cold].swap(0, Ordering::Relaxed)),
             );
-            for i in 0..self.buckets {
-                let c = self.cells[cold + 2 + i].swap(0, Ordering::Relaxed);
+            for i in 0..=self.buckets {
+                let c = self.cells[cold + 1 + i].swap(0, Ordering::Relaxed);
                 if c != 0 {
-                    self.cells[hot + 2 + i].fetch_add(c, Ordering::Relaxed);
+                    self.cells[hot + 1 + i].fetch_add(c, Ordering::Release);
                 }
             }
         }
