@@ -478,6 +478,46 @@ fn encode_group(
     }
 }
 
+/// The same scenarios in the Prometheus protobuf format (libraries without a protobuf
+/// encoder are left out).
+fn encode_protobuf_group(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    build: fn(Library, usize) -> Box<dyn Scenario>,
+    n: usize,
+) {
+    for lib in Library::ALL {
+        let scenario = build(lib, n);
+        let mut out = Vec::new();
+        if !scenario.encode_protobuf(&mut out) {
+            continue;
+        }
+        g.bench_function(lib.name(), |b| {
+            b.iter(|| {
+                scenario.encode_protobuf(&mut out);
+                black_box(out.len())
+            })
+        });
+    }
+}
+
+fn encode_protobuf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode_protobuf_counters_100000");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    encode_protobuf_group(&mut g, build_counters, 100_000);
+    g.finish();
+
+    let mut g = c.benchmark_group("encode_protobuf_histograms_10000");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    encode_protobuf_group(&mut g, build_histograms, 10_000);
+    g.finish();
+}
+
 fn encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode_counters_1000");
     encode_group(&mut g, build_counters, 1_000);
@@ -619,6 +659,7 @@ criterion_group!(
     histogram_observe,
     labelled_histogram_observe,
     native_histogram_observe,
-    encode
+    encode,
+    encode_protobuf
 );
 criterion_main!(benches);
