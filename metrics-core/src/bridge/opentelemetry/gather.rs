@@ -13,8 +13,9 @@ use opentelemetry_sdk::metrics::data::{
     AggregatedMetrics, Exemplar as OtelExemplar, Metric, MetricData, ResourceMetrics,
 };
 
-use super::naming::{merge_labels, metric_name, unit_word, with_unit};
+use super::naming::{legacy_label_name, merge_labels, metric_name, unit_word, with_unit};
 use super::native::{Native, to_native};
+use crate::encoding::{EscapingScheme, escape_name_for_exposition};
 use crate::metric::{Exemplar, MetricType};
 
 /// The self-metric: series left out of the last scrape, by reason.
@@ -226,12 +227,21 @@ impl Families {
         if let Some(family) = self.families.get(name) {
             return family.metric_type == metric_type && family.unit.as_deref() == unit;
         }
-        let mut own: Vec<String> = metric_type
-            .sample_suffixes()
-            .iter()
-            .map(|suffix| format!("{name}{suffix}"))
-            .collect();
-        own.push(name.to_owned());
+        // A UTF-8 name is also reserved in the form legacy scrapers get (`a.b` is `a_b`
+        // there), so that no scrape sees two families of one name.
+        let escaped = escape_name_for_exposition(name, EscapingScheme::Underscores);
+        let mut own: Vec<String> = Vec::new();
+        for form in [name, escaped.as_ref()] {
+            own.extend(
+                metric_type
+                    .sample_suffixes()
+                    .iter()
+                    .map(|suffix| format!("{form}{suffix}")),
+            );
+            own.push(form.to_owned());
+        }
+        own.sort();
+        own.dedup();
         if own.iter().any(|n| self.sample_names.contains(n)) {
             return false;
         }
@@ -261,7 +271,11 @@ impl Families {
             return;
         };
         let mut hasher = DefaultHasher::new();
-        point.labels.hash(&mut hasher);
+        // By the names legacy scrapers get: `{a.b="1"}` and `{a_b="1"}` are one series there.
+        for (label, value) in &point.labels {
+            legacy_label_name(label).hash(&mut hasher);
+            value.hash(&mut hasher);
+        }
         let labels_key = hasher.finish();
         if family.seen.contains(&labels_key) {
             self.dropped.conflict += 1;
@@ -419,13 +433,14 @@ impl MetricCtx<'_, '_> {
         let name = with_unit(&base, unit.as_deref());
         // `# UNIT` only where the name ends with it (OpenMetrics requires the suffix).
         let unit = unit.filter(|u| name.ends_with(&format!("_{u}")));
+        // Prometheus's linter (`promtool check metrics`) wants help on every family; an
+        // instrument without a description gets its own name, which sanitizing may change.
+        let help = match self.metric.description() {
+            "" => Cow::Owned(format!("OpenTelemetry instrument {}.", self.metric.name())),
+            description => Cow::Borrowed(description),
+        };
         self.out
-            .claim(
-                &name,
-                metric_type,
-                self.metric.description(),
-                unit.as_deref(),
-            )
+            .claim(&name, metric_type, &help, unit.as_deref())
             .then_some(name)
     }
 

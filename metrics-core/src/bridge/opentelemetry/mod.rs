@@ -49,6 +49,8 @@
 //!   `x_seconds_total`. With [`OtelBridgeBuilder::allow_utf8_names`] names keep their
 //!   characters (only `" \ LF = , { }` are replaced), as Prometheus 3 allows; scrapers that
 //!   did not ask for UTF-8 get them escaped.
+//! - **Help** is the instrument's description, or `OpenTelemetry instrument <name>.` when
+//!   it has none (Prometheus's linter wants help on every family).
 //! - **Attributes** are labels: keys made valid like names; keys that become equal are one
 //!   label whose values are joined with `;` in the order of the original keys. A key that
 //!   is `le` on a histogram, a constant label of the registry or a scope label gets an
@@ -83,6 +85,7 @@ mod gather;
 mod naming;
 mod native;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -101,6 +104,7 @@ use crate::encoding::{
 use crate::error::{Error, Result};
 use crate::metric::MetricType;
 use gather::{Admitted, DROPPED, Dropped, Families, Options, Point, Value, gather};
+use naming::legacy_label_name;
 
 /// Series the bridge exposes at most, across all instruments, unless
 /// [`OtelBridgeBuilder::max_series`] says otherwise (the `metrics` facade bridge's default).
@@ -593,24 +597,47 @@ fn write_dropped(enc: &mut MetricEncoder<'_>, dropped: Dropped) {
     }
 }
 
-/// A point's labels rendered as `name="value",…`: legacy names as they are, UTF-8 names
-/// quoted for scrapers that asked for `allow-utf-8` and escaped for the others (as
-/// families with UTF-8 names do).
+/// A point's labels rendered as `name="value",…`: legacy names as they are; UTF-8 names
+/// quoted for scrapers that asked for `allow-utf-8`, escaped for `dots` and `values`
+/// (both reversible), and made valid like legacy-mode names for `underscores` (whose
+/// plain escaping turns `ключ` into the reserved `____`). Names that become equal are one
+/// label, values joined with `;` as for colliding attribute keys.
 fn render(out: &mut String, point: &Point, escaping: EscapingScheme) {
     out.clear();
-    for (i, (name, value)) in point.labels.iter().enumerate() {
+    let mut names: Vec<Cow<'_, str>> = Vec::with_capacity(point.labels.len());
+    let mut values: Vec<Cow<'_, str>> = Vec::with_capacity(point.labels.len());
+    for (name, value) in &point.labels {
+        let name = if crate::name::is_valid_label_name(name) {
+            Cow::Borrowed(name.as_str())
+        } else {
+            match escaping {
+                EscapingScheme::AllowUtf8 => {
+                    let mut quoted = String::from('"');
+                    escape_label_value(&mut quoted, name);
+                    quoted.push('"');
+                    Cow::Owned(quoted)
+                }
+                EscapingScheme::Underscores => legacy_label_name(name),
+                _ => escape_name_for_exposition(name, escaping),
+            }
+        };
+        match names.iter().position(|n| *n == name) {
+            Some(i) => {
+                let joined = values[i].to_mut();
+                joined.push(';');
+                joined.push_str(value);
+            }
+            None => {
+                names.push(name);
+                values.push(Cow::Borrowed(value.as_str()));
+            }
+        }
+    }
+    for (i, (name, value)) in names.iter().zip(&values).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        if crate::name::is_valid_label_name(name) {
-            out.push_str(name);
-        } else if escaping == EscapingScheme::AllowUtf8 {
-            out.push('"');
-            escape_label_value(out, name);
-            out.push('"');
-        } else {
-            out.push_str(&escape_name_for_exposition(name, escaping));
-        }
+        out.push_str(name);
         out.push_str("=\"");
         escape_label_value(out, value);
         out.push('"');

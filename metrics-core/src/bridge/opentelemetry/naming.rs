@@ -43,6 +43,17 @@ pub(super) fn label_name(raw: &str, utf8: bool) -> String {
     finish(name, EMPTY_LABEL_FALLBACK)
 }
 
+/// The name a legacy scraper sees for a label name: itself when valid, else made valid as
+/// [`label_name`] does (never `__…`, which the underscore escaping of a name such as `ключ`
+/// would give and strict parsers refuse).
+pub(super) fn legacy_label_name(name: &str) -> Cow<'_, str> {
+    if crate::name::is_valid_label_name(name) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(label_name(name, false))
+    }
+}
+
 /// Replaces every `bad` character with `_` and runs of `_` with one.
 fn collapse(raw: &str, bad: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -226,6 +237,9 @@ mod tests {
         assert_eq!(label_name("a:b", false), "a_b");
         assert_eq!(label_name("", false), EMPTY_LABEL_FALLBACK);
         assert_eq!(label_name("error.type", true), "error.type");
+        assert_eq!(legacy_label_name("ключ"), EMPTY_LABEL_FALLBACK);
+        assert_eq!(legacy_label_name("error.type"), "error_type");
+        assert_eq!(legacy_label_name("ok"), "ok");
     }
 
     #[test]

@@ -89,6 +89,11 @@ fn non_monotonic_sum_is_a_gauge() {
         text.contains("# TYPE queue_depth gauge\nqueue_depth -2\n"),
         "{text}"
     );
+    // No description: the help names the instrument.
+    assert!(
+        text.contains("# HELP queue_depth OpenTelemetry instrument queue.depth.\n"),
+        "{text}"
+    );
 }
 
 #[test]
