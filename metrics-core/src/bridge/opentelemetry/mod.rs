@@ -27,7 +27,7 @@
 //! assert!(text.contains("orders_total{payment_method=\"card\",otel_scope_name=\"shop\"} 3\n"));
 //! assert!(text.contains("checkout_duration_seconds_count{otel_scope_name=\"shop\"} 1\n"));
 //! // The provider's resource, as the specification's `target_info`.
-//! assert!(text.contains("target_info{service_name=\"unknown_service\""));
+//! assert!(text.contains("target_info{service_name=\"unknown_service"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
