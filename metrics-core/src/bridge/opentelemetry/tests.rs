@@ -6,10 +6,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+#[cfg(feature = "protobuf")]
+use opentelemetry_sdk::metrics::{Aggregation, Instrument, Stream};
 
 use super::gather::exemplar_of;
 use super::*;
+#[cfg(feature = "protobuf")]
 use crate::encoding::protobuf::decode_delimited;
 use crate::{CollectorErrors, Exemplar, Format, Registry};
 
@@ -132,6 +135,7 @@ fn histogram_is_a_classic_histogram() {
 }
 
 /// Exponential histograms for every histogram instrument, at `max_scale`.
+#[cfg(feature = "protobuf")]
 fn exponential(
     max_scale: i8,
 ) -> impl FnOnce(
@@ -154,6 +158,7 @@ fn exponential(
 }
 
 #[test]
+#[cfg(feature = "protobuf")]
 fn exponential_histogram_is_a_native_histogram() {
     let s = setup_with(OtelBridge::builder().scope_labels(false), exponential(0));
     let h = s.meter().f64_histogram("size").build();
@@ -200,6 +205,7 @@ fn exponential_histogram_is_a_native_histogram() {
 }
 
 #[test]
+#[cfg(feature = "protobuf")]
 fn exponential_scale_above_8_is_merged_down_to_8() {
     let s = setup_with(OtelBridge::builder().scope_labels(false), exponential(20));
     let h = s.meter().f64_histogram("fine").build();
@@ -630,7 +636,12 @@ fn hostile_attributes_stay_bounded_and_valid() {
     );
     // Every format passes the registry's own scrape-time checks (an invalid page is an
     // error there) and encodes.
-    for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
+    for format in [
+        Format::Text,
+        Format::OpenMetrics,
+        #[cfg(feature = "protobuf")]
+        Format::Protobuf,
+    ] {
         s.registry.encode_to_vec(format).unwrap();
     }
     let again = s.text();
