@@ -69,14 +69,13 @@ fn axum_server() -> AxumDemoServer {
                 upgrade.on_upgrade(|mut socket: WebSocket| async move {
                     // Echo text until the client closes.
                     while let Some(Ok(message)) = socket.recv().await {
-                        match message {
-                            Message::Text(text) => {
-                                if socket.send(Message::Text(text)).await.is_err() {
-                                    return;
-                                }
-                            }
+                        let echo = match message {
+                            Message::Text(text) => Message::Text(text),
                             Message::Close(_) => return,
-                            _ => {}
+                            _ => continue,
+                        };
+                        if socket.send(echo).await.is_err() {
+                            return;
                         }
                     }
                 })
@@ -112,17 +111,16 @@ async fn actix_ws(
     actix_web::rt::spawn(async move {
         // Echo text until the client closes.
         while let Some(Ok(message)) = messages.recv().await {
-            match message {
-                actix_ws::Message::Text(text) => {
-                    if session.text(text).await.is_err() {
-                        return;
-                    }
-                }
+            let text = match message {
+                actix_ws::Message::Text(text) => text,
                 actix_ws::Message::Close(reason) => {
                     let _ = session.close(reason).await;
                     return;
                 }
-                _ => {}
+                _ => continue,
+            };
+            if session.text(text).await.is_err() {
+                return;
             }
         }
         let _ = session.close(None).await;
@@ -245,7 +243,12 @@ fn event_stream_duration_follows_the_route_policy<D: Demo>(demo: D) {
     };
     let le = EVENT_BUCKET.to_string();
     assert_eq!(bucket("/events", &le), Some(1.0), "{}\n{text}", D::ADAPTER);
-    assert_eq!(bucket("/events-body", &le), Some(0.0), "{}\n{text}", D::ADAPTER);
+    assert_eq!(
+        bucket("/events-body", &le),
+        Some(0.0),
+        "{}\n{text}",
+        D::ADAPTER
+    );
     assert_eq!(bucket("/events", "+Inf"), Some(1.0), "{text}");
     assert_eq!(bucket("/events-body", "+Inf"), Some(1.0), "{text}");
     // Their own layout: none of the default bounds.

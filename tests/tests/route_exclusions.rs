@@ -73,10 +73,12 @@ fn axum_server(hook: Hook, gate: Arc<Gate>) -> AxumDemoServer {
         .route("/static/{*file}", get(|| async { "asset" }))
         .route(
             "/users/{id}",
-            get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
-                let status = if id == "0" { 404 } else { 200 };
-                (axum::http::StatusCode::from_u16(status).unwrap(), "user")
-            }),
+            get(
+                |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                    let status = if id == "0" { 404 } else { 200 };
+                    (axum::http::StatusCode::from_u16(status).unwrap(), "user")
+                },
+            ),
         )
         .route(
             "/teapot",
@@ -192,7 +194,13 @@ fn every_exclusion_kind<D: Demo>(start: fn(Hook, Arc<Gate>) -> D) {
         "{text}"
     );
     assert_eq!(total_requests(&text), 6.0, "{} {text}", D::ADAPTER);
-    for absent in ["/health", "/static", "/healthz", "status=\"418\"", "unmatched"] {
+    for absent in [
+        "/health",
+        "/static",
+        "/healthz",
+        "status=\"418\"",
+        "unmatched",
+    ] {
         assert!(
             !text.contains(absent),
             "{}: {absent} recorded\n{text}",
@@ -258,10 +266,7 @@ fn actix_allow_list() {
 /// control that shows the scrape really happens while requests are held).
 fn running_excluded_request_leaves_no_trace<D: Demo>(start: fn(Hook, Arc<Gate>) -> D) {
     let gate = Arc::new(Gate::default());
-    let demo = start(
-        |m| m.exclude_route("/hold/{what}"),
-        Arc::clone(&gate),
-    );
+    let demo = start(|m| m.exclude_route("/hold/{what}"), Arc::clone(&gate));
     let url = demo.url("/hold/excluded");
     let client = std::thread::spawn(move || http_get(&url, &[]).map(|r| r.status));
     gate.wait_started(1);
@@ -325,11 +330,17 @@ fn actix_running_recorded_request_is_in_flight() {
 fn invalid_exclusions_are_refused_with_the_value_given() {
     type Case = (Hook, &'static str);
     let cases: &[Case] = &[
-        (|m| m.exclude_route("health/{probe}"), "exclude_route(\"health/{probe}\")"),
+        (
+            |m| m.exclude_route("health/{probe}"),
+            "exclude_route(\"health/{probe}\")",
+        ),
         (|m| m.allow_route("/a/{b"), "allow_route(\"/a/{b\")"),
         (|m| m.exclude_path_prefix(""), "exclude_path_prefix(\"\")"),
         (|m| m.exclude_status(1000), "exclude_status(1000)"),
-        (|m| m.exclude_unmatched_status(42), "exclude_unmatched_status(42)"),
+        (
+            |m| m.exclude_unmatched_status(42),
+            "exclude_unmatched_status(42)",
+        ),
     ];
     for (hook, needle) in cases {
         let tower = promenade_tower::Prometheus::builder(&Registry::new())

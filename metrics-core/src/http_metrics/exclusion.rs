@@ -284,7 +284,14 @@ mod tests {
 
     #[test]
     fn templates_are_checked() {
-        for ok in ["/", "unmatched", "/users/{id}", "/files/{tail:.*}", "/n/{id:\\d{2}}", "/a/*rest"] {
+        for ok in [
+            "/",
+            "unmatched",
+            "/users/{id}",
+            "/files/{tail:.*}",
+            "/n/{id:\\d{2}}",
+            "/a/*rest",
+        ] {
             assert!(check_route_template("exclude_route", ok).is_ok(), "{ok}");
         }
         for (bad, why) in [
@@ -294,7 +301,9 @@ mod tests {
             ("/users/id}", "closes no"),
             ("/users/{}", "names no"),
         ] {
-            let err = check_route_template("exclude_route", bad).unwrap_err().to_string();
+            let err = check_route_template("exclude_route", bad)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{bad}: {err}");
             assert!(err.contains(&format!("exclude_route(\"{bad}\")")), "{err}");
         }
@@ -316,7 +325,10 @@ mod tests {
             s.routes.push("/a".into());
             s.allowed.push("/a".into());
         });
-        assert!(both.contains("allow_route(\"/a\") and exclude_route(\"/a\")"), "{both}");
+        assert!(
+            both.contains("allow_route(\"/a\") and exclude_route(\"/a\")"),
+            "{both}"
+        );
         assert!(spec().build(&[String::new()]).is_err());
         for status in [100, 404, 999] {
             let mut s = spec();

@@ -209,7 +209,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(twice.contains("route_policy(\"/a\", ..) is given twice"), "{twice}");
+        assert!(
+            twice.contains("route_policy(\"/a\", ..) is given twice"),
+            "{twice}"
+        );
         let bad = RoutePolicies::build(
             vec![("events".into(), RoutePolicy::new())],
             DurationEnd::Body,

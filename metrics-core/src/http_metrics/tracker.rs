@@ -15,10 +15,10 @@ use super::policy::{
 };
 use super::request::RequestInfo;
 use super::series::{RequestSeries, RouteEntry};
-use crate::metric::Buckets;
-use std::sync::atomic::Ordering;
 use crate::family::Series;
+use crate::metric::Buckets;
 use crate::trace::{TraceId, observe_with_trace};
+use std::sync::atomic::Ordering;
 
 impl HttpMetrics {
     /// Starts tracking a request: increments in-flight now; everything else is recorded when
