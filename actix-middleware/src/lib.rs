@@ -107,6 +107,7 @@
 //!
 //! # fn main() -> Result<(), promenade_actix::Error> {
 //! let registry = Registry::new();
+//! let poll_buckets = Buckets::new(vec![1.0, 10.0, 30.0])?;
 //! let metrics = PrometheusMetrics::builder(&registry)
 //!     .metrics(|m| {
 //!         m.exclude_path("/healthz") // exact path
@@ -115,7 +116,7 @@
 //!             .exclude_unmatched_status(404) // scanners; a route's own 404s stay
 //!             .route_policy("/events", RoutePolicy::new().duration_end(DurationEnd::Head))
 //!             .route_policy("/ws", RoutePolicy::new().duration_end(DurationEnd::NotRecorded))
-//!             .route_policy("/poll", RoutePolicy::new().buckets(Buckets::new(vec![1.0, 10.0, 30.0])?))
+//!             .route_policy("/poll", RoutePolicy::new().buckets(poll_buckets))
 //!     })
 //!     .build()?;
 //! assert!(metrics.http_metrics().excludes_by_route());

@@ -82,6 +82,7 @@
 //!
 //! # fn main() -> Result<(), promenade_tower::Error> {
 //! let registry = Registry::new();
+//! let poll_buckets = Buckets::new(vec![1.0, 10.0, 30.0])?;
 //! let prometheus = Prometheus::builder(&registry)
 //!     .metrics(|m| {
 //!         m.exclude_path("/healthz") // exact path
@@ -90,7 +91,7 @@
 //!             .exclude_unmatched_status(404) // scanners; a route's own 404s stay
 //!             .route_policy("/events", RoutePolicy::new().duration_end(DurationEnd::Head))
 //!             .route_policy("/ws", RoutePolicy::new().duration_end(DurationEnd::NotRecorded))
-//!             .route_policy("/poll", RoutePolicy::new().buckets(Buckets::new(vec![1.0, 10.0, 30.0])?))
+//!             .route_policy("/poll", RoutePolicy::new().buckets(poll_buckets))
 //!     })
 //!     .build()?;
 //! let app: Router = Router::new()
