@@ -366,6 +366,77 @@ mod tests {
         assert!(!e.by_route() && !e.route(None) && !e.status(404, true) && !e.path("/"));
     }
 
+    /// The tracker's own checks, for adapters that learn the route late (`set_route`) or
+    /// never (`None` at start): nothing recorded, in-flight balanced, no route entry made.
+    #[test]
+    fn tracker_skips_routes_learned_late() {
+        use crate::http_metrics::{HttpMetrics, RequestInfo};
+        use crate::{Format, Registry};
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder(&registry)
+            .allow_route("/a")
+            .build()
+            .unwrap();
+        let headers = http::HeaderMap::new();
+        let start = |path| {
+            metrics.start(&RequestInfo {
+                method: "GET",
+                route: None,
+                path,
+                headers: &headers,
+            })
+        };
+        let mut late_excluded = start("/b");
+        late_excluded.set_route(Some("/b"));
+        late_excluded.response_head(200);
+        let mut never_routed = start("/x");
+        never_routed.response_head(404);
+        let mut allowed = start("/a");
+        allowed.set_route(Some("/a"));
+        allowed.response_head(200);
+        drop((late_excluded, never_routed, allowed));
+        let text = registry.encode_to_string(Format::Text).unwrap();
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("/b") && !text.contains("unmatched"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_in_flight{method=\"GET\"} 0\n"),
+            "{text}"
+        );
+
+        // With in-flight by route the route entries are exposed: `set_route` must not
+        // create one for an excluded route.
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder(&registry)
+            .exclude_route("/b")
+            .in_flight_by_route(true)
+            .build()
+            .unwrap();
+        let mut tracker = metrics.start(&RequestInfo {
+            method: "GET",
+            route: Some("/a"),
+            path: "/b",
+            headers: &headers,
+        });
+        tracker.set_route(Some("/b"));
+        tracker.response_head(200);
+        drop(tracker);
+        let text = registry.encode_to_string(Format::Text).unwrap();
+        assert!(
+            !text.contains("/b") && !text.contains("http_requests_total{"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_in_flight{method=\"GET\",route=\"/a\"} 0\n"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn status_set_edges() {
         let mut set = StatusSet::default();
