@@ -94,10 +94,13 @@
 //! ([`exclude_route`](HttpMetricsBuilder::exclude_route),
 //! [`allow_route`](HttpMetricsBuilder::allow_route)) it matches the path against the app's
 //! routes first (`HttpRequest::match_pattern`, about 0.6 µs on a small app) — only when such
-//! rules are configured. Deciding after routing instead would leave every excluded request,
-//! a long-lived one especially, in the in-flight gauge while it runs. Path rules cost a
-//! string comparison; a status exclusion is decided at the response head (the request was
-//! in flight until then, nothing else of it remains).
+//! rules are configured, and then for every request. Deciding after routing instead would
+//! leave every excluded request, a long-lived one especially, in the in-flight gauge while
+//! it runs. Path rules ([`exclude_path`](HttpMetricsBuilder::exclude_path),
+//! [`exclude_path_prefix`](HttpMetricsBuilder::exclude_path_prefix)) cost a string
+//! comparison and make an excluded request nearly free: prefer them when a path says enough
+//! (BENCHMARKS.md has the figures). A status exclusion is decided at the response head (the
+//! request was in flight until then, nothing else of it remains).
 //!
 //! Long-lived routes (server-sent events, WebSocket upgrades, long polling) get a
 //! [`RoutePolicy`]: where their duration ends and their own buckets.

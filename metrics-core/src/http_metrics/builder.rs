@@ -455,8 +455,10 @@ impl HttpMetricsBuilder {
     /// router wrote it; [`UNMATCHED_ROUTE`](super::UNMATCHED_ROUTE) for requests that matched
     /// no route) are not recorded. Adapters decide before the request starts, so an
     /// excluded request leaves no trace, in-flight included (the actix middleware then
-    /// matches the path against the app's routes first, see
-    /// [`HttpMetrics::excludes_by_route`]). A template that is empty, does not start with
+    /// matches the path against the app's routes first, for every request, see
+    /// [`HttpMetrics::excludes_by_route`]; where a path or prefix says enough,
+    /// [`exclude_path_prefix`](Self::exclude_path_prefix) is cheaper there). A template
+    /// that is empty, does not start with
     /// `/` or has unpaired braces is an error at [`build`](Self::build).
     ///
     /// ```
