@@ -235,18 +235,21 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        // Exclusions first: an excluded request gets no tracker, so it leaves no trace
+        // (not even in-flight) and costs the checks only.
         let tracker = if self.metrics.is_excluded(req.uri().path()) {
             None
         } else {
             let head = RouteRequest::new(&req);
             let route = self.route.route(&head);
-            let tracker = self.metrics.start(&RequestInfo {
-                method: req.method().as_str(),
-                route: route.as_deref(),
-                path: req.uri().path(),
-                headers: req.headers(),
-            });
-            Some(Tracked::new(tracker))
+            (!self.metrics.is_route_excluded(route.as_deref())).then(|| {
+                Tracked::new(self.metrics.start(&RequestInfo {
+                    method: req.method().as_str(),
+                    route: route.as_deref(),
+                    path: req.uri().path(),
+                    headers: req.headers(),
+                }))
+            })
         };
         ResponseFuture::new(self.inner.call(req), tracker)
     }
