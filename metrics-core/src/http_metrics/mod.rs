@@ -7,6 +7,8 @@
 //! - `policy`: the label values (known methods, `_OTHER`, `unmatched`, `499`) and status
 //!   formatting;
 //! - `request`: what an adapter knows about a request ([`RequestInfo`], [`HeaderLookup`]);
+//! - `app_labels`: labels from the application (request/response headers and extensions,
+//!   [`ExtensionsRef`]) and their bound ([`LabelValues`]);
 //! - `builder`: [`HttpMetricsBuilder`], its options and the [`HttpMetrics`] handle;
 //! - `tracker`: [`HttpMetrics::start`] and the [`RequestTracker`] drop guard;
 //! - `series`: the storage of in-flight gauges and request series;
@@ -26,6 +28,7 @@
 //! assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
 //! ```
 
+mod app_labels;
 mod builder;
 mod collector;
 mod policy;
@@ -33,6 +36,7 @@ mod request;
 mod series;
 mod tracker;
 
+pub use app_labels::{ExtensionsRef, LabelValues};
 pub use builder::{DEFAULT_MAX_SERIES, DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming};
 pub use policy::{CLIENT_CLOSED_STATUS, KNOWN_METHODS, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use request::{HeaderLookup, RequestInfo};
