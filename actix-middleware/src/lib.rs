@@ -206,6 +206,7 @@ mod body;
 mod builder;
 mod future;
 mod middleware;
+mod parts;
 mod scrape;
 
 pub use body::{MetricsBody, ResponseBody};
