@@ -24,14 +24,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::HttpMessage as _;
+use actix_web::dev::{Server, ServiceRequest};
 use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use bytes::Bytes;
 use futures_core::Stream;
 use promenade_actix::PrometheusMetrics;
 use promenade_core::Registry;
 
-use crate::DemoOptions;
+use crate::{DemoOptions, DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 
 /// Default listen address of `actix-demo`.
 ///
@@ -91,6 +92,47 @@ pub fn metrics_with(
         .build()
 }
 
+/// The demo's auth-like middleware (pass it to `App::wrap_fn` outside the metrics
+/// middleware): a [`DemoTenant`] from the `x-tier` header, if any, into the request's
+/// extensions.
+///
+/// ```
+/// use actix_web::{App, test, web};
+/// # actix_rt::System::new().block_on(async {
+/// let app = test::init_service(App::new().wrap_fn(promenade_examples::actix_demo::insert_tenant).route(
+///     "/",
+///     web::get().to(|t: Option<web::ReqData<promenade_examples::DemoTenant>>| async move {
+///         t.map_or_else(String::new, |t| t.tier.clone())
+///     }),
+/// ))
+/// .await;
+/// let req = test::TestRequest::get().uri("/").insert_header(("x-tier", "pro")).to_request();
+/// assert_eq!(test::call_and_read_body(&app, req).await, "pro");
+/// # });
+/// ```
+pub fn insert_tenant<S>(req: ServiceRequest, srv: &S) -> S::Future
+where
+    S: actix_web::dev::Service<ServiceRequest>,
+{
+    if let Some(tier) = req.headers().get(TIER_HEADER).and_then(|v| v.to_str().ok()) {
+        let tenant = DemoTenant {
+            tier: tier.to_owned(),
+        };
+        req.extensions_mut().insert(tenant);
+    }
+    srv.call(req)
+}
+
+/// `/users/{id}`: the user, with its [`DemoOutcome`] in the response's extensions and header.
+async fn user(id: web::Path<String>) -> HttpResponse {
+    let outcome = DemoOutcome::of_user(&id);
+    let mut response = HttpResponse::Ok()
+        .insert_header((OUTCOME_HEADER, outcome.0))
+        .body(format!("user {id}\n"));
+    response.extensions_mut().insert(outcome);
+    response
+}
+
 /// The demo's routes, for `App::configure`.
 ///
 /// ```
@@ -110,7 +152,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/users/{id}")
-            .route(get_or_head().to(|id: web::Path<String>| async move { format!("user {id}\n") })),
+            .route(get_or_head().to(user)),
     )
     .service(web::resource("/echo").route(web::post().to(|body: Bytes| async move { body })))
     .service(web::resource("/slow").route(get_or_head().to(slow)))
@@ -216,7 +258,14 @@ pub fn server_with(
     options: &DemoOptions,
 ) -> io::Result<(Server, SocketAddr)> {
     let metrics = metrics_with(registry, options).map_err(io::Error::other)?;
-    let server = HttpServer::new(move || App::new().wrap(metrics.clone()).configure(routes))
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(metrics.clone())
+            // Outside the metrics middleware, as an auth middleware would be: the tenant is
+            // in the request's extensions when the metrics middleware sees the request.
+            .wrap_fn(insert_tenant)
+            .configure(routes)
+    })
         // A client must send its request head within this time (actix's default, made
         // explicit): clients sending it a byte at a time cannot hold connections.
         .client_request_timeout(HEADER_READ_TIMEOUT)

@@ -30,6 +30,7 @@ use promenade_tower::{Prometheus, PrometheusRouterExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use crate::DemoOptions;
+use crate::{DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 
 /// Number of chunks `/stream` sends.
 ///
@@ -94,7 +95,23 @@ pub fn axum_app_with(
     let prometheus = Prometheus::builder(registry)
         .metrics(|m| options.apply(m))
         .build()?;
-    app.with_prometheus(prometheus)
+    // Outside the metrics layer, as an auth layer would be: the tenant is in the request's
+    // extensions when the metrics layer sees the request.
+    Ok(app
+        .with_prometheus(prometheus)?
+        .layer(axum::middleware::from_fn(insert_tenant)))
+}
+
+/// The demo's auth-like layer: a [`DemoTenant`] from the `x-tier` header, if any.
+async fn insert_tenant(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(tier) = req.headers().get(TIER_HEADER).and_then(|v| v.to_str().ok()) {
+        let tenant = DemoTenant { tier: tier.to_owned() };
+        req.extensions_mut().insert(tenant);
+    }
+    next.run(req).await
 }
 
 /// Serves the demo on `listener` until the process ends (or the future is dropped).
@@ -171,8 +188,13 @@ pub async fn serve_app(listener: tokio::net::TcpListener, app: Router) -> std::i
     }
 }
 
-async fn user(Path(id): Path<String>) -> String {
-    format!("user {id}\n")
+async fn user(Path(id): Path<String>) -> impl axum::response::IntoResponse {
+    let outcome = DemoOutcome::of_user(&id);
+    (
+        [(OUTCOME_HEADER, outcome.0)],
+        axum::Extension(outcome),
+        format!("user {id}\n"),
+    )
 }
 
 async fn slow(uri: Uri) -> String {
