@@ -2,7 +2,11 @@
 //! with [`promenade_actix::PrometheusMetrics`].
 //!
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo`, `GET /slow?ms=N`, `GET /stream` (a chunked
-//! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`.
+//! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`. As
+//! in the axum demo, [`insert_tenant`] (outside the metrics middleware) puts a
+//! [`DemoTenant`](crate::DemoTenant) from `x-tier` into request extensions, and
+//! `/users/{id}` sets its [`DemoOutcome`](crate::DemoOutcome) (response extension and
+//! `x-outcome`).
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {

@@ -4,12 +4,15 @@
 //! | route | what it does |
 //! |---|---|
 //! | `GET /` | `hello` |
-//! | `GET /users/{id}` | `user {id}` |
+//! | `GET /users/{id}` | `user {id}`, its [`DemoOutcome`] in the response's extensions and `x-outcome` |
 //! | `POST /echo` | the request body back |
 //! | `GET /slow?ms=N` | answers after N ms (default 100, at most 10 000) |
 //! | `GET /stream` | a chunked body of [`STREAM_CHUNKS`] chunks over about 100 ms |
 //! | `GET /panic` | the handler panics; `CatchPanicLayer` answers 500 |
 //! | `GET /metrics` | Prometheus scrape (not counted in the HTTP metrics) |
+//!
+//! An auth-like layer outside the metrics layer puts a [`DemoTenant`] (from the `x-tier`
+//! header) into each request's extensions, for labels from the application.
 //!
 //! [`serve`] closes a connection whose request head has not arrived within
 //! [`HEADER_READ_TIMEOUT`] (`axum::serve` has no such timeout), so clients that send their
