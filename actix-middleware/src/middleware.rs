@@ -204,12 +204,16 @@ where
             && req.path() == scrape.path()
         {
             let tracker = scrape.counts_scrapes().then(|| {
-                shared.metrics.start(&RequestInfo {
+                let mut tracker = shared.metrics.start(&RequestInfo {
                     method: req.method().as_str(),
                     route: Some(scrape.path()),
                     path: req.path(),
                     headers: &ActixHeaders(req.headers()),
-                })
+                });
+                if shared.metrics.reads_request_extensions() {
+                    read_request_extensions(&mut tracker, req.request());
+                }
+                tracker
             });
             return scrape_route(scrape, req, tracker);
         }

@@ -337,7 +337,9 @@ impl HttpMetricsBuilder {
     }
 
     /// A label computed from each request. Keep its values few: the series cap folds
-    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series.
+    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series. For a
+    /// header with known values, [`request_header_label`](Self::request_header_label) bounds
+    /// it by a declared list, without a `String` per request.
     ///
     /// ```
     /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
