@@ -277,9 +277,7 @@ where
                 };
                 match polled {
                     Ok(res) => {
-                        let tracker = tracker
-                            .take()
-                            .and_then(|mut t| t.respond(&res));
+                        let tracker = tracker.take().and_then(|mut t| t.respond(&res));
                         Poll::Ready(Ok(res.map_body(|_, body| {
                             EitherBody::left(ResponseBody::new(body, tracker))
                         })))

@@ -1,9 +1,9 @@
 //! actix-web's request and response parts seen through the core's framework-neutral views:
 //! its header map as a [`HeaderLookup`], its extensions as an [`ExtensionsRef`].
 
-use actix_web::{HttpMessage as _, HttpRequest};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::HeaderMap as ActixHeaderMap;
+use actix_web::{HttpMessage as _, HttpRequest};
 use promenade_core::http_metrics::{ExtensionsRef, HeaderLookup, RequestTracker};
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].

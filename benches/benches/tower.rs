@@ -328,10 +328,12 @@ fn app_labels_router(labelled: bool) -> Router {
         )
         .with_prometheus(prometheus.build().unwrap())
         .unwrap()
-        .layer(tower::util::MapRequestLayer::new(|mut req: Request<Body>| {
-            req.extensions_mut().insert(Tenant("pro"));
-            req
-        }))
+        .layer(tower::util::MapRequestLayer::new(
+            |mut req: Request<Body>| {
+                req.extensions_mut().insert(Tenant("pro"));
+                req
+            },
+        ))
 }
 
 /// The core tracker alone with a request-extension and a response-extension label.
@@ -356,7 +358,10 @@ fn core_app_labels(c: &mut Criterion) {
             });
             t.request_extensions(ExtensionsRef::from(&request_ext));
             t.response_head(200);
-            t.response_labels(response.headers(), ExtensionsRef::from(response.extensions()));
+            t.response_labels(
+                response.headers(),
+                ExtensionsRef::from(response.extensions()),
+            );
             drop(t);
         });
     });

@@ -154,10 +154,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/").route(get_or_head().to(|| async { "Promenade actix-web demo\n" })),
     )
-    .service(
-        web::resource("/users/{id}")
-            .route(get_or_head().to(user)),
-    )
+    .service(web::resource("/users/{id}").route(get_or_head().to(user)))
     .service(web::resource("/echo").route(web::post().to(|body: Bytes| async move { body })))
     .service(web::resource("/slow").route(get_or_head().to(slow)))
     .service(web::resource("/stream").route(get_or_head().to(stream)))
@@ -270,14 +267,14 @@ pub fn server_with(
             .wrap_fn(insert_tenant)
             .configure(routes)
     })
-        // A client must send its request head within this time (actix's default, made
-        // explicit): clients sending it a byte at a time cannot hold connections.
-        .client_request_timeout(HEADER_READ_TIMEOUT)
-        .shutdown_timeout(2)
-        // A client that closes its side (FIN) has gone away: cancel its request and record
-        // it as 499, as hyper does. actix keeps half-closed connections running by default.
-        .h1_allow_half_closed(false)
-        .bind(addr)?;
+    // A client must send its request head within this time (actix's default, made
+    // explicit): clients sending it a byte at a time cannot hold connections.
+    .client_request_timeout(HEADER_READ_TIMEOUT)
+    .shutdown_timeout(2)
+    // A client that closes its side (FIN) has gone away: cancel its request and record
+    // it as 499, as hyper does. actix keeps half-closed connections running by default.
+    .h1_allow_half_closed(false)
+    .bind(addr)?;
     let bound = server
         .addrs()
         .first()

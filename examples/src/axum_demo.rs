@@ -111,7 +111,9 @@ async fn insert_tenant(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     if let Some(tier) = req.headers().get(TIER_HEADER).and_then(|v| v.to_str().ok()) {
-        let tenant = DemoTenant { tier: tier.to_owned() };
+        let tenant = DemoTenant {
+            tier: tier.to_owned(),
+        };
         req.extensions_mut().insert(tenant);
     }
     next.run(req).await

@@ -28,10 +28,26 @@ fn http_request_with_declared_app_labels_allocates_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let registry = Registry::new();
     let metrics = HttpMetrics::builder(&registry)
-        .request_header_label("client", "x-client", LabelValues::one_of(&["ios", "web"], "other"))
-        .request_extension_label("tier", LabelValues::one_of(&["free", "pro"], "other"), |t: &Tenant| t.0)
-        .response_header_label("cache", "x-cache", LabelValues::one_of(&["hit", "miss"], "other"))
-        .response_extension_label("outcome", LabelValues::one_of(&["paid"], "other"), |o: &Outcome| o.0)
+        .request_header_label(
+            "client",
+            "x-client",
+            LabelValues::one_of(&["ios", "web"], "other"),
+        )
+        .request_extension_label(
+            "tier",
+            LabelValues::one_of(&["free", "pro"], "other"),
+            |t: &Tenant| t.0,
+        )
+        .response_header_label(
+            "cache",
+            "x-cache",
+            LabelValues::one_of(&["hit", "miss"], "other"),
+        )
+        .response_extension_label(
+            "outcome",
+            LabelValues::one_of(&["paid"], "other"),
+            |o: &Outcome| o.0,
+        )
         .build()
         .unwrap();
     let mut requests = Vec::new();
@@ -45,7 +61,9 @@ fn http_request_with_declared_app_labels_allocates_nothing() {
     let mut responses = Vec::new();
     for (cache, outcome) in [("hit", "paid"), ("stale", "refunded")] {
         let mut response = http::Response::new(());
-        response.headers_mut().insert("x-cache", cache.parse().unwrap());
+        response
+            .headers_mut()
+            .insert("x-cache", cache.parse().unwrap());
         response.extensions_mut().insert(Outcome(outcome));
         responses.push(response);
     }
@@ -60,7 +78,10 @@ fn http_request_with_declared_app_labels_allocates_nothing() {
         });
         tracker.request_extensions(ExtensionsRef::from(extensions));
         tracker.response_head(200);
-        tracker.response_labels(response.headers(), ExtensionsRef::from(response.extensions()));
+        tracker.response_labels(
+            response.headers(),
+            ExtensionsRef::from(response.extensions()),
+        );
     };
     // Create the series first: creation may allocate.
     for i in 0..4 {
@@ -72,8 +93,15 @@ fn http_request_with_declared_app_labels_allocates_nothing() {
     }
     let after = dhat::HeapStats::get();
     dhat::assert_eq!(after.total_blocks, before.total_blocks);
-    let text = registry.encode_to_string(promenade_core::Format::Text).unwrap();
-    assert!(text.contains(r#"status="200",client="other",tier="other",cache="other",outcome="other"} 2501"#), "{text}");
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"status="200",client="other",tier="other",cache="other",outcome="other"} 2501"#
+        ),
+        "{text}"
+    );
 }
 
 /// The HTTP tracker's whole request (start, route learned late or given at start, response

@@ -104,12 +104,16 @@ fn tenants_and_outcomes_are_counted_exactly<D: Demo>() {
             ))
             .or_default() += f64::from(*n);
     }
-    let got: std::collections::BTreeMap<String, f64> =
-        sample_values(&text, "http_requests_total").into_iter().collect();
+    let got: std::collections::BTreeMap<String, f64> = sample_values(&text, "http_requests_total")
+        .into_iter()
+        .collect();
     assert_eq!(got, expected, "{}\n{text}", D::ADAPTER);
     // In-flight is labelled by method only: response labels are unknown when it is counted.
     for (labels, _) in all_samples(&text, "http_requests_in_flight") {
-        assert!(!labels.contains("tier") && !labels.contains("outcome"), "{labels}");
+        assert!(
+            !labels.contains("tier") && !labels.contains("outcome"),
+            "{labels}"
+        );
     }
 }
 
@@ -186,8 +190,7 @@ const HOSTILE_TCP: u32 = 1_000;
 fn axum_hostile_values_in_process_add_no_series_beyond_the_bounds() {
     use tower::ServiceExt as _;
     let registry = Registry::new();
-    let app =
-        promenade_examples::axum_demo::axum_app_with(&registry, &options(hostile)).unwrap();
+    let app = promenade_examples::axum_demo::axum_app_with(&registry, &options(hostile)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -214,8 +217,8 @@ fn axum_hostile_values_in_process_add_no_series_beyond_the_bounds() {
 fn actix_hostile_values_in_process_add_no_series_beyond_the_bounds() {
     use actix_web::{App, test};
     let registry = Registry::new();
-    let metrics = promenade_examples::actix_demo::metrics_with(&registry, &options(hostile))
-        .unwrap();
+    let metrics =
+        promenade_examples::actix_demo::metrics_with(&registry, &options(hostile)).unwrap();
     actix_rt::System::new().block_on(async {
         let app = test::init_service(
             App::new()

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use promenade_core::Buckets;
-use promenade_core::http_metrics::Naming;
 use promenade_core::http_metrics::LabelValues;
+use promenade_core::http_metrics::Naming;
 use promenade_examples::{DemoOptions, DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 use promenade_tests::{Rng, http_get, http_request};
 
@@ -468,7 +468,11 @@ fn axum_and_actix_expose_identical_series_with_labels_from_the_application() {
                 LabelValues::one_of(&["found"], "other").when_absent("none"),
                 |o: &DemoOutcome| o.0,
             )
-            .response_header_label("outcome_header", OUTCOME_HEADER, LabelValues::any("none"))
+            .response_header_label(
+                "outcome_header",
+                OUTCOME_HEADER,
+                LabelValues::any("none"),
+            )
         })),
     };
     assert_adapters_agree(

@@ -591,7 +591,10 @@ mod tests {
         for n in [1usize, 3, LINEAR_LOOKUP_MAX, LINEAR_LOOKUP_MAX + 1, 200] {
             let allowed: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
             let labels = AppLabels::compile(
-                vec![decl("l", LabelValues::one_of(&allowed, "other").when_absent("none"))],
+                vec![decl(
+                    "l",
+                    LabelValues::one_of(&allowed, "other").when_absent("none"),
+                )],
                 &[],
             )
             .unwrap();
@@ -599,14 +602,24 @@ mod tests {
             for (i, v) in allowed.iter().enumerate() {
                 let r = label.resolve(Some(v));
                 let values = AppValues {
-                    inline: [r, Resolved::Table(0), Resolved::Table(0), Resolved::Table(0)],
+                    inline: [
+                        r,
+                        Resolved::Table(0),
+                        Resolved::Table(0),
+                        Resolved::Table(0),
+                    ],
                     spill: Vec::new(),
                 };
                 assert_eq!(labels.value(&values, 0), v.as_str(), "{n} {i}");
             }
             for (raw, want) in [(Some("v-1"), "other"), (Some(""), "other"), (None, "none")] {
                 let values = AppValues {
-                    inline: [label.resolve(raw), Resolved::Table(0), Resolved::Table(0), Resolved::Table(0)],
+                    inline: [
+                        label.resolve(raw),
+                        Resolved::Table(0),
+                        Resolved::Table(0),
+                        Resolved::Table(0),
+                    ],
                     spill: Vec::new(),
                 };
                 assert_eq!(labels.value(&values, 0), want, "{n} {raw:?}");
@@ -634,11 +647,11 @@ mod tests {
             }
         }
         let values = labels.start(&headers);
-        let got: Vec<&str> = (0..labels.len()).map(|i| labels.value(&values, i)).collect();
+        let got: Vec<&str> = (0..labels.len())
+            .map(|i| labels.value(&values, i))
+            .collect();
         assert_eq!(got, ["h0", "absent", "h2", "h3", "h4", "h5"]);
-        let all = with_request_values(["GET", "/", "200"], &[], &labels, &values, |v| {
-            v.join(",")
-        });
+        let all = with_request_values(["GET", "/", "200"], &[], &labels, &values, |v| v.join(","));
         assert_eq!(all, "GET,/,200,h0,absent,h2,h3,h4,h5");
     }
 }

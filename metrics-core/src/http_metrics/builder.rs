@@ -493,7 +493,13 @@ impl HttpMetricsBuilder {
         F: Fn(&T) -> &str + Send + Sync + 'static,
     {
         let source = Source::Extension(extension_fn::<T, F>(f));
-        self.app_label("request_extension_label", name, Side::Request, source, values)
+        self.app_label(
+            "request_extension_label",
+            name,
+            Side::Request,
+            source,
+            values,
+        )
     }
 
     /// A label read from a response header (one the handler set, such as a business
@@ -575,7 +581,13 @@ impl HttpMetricsBuilder {
         F: Fn(&T) -> &str + Send + Sync + 'static,
     {
         let source = Source::Extension(extension_fn::<T, F>(f));
-        self.app_label("response_extension_label", name, Side::Response, source, values)
+        self.app_label(
+            "response_extension_label",
+            name,
+            Side::Response,
+            source,
+            values,
+        )
     }
 
     /// Records one application label declaration; [`build`](Self::build) checks it.
@@ -626,7 +638,11 @@ impl HttpMetricsBuilder {
         let taken: Vec<(&str, &str)> = ["method", "route", "status"]
             .iter()
             .map(|n| (*n, "a built-in HTTP label"))
-            .chain(OTEL_NAMES.iter().map(|n| (*n, "a built-in OpenTelemetry label")))
+            .chain(
+                OTEL_NAMES
+                    .iter()
+                    .map(|n| (*n, "a built-in OpenTelemetry label")),
+            )
             .chain(derived_names.iter().map(|n| (*n, "derived_label")))
             .chain(const_names.iter().map(|n| (*n, "const_label")))
             .collect();
