@@ -4,8 +4,8 @@
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo`, `GET /slow?ms=N`, `GET /stream` (a chunked
 //! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`. As
 //! in the axum demo, [`insert_tenant`] (outside the metrics middleware) puts a
-//! [`DemoTenant`](crate::DemoTenant) from `x-tier` into request extensions, and
-//! `/users/{id}` sets its [`DemoOutcome`](crate::DemoOutcome) (response extension and
+//! [`DemoTenant`] from `x-tier` into request extensions, and
+//! `/users/{id}` sets its [`DemoOutcome`] (response extension and
 //! `x-outcome`).
 //!
 //! ```no_run

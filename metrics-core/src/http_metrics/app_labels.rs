@@ -2,25 +2,7 @@
 //! response's headers and extensions (an auth layer's tenant, a handler's business
 //! outcome), each bounded by a declared list of values or by the series cap.
 //!
-//! # Where a user's type meets a framework's type map
-//!
-//! Extensions are type maps with only a generic `get::<T>()`: tower, axum, hyper and tonic
-//! use [`http::Extensions`]; actix-web uses `actix_http::Extensions`, a different type
-//! (and `!Send`). A declaration such as
-//! `.request_extension_label::<Tenant, _>("tenant", values, |t| t.tier())` knows `T`; an
-//! adapter knows its map type; neither map can be searched by a runtime type id. Some
-//! code must therefore be compiled for both `T` and the map type at once, and the only place
-//! that sees every `T` is the declaration in the core builder. So the core names the map
-//! types: [`ExtensionsRef`] is `http::Extensions` always, and `actix_http::Extensions`
-//! behind the core's `actix` feature, which `promenade-actix` enables (with
-//! `actix-http`'s default features off: only its type map is used, and actix users already
-//! build that crate). The declaration compiles one small function that reads `T` from
-//! either map; adapters hand over a reference to their map and learn nothing else.
-//!
-//! The alternatives were worse: a declaration per adapter (against "every option is declared
-//! once, in the core builders"); a user-written trait impl per map type (boilerplate that
-//! each user gets to write wrongly); copying the value into a second, Promenade-owned map
-//! (an extra step in every application, and an allocation per request).
+//! Why the core names actix-web's type map is told on [`ExtensionsRef`].
 //!
 //! # When values are read
 //!
@@ -40,8 +22,27 @@ use crate::name::check_label_name;
 /// A request's or a response's extensions (type map), as an adapter hands them over.
 ///
 /// `http::Extensions` is what tower, axum, hyper and tonic use; `actix_http::Extensions`
-/// (feature `actix`, enabled by `promenade-actix`) is actix-web's. See the
-/// [module documentation](self) for why the core names both.
+/// (feature `actix`, enabled by `promenade-actix`) is actix-web's.
+///
+/// # Why the core names both map types
+///
+/// Extensions are type maps with only a generic `get::<T>()`: tower, axum, hyper and tonic
+/// use [`http::Extensions`]; actix-web uses `actix_http::Extensions`, a different type
+/// (and `!Send`). A declaration such as
+/// `.request_extension_label::<Tenant, _>("tenant", values, |t| t.tier())` knows `T`; an
+/// adapter knows its map type; neither map can be searched by a runtime type id. Some
+/// code must therefore be compiled for both `T` and the map type at once, and the only place
+/// that sees every `T` is the declaration in the core builder. So the core names the map
+/// types: this enum is `http::Extensions` always, and `actix_http::Extensions`
+/// behind the core's `actix` feature, which `promenade-actix` enables (with
+/// `actix-http`'s default features off: only its type map is used, and actix users already
+/// build that crate). The declaration compiles one small function that reads `T` from
+/// either map; adapters hand over a reference to their map and learn nothing else.
+///
+/// The alternatives were worse: a declaration per adapter (against "every option is declared
+/// once, in the core builders"); a user-written trait impl per map type (boilerplate that
+/// each user gets to write wrongly); copying the value into a second, Promenade-owned map
+/// (an extra step in every application, and an allocation per request).
 ///
 /// ```
 /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
