@@ -73,9 +73,10 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    /// A request on an excluded path: the wrapped service's future, passed through untouched.
-    pub(crate) fn untracked(fut: F) -> Self {
-        Self::tracked(fut, None, false)
+    /// An excluded request: the wrapped service's future, passed through unrecorded (its
+    /// panics still caught when asked: that is the middleware's behaviour, not a metric).
+    pub(crate) fn untracked(fut: F, catch_panics: bool) -> Self {
+        Self::tracked(fut, None, catch_panics)
     }
 
     /// A request passed on to the wrapped service and measured by `tracker`.
@@ -256,8 +257,16 @@ where
                 catch_panics,
             } => {
                 let Some(t) = tracker.as_mut() else {
-                    // Excluded path: pass through untouched.
-                    return fut.poll(cx).map(|r| {
+                    // Excluded: pass through unrecorded.
+                    let polled = if *catch_panics {
+                        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                            Ok(polled) => polled,
+                            Err(_) => return Poll::Ready(Err(panic_error())),
+                        }
+                    } else {
+                        fut.poll(cx)
+                    };
+                    return polled.map(|r| {
                         r.map(|res| {
                             res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, None)))
                         })

@@ -60,8 +60,8 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusMetricsBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`]
-//! (buckets, naming preset, status classes, body sizes, constant and derived labels, labels
-//! from the application, excluded paths, native histograms, series cap); [`PrometheusMetricsBuilder::scrape`] the core's
+//! (buckets, naming preset, status classes, body sizes, constant and derived labels, labels from the application,
+//! exclusions and allow-list, per-route policies, native histograms, series cap); [`PrometheusMetricsBuilder::scrape`] the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The axum adapter's builder has the same two hooks.
 //! actix's own: [`catch_panics`](PrometheusMetricsBuilder::catch_panics) and
@@ -138,6 +138,49 @@
 //! # });
 //! ```
 //!
+//! ## Leaving requests out, and long-lived routes
+//!
+//! Exclusions are declared on the core builder, like every option, and mean the same in the
+//! axum adapter: an excluded request is not counted, not timed, and never in flight. The
+//! middleware runs before actix routes the request, so for route rules
+//! ([`exclude_route`](HttpMetricsBuilder::exclude_route),
+//! [`allow_route`](HttpMetricsBuilder::allow_route)) it matches the path against the app's
+//! routes first (`HttpRequest::match_pattern`, about 0.6 µs on a small app) — only when such
+//! rules are configured, and then for every request. Deciding after routing instead would
+//! leave every excluded request, a long-lived one especially, in the in-flight gauge while
+//! it runs. Path rules ([`exclude_path`](HttpMetricsBuilder::exclude_path),
+//! [`exclude_path_prefix`](HttpMetricsBuilder::exclude_path_prefix)) cost a string
+//! comparison and make an excluded request nearly free: prefer them when a path says enough
+//! (BENCHMARKS.md has the figures). A status exclusion is decided at the response head (the
+//! request was in flight until then, nothing else of it remains).
+//!
+//! Long-lived routes (server-sent events, WebSocket upgrades, long polling) get a
+//! [`RoutePolicy`]: where their duration ends and their own buckets.
+//!
+//! ```
+//! use promenade_actix::{Buckets, DurationEnd, PrometheusMetrics, Registry, RoutePolicy};
+//!
+//! # fn main() -> Result<(), promenade_actix::Error> {
+//! let registry = Registry::new();
+//! let poll_buckets = Buckets::new(vec![1.0, 10.0, 30.0])?;
+//! let metrics = PrometheusMetrics::builder(&registry)
+//!     .metrics(|m| {
+//!         m.exclude_path("/healthz") // exact path
+//!             .exclude_path_prefix("/static/") // raw path prefix
+//!             .exclude_route("/health/{probe}") // matched route template
+//!             .exclude_unmatched_status(404) // scanners; a route's own 404s stay
+//!             .route_policy("/events", RoutePolicy::new().duration_end(DurationEnd::Head))
+//!             .route_policy("/ws", RoutePolicy::new().duration_end(DurationEnd::NotRecorded))
+//!             .route_policy("/poll", RoutePolicy::new().buckets(poll_buckets))
+//!     })
+//!     .build()?;
+//! assert!(metrics.http_metrics().excludes_by_route());
+//! # Ok(()) }
+//! ```
+//!
+//! `.allow_route("/orders")` (once per route) switches to an allow-list: only those route
+//! templates are recorded.
+//!
 //! ## Your own metrics beside the HTTP metrics
 //!
 //! Register them in the same [`Registry`] (share it with handlers through `web::Data` or a
@@ -207,7 +250,7 @@
 //!   `http.server.active_requests`: the route is unknown when a request starts.
 //!   `.metrics(|m| m.in_flight_by_route(true))` adds the route, at the cost of a second path
 //!   match before routing (`HttpRequest::match_pattern`, about 0.6 µs per request on a small
-//!   app, more with many routes).
+//!   app, more with many routes; the same match route exclusions need).
 //! - **Errors** returned by handlers are recorded with the status of the error response.
 //! - **Panics**: actix-web does not catch handler panics. A panic unwinding through the
 //!   middleware is recorded as `500` and the in-flight gauge is decremented; then the panic
@@ -220,6 +263,11 @@
 //!   client's FIN and the request is recorded with the handler's status.
 //! - **Streaming**: the response body is wrapped in [`ResponseBody`], which records the request
 //!   when the body ends or is dropped.
+//! - **WebSocket upgrades** (`actix-ws`, `actix-web-actors`) are counted once, as `101`,
+//!   when the socket closes: in actix the `101` response's body is the socket's outgoing
+//!   stream, so the request is in flight while the socket is open and its default duration
+//!   is the socket's life. Give such routes a [`RoutePolicy`] (`Head`: time to the `101`;
+//!   `NotRecorded`: counted, no duration) — the axum adapter then records the same.
 //! - **Body sizes** (`.metrics(|m| m.body_sizes(true))`): the request size is its declared
 //!   `Content-Length` (0 without one), the response size the bytes the body produced — the
 //!   same meaning as in the axum adapter.
@@ -272,7 +320,7 @@ pub use scrape::{metrics_route, scrape_response};
 pub use promenade_core;
 #[doc(no_inline)]
 pub use promenade_core::http_metrics::{
-    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo,
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo, RoutePolicy,
 };
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};

@@ -217,6 +217,26 @@ fn in_process(c: &mut Criterion) {
         "actix-breakdown/promenade-path-excluded",
         App::new().wrap(excluded).configure(routes)
     );
+    // Excluded requests in the same run as the recorded `actix/promenade`: by route template
+    // (the path matched before routing, as route rules need), by prefix, by status.
+    for (name, hook) in [
+        (
+            "actix/promenade-route-excluded",
+            (|m| m.exclude_route("/users/{id}"))
+                as fn(promenade_core::http_metrics::HttpMetricsBuilder) -> _,
+        ),
+        ("actix/promenade-prefix-excluded", |m| {
+            m.exclude_path_prefix("/users/")
+        }),
+        ("actix/promenade-status-excluded", |m| m.exclude_status(200)),
+    ] {
+        let registry = promenade_core::Registry::new();
+        let mw = promenade_actix::PrometheusMetrics::builder(&registry)
+            .metrics(hook)
+            .build()
+            .unwrap();
+        bench_app!(c, sys, name, App::new().wrap(mw).configure(routes));
+    }
     let registry = promenade_core::Registry::new();
     let core = promenade_core::http_metrics::HttpMetrics::builder(&registry)
         .build()

@@ -288,6 +288,78 @@ fn labelled_lookup_inc(c: &mut Criterion) {
     g.finish();
 }
 
+/// Lookup + increment in a family that already holds 12 series (4 routes × 3 statuses),
+/// cycling through them with label values that are owned `String`s made at run time: not
+/// the pointers the series were created with, so no library can win by comparing pointers.
+/// (`metrics` is left out: its `counter!` with run-time values clones them into the key.)
+fn labelled_lookup_inc_12series(c: &mut Criterion) {
+    const ROUTES: [&str; 4] = ["/users/{id}", "/orders/{id}", "/cart", "/search"];
+    const STATUSES: [&str; 3] = ["200", "404", "500"];
+    let keys: Vec<[String; 3]> = ROUTES
+        .iter()
+        .flat_map(|r| {
+            STATUSES
+                .iter()
+                .map(move |s| ["GET".to_owned(), (*r).to_owned(), (*s).to_owned()])
+        })
+        .collect();
+    let owned: Vec<promenade_benches::prom_client::OwnedLabels> = keys
+        .iter()
+        .map(|[m, r, s]| promenade_benches::prom_client::OwnedLabels {
+            method: m.clone(),
+            route: r.clone(),
+            status: s.clone(),
+        })
+        .collect();
+
+    let promenade = Registry::new()
+        .counter_family("http_requests_total", "Requests.", &LABEL_NAMES)
+        .expect("valid family");
+    let pc = PcFamily::<promenade_benches::prom_client::OwnedLabels, PcCounter>::default();
+    let tikv = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("http_requests_total", "Requests."),
+        &LABEL_NAMES,
+    )
+    .expect("valid counter vec");
+    for r in ROUTES {
+        for st in STATUSES {
+            promenade.get(&["GET", r, st]).expect("three values").inc();
+            tikv.with_label_values(&["GET", r, st]).inc();
+        }
+    }
+    for k in &owned {
+        pc.get_or_create(k).inc();
+    }
+
+    let mut g = c.benchmark_group("labelled_lookup_inc_12series");
+    let mut i = 0usize;
+    g.bench_function(Library::Promenade.name(), |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(&promenade)
+                .get(black_box(&keys[i]))
+                .expect("three values")
+                .inc();
+        })
+    });
+    g.bench_function(Library::PrometheusClient.name(), |b| {
+        b.iter(|| {
+            i = (i + 1) % owned.len();
+            black_box(&pc).get_or_create(black_box(&owned[i])).inc();
+        })
+    });
+    g.bench_function(Library::Prometheus.name(), |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            let [m, r, st] = &keys[i];
+            black_box(&tikv)
+                .with_label_values(black_box(&[m.as_str(), r.as_str(), st.as_str()]))
+                .inc();
+        })
+    });
+    g.finish();
+}
+
 /// Unlabelled histograms with the default buckets, one per library.
 struct Histograms {
     promenade: promenade_core::Series<promenade_core::Histogram>,
@@ -478,6 +550,46 @@ fn encode_group(
     }
 }
 
+/// The same scenarios in the Prometheus protobuf format (libraries without a protobuf
+/// encoder are left out).
+fn encode_protobuf_group(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    build: fn(Library, usize) -> Box<dyn Scenario>,
+    n: usize,
+) {
+    for lib in Library::ALL {
+        let scenario = build(lib, n);
+        let mut out = Vec::new();
+        if !scenario.encode_protobuf(&mut out) {
+            continue;
+        }
+        g.bench_function(lib.name(), |b| {
+            b.iter(|| {
+                scenario.encode_protobuf(&mut out);
+                black_box(out.len())
+            })
+        });
+    }
+}
+
+fn encode_protobuf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode_protobuf_counters_100000");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    encode_protobuf_group(&mut g, build_counters, 100_000);
+    g.finish();
+
+    let mut g = c.benchmark_group("encode_protobuf_histograms_10000");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    encode_protobuf_group(&mut g, build_histograms, 10_000);
+    g.finish();
+}
+
 fn encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode_counters_1000");
     encode_group(&mut g, build_counters, 1_000);
@@ -616,9 +728,11 @@ criterion_group!(
     counter_inc,
     remove_series,
     labelled_lookup_inc,
+    labelled_lookup_inc_12series,
     histogram_observe,
     labelled_histogram_observe,
     native_histogram_observe,
-    encode
+    encode,
+    encode_protobuf
 );
 criterion_main!(benches);

@@ -1,13 +1,21 @@
 //! The `metrics` facade with Promenade's recorder (`promenade_core::bridge::metrics`) against
 //! `metrics-exporter-prometheus`, in the same run: `counter!(..).increment(1)` and
 //! `histogram!(..).record(..)` on an existing key with labels (the macro's registration
-//! lookup included, as a library calls it), and encoding 10,000 facade series.
+//! lookup included, as a library calls it), and encoding 10,000 facade series; beside them,
+//! the same 10,000 series recorded with OpenTelemetry instruments and encoded through
+//! Promenade's OpenTelemetry bridge (`promenade otel bridge`: one SDK collection and the
+//! mapping at every scrape).
 //!
 //! cargo bench -p promenade-benches --bench facade -- --warm-up-time 1 --measurement-time 3
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use promenade_core::bridge::metrics::PrometheusRecorder;
+use promenade_core::bridge::opentelemetry::OtelBridge;
 use promenade_core::{DEFAULT_BUCKETS, Format, Registry};
 use std::hint::black_box;
 
@@ -101,6 +109,32 @@ fn encode(c: &mut Criterion) {
     metrics::with_local_recorder(&anchor, fill);
     g.bench_function("metrics-exporter-prometheus", |b| {
         b.iter(|| handle.render())
+    });
+    // The same 10,000 series as OpenTelemetry counters, without scope labels or resource so
+    // that every page holds the same samples.
+    let registry = Registry::new();
+    let bridge = OtelBridge::builder()
+        .scope_labels(false)
+        .target_info(false)
+        .max_series(100_000)
+        .build()
+        .expect("bridge");
+    let provider = SdkMeterProvider::builder()
+        .with_resource(Resource::builder_empty().build())
+        .with_reader(bridge.reader())
+        .build();
+    registry.register(bridge.collector()).expect("register");
+    let meter = provider.meter("bench");
+    for n in 0..100 {
+        let counter = meter.u64_counter(format!("facade_counter_{n}")).build();
+        for v in 0..100u64 {
+            counter.add(v + 1, &[KeyValue::new("shard", v.to_string())]);
+        }
+    }
+    let page = registry.encode_to_string(Format::Text).expect("encode");
+    assert_eq!(page.matches("_total{shard=").count(), 10_000);
+    g.bench_function("promenade otel bridge", |b| {
+        b.iter(|| registry.encode_to_string(Format::Text).expect("encode"))
     });
     g.finish();
 }

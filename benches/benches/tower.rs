@@ -61,6 +61,26 @@ fn ours() -> Router {
         .unwrap()
 }
 
+/// Ours with `/users/{id}` excluded by route template: what an excluded request costs.
+fn ours_route_excluded() -> Router {
+    let registry = Registry::new();
+    let prometheus = Prometheus::builder(&registry)
+        .metrics(|m| m.exclude_route("/users/{id}"))
+        .build()
+        .unwrap();
+    routes().with_prometheus(prometheus).unwrap()
+}
+
+/// Ours with status 200 excluded: tracked until the response head, then not recorded.
+fn ours_status_excluded() -> Router {
+    let registry = Registry::new();
+    let prometheus = Prometheus::builder(&registry)
+        .metrics(|m| m.exclude_status(200))
+        .build()
+        .unwrap();
+    routes().with_prometheus(prometheus).unwrap()
+}
+
 /// A pass-through layer: what any `Router::layer` costs in axum, before doing any work.
 fn noop_layer() -> Router {
     routes().layer(tower::util::MapResponseLayer::new(
@@ -201,6 +221,8 @@ fn in_process(c: &mut Criterion) {
         ("bare_axum", bare()),
         ("noop_layer", noop_layer()),
         ("promenade_tower", ours()),
+        ("promenade_route_excluded", ours_route_excluded()),
+        ("promenade_status_excluded", ours_status_excluded()),
         ("hand_written", hand_written()),
         ("axum_prometheus", axum_prometheus_once()),
     ];
@@ -544,6 +566,8 @@ fn paired() {
     let mut others = [
         ("noop_layer", noop_layer()),
         ("promenade_tower", ours()),
+        ("promenade_route_excluded", ours_route_excluded()),
+        ("promenade_status_excluded", ours_status_excluded()),
         ("hand_written", hand_written()),
         ("axum_prometheus", axum_prometheus_once()),
     ];

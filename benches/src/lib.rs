@@ -7,7 +7,8 @@
 //! ratios between libraries stay meaningful on a shared machine.
 //!
 //! - `benches/core.rs`: core hot paths (counter increment, labelled lookup, histogram
-//!   observe, text encoding); results and the command line are in `RESULTS-core.md`.
+//!   observe, text and protobuf encoding); results and the command line are in
+//!   `RESULTS-core.md` and `BENCHMARKS.md`.
 //! - `src/bin/rss.rs`: resident memory of the 100,000-counter-series scenario, one library
 //!   per process.
 //!
@@ -128,6 +129,14 @@ impl FromStr for Library {
 pub trait Scenario {
     /// Appends the text exposition of every series to `out`.
     fn encode(&self, out: &mut String);
+
+    /// Replaces `out` with the Prometheus protobuf exposition (length-delimited
+    /// `io.prometheus.client.MetricFamily` messages, what Prometheus asks for first when it
+    /// scrapes native histograms); `false` when the library has no protobuf encoder.
+    fn encode_protobuf(&self, out: &mut Vec<u8>) -> bool {
+        let _ = out;
+        false
+    }
 }
 
 /// Builds `n` counter series of one family (labels method/route/status, see
@@ -171,6 +180,14 @@ pub mod promenade {
             self.0
                 .encode(Format::Text, out)
                 .expect("text encoding into a String cannot fail");
+        }
+
+        fn encode_protobuf(&self, out: &mut Vec<u8>) -> bool {
+            *out = self
+                .0
+                .encode_to_vec(Format::Protobuf)
+                .expect("protobuf encoding into a Vec cannot fail");
+            true
         }
     }
 
@@ -256,6 +273,12 @@ pub mod prom_client {
             prometheus_client::encoding::text::encode(out, &self.0)
                 .expect("text encoding into a String cannot fail");
         }
+
+        fn encode_protobuf(&self, out: &mut Vec<u8>) -> bool {
+            *out = prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&self.0)
+                .expect("prometheus-client protobuf encoding");
+            true
+        }
     }
 
     pub(crate) fn counters(n: usize) -> Built {
@@ -301,6 +324,15 @@ pub mod tikv {
             prometheus::TextEncoder::new()
                 .encode_utf8(&self.0.gather(), out)
                 .expect("text encoding into a String cannot fail");
+        }
+
+        fn encode_protobuf(&self, out: &mut Vec<u8>) -> bool {
+            use prometheus::Encoder;
+            out.clear();
+            prometheus::ProtobufEncoder::new()
+                .encode(&self.0.gather(), out)
+                .expect("protobuf encoding into a Vec cannot fail");
+            true
         }
     }
 

@@ -5,6 +5,7 @@ pub mod actix_demo;
 pub mod axum_demo;
 pub mod facade_demo;
 pub mod hyper_demo;
+pub mod otel_demo;
 
 use std::sync::Arc;
 

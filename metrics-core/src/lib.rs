@@ -42,6 +42,12 @@
 //!   [`metrics`](https://docs.rs/metrics) facade (`metrics::counter!`, `gauge!`, `histogram!`).
 //! - `bridge-prometheus`: an existing tikv `prometheus` crate [`prometheus::Registry`](https://docs.rs/prometheus/0.14/prometheus/struct.Registry.html),
 //!   read at every scrape (`bridge::prometheus::PrometheusBridge`).
+//! - `bridge-opentelemetry`: the OpenTelemetry metrics SDK (`opentelemetry_sdk`): give
+//!   `bridge::opentelemetry::OtelBridge`'s reader to an `SdkMeterProvider` and register its
+//!   collector; every scrape reads the provider's instruments (cumulative) and exposes them
+//!   under the OpenTelemetry specification's Prometheus rules: `_total` and unit suffixes,
+//!   `target_info`, `otel_scope_name`/`otel_scope_version` labels, exponential histograms
+//!   as native histograms.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -52,7 +58,11 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(any(feature = "bridge-metrics", feature = "bridge-prometheus"))]
+#[cfg(any(
+    feature = "bridge-metrics",
+    feature = "bridge-prometheus",
+    feature = "bridge-opentelemetry"
+))]
 pub mod bridge;
 mod callback;
 mod collector;

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use promenade_core::Buckets;
-use promenade_core::http_metrics::LabelValues;
-use promenade_core::http_metrics::Naming;
+use promenade_core::http_metrics::{DurationEnd, LabelValues, Naming, RoutePolicy};
 use promenade_examples::{DemoOptions, DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 use promenade_tests::{Rng, http_get, http_request};
 
@@ -512,6 +511,70 @@ fn axum_and_actix_expose_identical_series_with_in_flight_by_route() {
             "{labels}"
         );
     }
+}
+
+/// The adapters agree with every kind of exclusion on and a per-route duration policy:
+/// path prefix, route template, status, status of unmatched requests, and `/stream` timed
+/// to its head with its own buckets.
+#[test]
+fn axum_and_actix_expose_identical_series_with_exclusions_and_route_policy() {
+    let options = DemoOptions {
+        native: false,
+        metrics: Some(Arc::new(|m| {
+            m.exclude_path_prefix("/ec")
+                .exclude_route("/slow")
+                .exclude_status(500)
+                .exclude_unmatched_status(404)
+                .route_policy(
+                    "/stream",
+                    RoutePolicy::new()
+                        .duration_end(DurationEnd::Head)
+                        .buckets(Buckets::new(vec![0.25, 2.5]).expect("valid buckets")),
+                )
+        })),
+    };
+    // Counted: GET /, GET /users/7, GET /users/8, GET /stream, DELETE / (405 of route "/").
+    // Not: POST /echo (prefix), GET /slow (route), GET /panic (500), the three unmatched 404s.
+    assert_adapters_agree(
+        &options,
+        5.0,
+        &[
+            r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#,
+            r#"http_requests_total{method="DELETE",route="/",status="405"}"#,
+            r#"http_request_duration_seconds_bucket{le="2.5",method="GET",route="/stream",status="200"}"#,
+            r#"http_request_duration_seconds_bucket{le="0.005",method="GET",route="/",status="200"}"#,
+        ],
+    );
+    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options, 5.0);
+    for absent in [
+        r#"route="/echo""#,
+        r#"route="/slow""#,
+        r#"route="/panic""#,
+        r#"route="unmatched""#,
+        r#"method="POST""#,
+        r#"route="/stream",status="200",le="0.005""#,
+    ] {
+        assert!(!axum.contains(absent), "{absent}\n{axum}");
+    }
+}
+
+/// The adapters agree in allow-list mode: only `/users/{id}` is recorded, and no other
+/// route leaves an in-flight series behind (route rules are decided before the request
+/// starts in both).
+#[test]
+fn axum_and_actix_expose_identical_series_with_an_allow_list() {
+    let options = DemoOptions {
+        native: false,
+        metrics: Some(Arc::new(|m| m.allow_route("/users/{id}"))),
+    };
+    assert_adapters_agree(
+        &options,
+        2.0,
+        &[r#"http_requests_total{method="GET",route="/users/{id}",status="200"}"#],
+    );
+    let axum = exposition_after_fixed_sequence::<AxumDemoServer>(options, 2.0);
+    let sets = in_flight_label_sets(&axum);
+    assert_eq!(sets, vec![r#"method="GET""#], "{axum}");
 }
 
 /// Runs every scenario above against one adapter's demo.

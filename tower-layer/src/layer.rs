@@ -235,20 +235,25 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        // Exclusions first: an excluded request gets no tracker, so it leaves no trace
+        // (not even in-flight) and costs the checks only.
         let tracker = if self.metrics.is_excluded(req.uri().path()) {
             None
         } else {
             let head = RouteRequest::new(&req);
             let route = self.route.route(&head);
-            let mut tracker = self.metrics.start(&RequestInfo {
-                method: req.method().as_str(),
-                route: route.as_deref(),
-                path: req.uri().path(),
-                headers: req.headers(),
-            });
-            // Labels from the request's extensions are read here, before the request moves on.
-            tracker.request_extensions(ExtensionsRef::from(req.extensions()));
-            Some(Tracked::new(tracker))
+            (!self.metrics.is_route_excluded(route.as_deref())).then(|| {
+                let mut tracker = self.metrics.start(&RequestInfo {
+                    method: req.method().as_str(),
+                    route: route.as_deref(),
+                    path: req.uri().path(),
+                    headers: req.headers(),
+                });
+                // Labels from the request's extensions are read here, before the request
+                // moves on.
+                tracker.request_extensions(ExtensionsRef::from(req.extensions()));
+                Tracked::new(tracker)
+            })
         };
         ResponseFuture::new(self.inner.call(req), tracker)
     }

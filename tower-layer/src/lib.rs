@@ -32,8 +32,8 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`] (buckets,
-//! naming preset, status classes, body sizes, constant and derived labels, labels from the
-//! application, excluded paths, native histograms, series cap); [`PrometheusBuilder::scrape`] hands you the core's
+//! naming preset, status classes, body sizes, constant and derived labels, labels from the application, exclusions and
+//! allow-list, per-route policies, native histograms, series cap); [`PrometheusBuilder::scrape`] hands you the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The actix-web adapter's builder has the same two
 //! hooks, and the tonic adapter takes the same [`ScrapeHandlerBuilder`], so an option has
@@ -113,6 +113,46 @@
 //! assert!(text.contains(r#"http_requests_total{method="GET",route="/pay",status="200",tier="pro",outcome="declined"} 1"#));
 //! # });
 //! ```
+//!
+//! ## Leaving requests out, and long-lived routes
+//!
+//! Exclusions are declared on the core builder, like every option, and mean the same in the
+//! actix adapter. An excluded request gets no tracker: it is not counted, not timed, and
+//! never in flight (the layer runs after axum's routing, so it knows the matched route
+//! before the request starts). Only a status exclusion is decided at the response head: such
+//! a request was in flight until then, and nothing else of it remains.
+//!
+//! Long-lived routes (server-sent events, WebSocket upgrades, long polling) get a
+//! [`RoutePolicy`]: where their duration ends and their own buckets, so that they do not
+//! fill the slowest buckets of every other route's latency.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use promenade_tower::{Buckets, DurationEnd, Prometheus, PrometheusRouterExt, Registry, RoutePolicy};
+//!
+//! # fn main() -> Result<(), promenade_tower::Error> {
+//! let registry = Registry::new();
+//! let poll_buckets = Buckets::new(vec![1.0, 10.0, 30.0])?;
+//! let prometheus = Prometheus::builder(&registry)
+//!     .metrics(|m| {
+//!         m.exclude_path("/healthz") // exact path
+//!             .exclude_path_prefix("/static/") // raw path prefix
+//!             .exclude_route("/health/{probe}") // matched route template
+//!             .exclude_unmatched_status(404) // scanners; a route's own 404s stay
+//!             .route_policy("/events", RoutePolicy::new().duration_end(DurationEnd::Head))
+//!             .route_policy("/ws", RoutePolicy::new().duration_end(DurationEnd::NotRecorded))
+//!             .route_policy("/poll", RoutePolicy::new().buckets(poll_buckets))
+//!     })
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/health/{probe}", get(|| async { "ok" }))
+//!     .route("/orders", get(|| async { "orders" }))
+//!     .with_prometheus(prometheus)?;
+//! # drop(app); Ok(()) }
+//! ```
+//!
+//! `.allow_route("/orders")` (once per route) switches to an allow-list: only those route
+//! templates are recorded.
 //!
 //! ## Your own metrics beside the HTTP metrics
 //!
@@ -194,6 +234,12 @@
 //! - **Body sizes** (`.metrics(|m| m.body_sizes(true))`): the request size is its declared
 //!   `Content-Length` (0 without one), the response size the bytes the body produced — the
 //!   same meaning as in the actix adapter.
+//! - **WebSocket upgrades** are counted once, as `101`, when the upgrade response has been
+//!   sent: the socket then lives outside the HTTP service, so it is not in flight while open
+//!   and its default duration is the time to the `101` (the actix adapter counts a socket
+//!   until it closes; a [`RoutePolicy`] with `Head` or `NotRecorded` makes both the same).
+//! - **Server-sent events** and other streamed bodies: in flight and timed until the stream
+//!   ends or the client goes away, unless the route's policy ends the duration at the head.
 //! - **Scrapes never stall the executor**: [`MetricsService`] runs collectors on tokio's
 //!   blocking pool (`spawn_blocking`), so a slow collector delays only the scrape, and a
 //!   panicking one makes it a 500. `HEAD` runs no collector and announces no
@@ -262,7 +308,7 @@ pub use scrape::{MetricsService, ScrapeBody};
 pub use promenade_core;
 #[doc(no_inline)]
 pub use promenade_core::http_metrics::{
-    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo,
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo, RoutePolicy,
 };
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};

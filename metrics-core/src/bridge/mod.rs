@@ -8,6 +8,10 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "bridge-metrics")))]
 pub mod metrics;
 
+#[cfg(feature = "bridge-opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bridge-opentelemetry")))]
+pub mod opentelemetry;
+
 #[cfg(feature = "bridge-prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bridge-prometheus")))]
 pub mod prometheus;

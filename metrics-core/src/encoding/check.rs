@@ -50,6 +50,12 @@ impl Check {
         }
     }
 
+    /// Whether `name` is a constant label of the registry.
+    #[cfg(feature = "bridge-opentelemetry")]
+    pub(crate) fn is_const_label(&self, name: &str) -> bool {
+        self.const_labels.iter().any(|c| c == name)
+    }
+
     /// A new collector starts writing.
     pub(crate) fn begin_collector(&mut self, trusted: bool) {
         self.trusted = trusted;

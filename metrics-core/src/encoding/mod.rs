@@ -423,9 +423,16 @@ impl<'a> MetricEncoder<'a> {
 
     /// Fails the current family with `problem`, as an invalid sample would: for this
     /// crate's bridges, whose sources can hold what `LabelSet::from_pairs` refuses.
-    #[cfg(feature = "bridge-prometheus")]
+    #[cfg(any(feature = "bridge-prometheus", feature = "bridge-opentelemetry"))]
     pub(crate) fn fail(&mut self, problem: String) {
         self.reject(problem);
+    }
+
+    /// Whether `name` is one of the registry's constant labels, which a collector's series
+    /// must not repeat (a bridge renames such labels instead of failing the family).
+    #[cfg(feature = "bridge-opentelemetry")]
+    pub(crate) fn is_const_label(&self, name: &str) -> bool {
+        self.check.is_const_label(name)
     }
 
     fn reject(&mut self, problem: String) {

@@ -285,13 +285,58 @@ fn timestamp(seconds: f64) -> model::Timestamp {
 }
 
 /// Writes one protobuf exposition.
+///
+/// Families and metrics are written straight to the wire format into two reused buffers (the
+/// open family's body, one metric) instead of building `MetricFamily` messages: a scrape of
+/// 100,000 series would otherwise allocate a `String` per label name and value and a
+/// `Metric` per series, only to encode and drop them. The small typed parts (`Counter`,
+/// `Histogram`, ...) still go through the `prost` model above, so the field layout is
+/// declared once.
 pub(crate) struct ProtobufEncoder<'o> {
     out: &'o mut Vec<u8>,
     const_labels: Vec<(String, String)>,
     created_samples: bool,
     escaping: EscapingScheme,
-    family: Option<model::MetricFamily>,
+    /// Whether a family is open (between `family` and the next flush or discard).
+    open: bool,
+    /// Fields 1 to 4 of the open `MetricFamily` message.
+    body: Vec<u8>,
+    metrics: usize,
+    unit: Option<String>,
+    /// One `Metric` message being written.
+    metric: Vec<u8>,
     family_name: String,
+}
+
+/// `MetricFamily` fields.
+const FAMILY_NAME: u32 = 1;
+const FAMILY_HELP: u32 = 2;
+const FAMILY_TYPE: u32 = 3;
+const FAMILY_METRIC: u32 = 4;
+const FAMILY_UNIT: u32 = 5;
+/// `Metric` fields.
+const METRIC_LABEL: u32 = 1;
+const METRIC_GAUGE: u32 = 2;
+const METRIC_COUNTER: u32 = 3;
+const METRIC_SUMMARY: u32 = 4;
+const METRIC_UNTYPED: u32 = 5;
+const METRIC_HISTOGRAM: u32 = 7;
+
+/// Writes a length-delimited field `tag` holding `bytes`.
+fn put_bytes(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, buf);
+    prost::encoding::encode_varint(bytes.len() as u64, buf);
+    buf.extend_from_slice(bytes);
+}
+
+/// Writes a `LabelPair` as field `tag`.
+fn put_label_pair(tag: u32, name: &str, value: &str, buf: &mut Vec<u8>) {
+    let field_len = |len: usize| 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+    let len = field_len(name.len()) + field_len(value.len());
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, buf);
+    prost::encoding::encode_varint(len as u64, buf);
+    put_bytes(1, name.as_bytes(), buf);
+    put_bytes(2, value.as_bytes(), buf);
 }
 
 impl<'o> ProtobufEncoder<'o> {
@@ -309,56 +354,68 @@ impl<'o> ProtobufEncoder<'o> {
             const_labels,
             created_samples,
             escaping,
-            family: None,
+            open: false,
+            body: Vec::new(),
+            metrics: 0,
+            unit: None,
+            metric: Vec::new(),
             family_name: String::new(),
         }
     }
 
     fn flush(&mut self) {
-        if let Some(family) = self.family.take() {
-            // Go's gatherer drops families without metrics; so do we.
-            if !family.metric.is_empty() {
-                // Writing into a Vec cannot fail.
-                let _ = family.encode_length_delimited(self.out);
+        // Go's gatherer drops families without metrics; so do we.
+        if self.open && self.metrics > 0 {
+            if let Some(unit) = self.unit.take() {
+                put_bytes(FAMILY_UNIT, unit.as_bytes(), &mut self.body);
             }
+            prost::encoding::encode_varint(self.body.len() as u64, self.out);
+            self.out.extend_from_slice(&self.body);
         }
+        self.open = false;
+        self.body.clear();
+        self.metrics = 0;
+        self.unit = None;
     }
 
     pub(crate) fn finish(mut self) {
         self.flush();
     }
 
-    fn name(&self, name: &str) -> String {
-        escape_name_for_exposition(name, self.escaping).into_owned()
-    }
-
-    fn labels(&self, rendered: &str, extra: Option<(&str, &str)>) -> Vec<model::LabelPair> {
-        let pairs = self
+    /// Writes one `Metric` of the open family: its labels (constant labels, the series'
+    /// rendered labels, then `extra`), and `value` as field `field`.
+    fn push<V: Message>(
+        &mut self,
+        rendered: &str,
+        extra: Option<(&str, &str)>,
+        field: u32,
+        value: &V,
+    ) {
+        if !self.open {
+            return;
+        }
+        self.metric.clear();
+        let escaping = self.escaping;
+        let consts = self
             .const_labels
             .iter()
             .map(|(n, v)| (n.as_str(), Cow::Borrowed(v.as_str())));
-        pairs
+        for (n, v) in consts
             .chain(parse_rendered_labels(rendered))
             .chain(extra.map(|(n, v)| (n, Cow::Borrowed(v))))
-            .map(|(n, v)| {
-                // Families with UTF-8 label names may hand over quoted names (names never
-                // contain quotes themselves).
-                let n = n
-                    .strip_prefix('"')
-                    .and_then(|x| x.strip_suffix('"'))
-                    .unwrap_or(n);
-                model::LabelPair {
-                    name: Some(self.name(n)),
-                    value: Some(v.into_owned()),
-                }
-            })
-            .collect()
-    }
-
-    fn push(&mut self, metric: model::Metric) {
-        if let Some(f) = self.family.as_mut() {
-            f.metric.push(metric);
+        {
+            // Families with UTF-8 label names may hand over quoted names (names never
+            // contain quotes themselves).
+            let n = n
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(n);
+            let n = escape_name_for_exposition(n, escaping);
+            put_label_pair(METRIC_LABEL, &n, &v, &mut self.metric);
         }
+        prost::encoding::message::encode(field, value, &mut self.metric);
+        put_bytes(FAMILY_METRIC, &self.metric, &mut self.body);
+        self.metrics += 1;
     }
 
     fn histogram_message(&self, v: &HistogramValue<'_>) -> model::Histogram {
@@ -425,7 +482,10 @@ fn fill_native(h: &mut model::Histogram, n: &NativeValue<'_>) {
 impl Encode for ProtobufEncoder<'_> {
     fn discard_family(&mut self) {
         // The current family is still buffered here: nothing of it reached `out`.
-        self.family = None;
+        self.open = false;
+        self.body.clear();
+        self.metrics = 0;
+        self.unit = None;
     }
 
     fn family(&mut self, h: &FamilyHeader<'_>) {
@@ -439,15 +499,20 @@ impl Encode for ProtobufEncoder<'_> {
             MetricType::Summary => ("", model::MetricType::Summary),
             MetricType::Unknown => ("", model::MetricType::Untyped),
         };
-        self.family_name = h.name.to_owned();
-        let name = self.name(&format!("{}{suffix}", h.name));
-        self.family = Some(model::MetricFamily {
-            name: Some(name),
-            help: Some(h.help.to_owned()),
-            r#type: Some(ty as i32),
-            metric: Vec::new(),
-            unit: h.unit.map(str::to_owned),
-        });
+        self.family_name.clear();
+        self.family_name.push_str(h.name);
+        let full = format!("{}{suffix}", h.name);
+        let name = escape_name_for_exposition(&full, self.escaping);
+        put_bytes(FAMILY_NAME, name.as_bytes(), &mut self.body);
+        put_bytes(FAMILY_HELP, h.help.as_bytes(), &mut self.body);
+        prost::encoding::encode_key(
+            FAMILY_TYPE,
+            prost::encoding::WireType::Varint,
+            &mut self.body,
+        );
+        prost::encoding::encode_varint(ty as i32 as u64, &mut self.body);
+        self.unit = h.unit.map(str::to_owned);
+        self.open = true;
     }
 
     fn counter(
@@ -462,50 +527,36 @@ impl Encode for ProtobufEncoder<'_> {
             exemplar: exemplar.map(exemplar_message),
             created_timestamp: created.filter(|_| self.created_samples).map(timestamp),
         };
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            counter: Some(counter),
-            ..Default::default()
-        };
-        self.push(metric);
+        self.push(labels, None, METRIC_COUNTER, &counter);
     }
 
     fn gauge(&mut self, labels: &str, value: f64) {
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            gauge: Some(model::Gauge { value: Some(value) }),
-            ..Default::default()
-        };
-        self.push(metric);
+        self.push(
+            labels,
+            None,
+            METRIC_GAUGE,
+            &model::Gauge { value: Some(value) },
+        );
     }
 
     fn unknown(&mut self, labels: &str, value: f64) {
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            untyped: Some(model::Untyped { value: Some(value) }),
-            ..Default::default()
-        };
-        self.push(metric);
+        self.push(
+            labels,
+            None,
+            METRIC_UNTYPED,
+            &model::Untyped { value: Some(value) },
+        );
     }
 
     fn histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            histogram: Some(self.histogram_message(v)),
-            ..Default::default()
-        };
-        self.push(metric);
+        let h = self.histogram_message(v);
+        self.push(labels, None, METRIC_HISTOGRAM, &h);
     }
 
     fn gauge_histogram(&mut self, labels: &str, v: &HistogramValue<'_>) {
         let mut h = self.histogram_message(v);
         h.created_timestamp = None;
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            histogram: Some(h),
-            ..Default::default()
-        };
-        self.push(metric);
+        self.push(labels, None, METRIC_HISTOGRAM, &h);
     }
 
     fn summary(&mut self, labels: &str, v: &SummaryValue<'_>) {
@@ -522,12 +573,7 @@ impl Encode for ProtobufEncoder<'_> {
                 .collect(),
             created_timestamp: v.created.filter(|_| self.created_samples).map(timestamp),
         };
-        let metric = model::Metric {
-            label: self.labels(labels, None),
-            summary: Some(summary),
-            ..Default::default()
-        };
-        self.push(metric);
+        self.push(labels, None, METRIC_SUMMARY, &summary);
     }
 
     fn info(&mut self, labels: &str) {
@@ -535,17 +581,14 @@ impl Encode for ProtobufEncoder<'_> {
     }
 
     fn stateset(&mut self, labels: &str, states: &[(String, bool)]) {
-        let label_name = self.family_name.clone();
+        let label_name = std::mem::take(&mut self.family_name);
         for (state, on) in states {
-            let metric = model::Metric {
-                label: self.labels(labels, Some((&label_name, state))),
-                gauge: Some(model::Gauge {
-                    value: Some(if *on { 1.0 } else { 0.0 }),
-                }),
-                ..Default::default()
+            let gauge = model::Gauge {
+                value: Some(if *on { 1.0 } else { 0.0 }),
             };
-            self.push(metric);
+            self.push(labels, Some((&label_name, state)), METRIC_GAUGE, &gauge);
         }
+        self.family_name = label_name;
     }
 }
 

@@ -1,11 +1,11 @@
 //! [`FamilyBuilder`]: names, labels, unit, options and series cap, validated once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 
-use super::table::{Entry, MIN_CAPACITY, Table};
+use super::table::{DEAD, Entry, MIN_CAPACITY, Table};
 use super::{Family, Inner, WriteState};
 use crate::error::Result;
 use crate::metric::{Metric, MetricType};
@@ -147,8 +147,7 @@ impl<M: Metric> FamilyBuilder<M> {
         let fallback = Arc::new(Entry {
             hash: 0,
             labels: Box::from(""),
-            live: AtomicBool::new(false),
-            position: AtomicUsize::new(usize::MAX),
+            position: AtomicUsize::new(DEAD),
             metric: M::build(&self.options),
         });
         let family = Family {

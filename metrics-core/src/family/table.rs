@@ -1,7 +1,7 @@
 //! The lookup table behind a family: write-once slots, probed without locks, replaced whole
 //! (through `arc-swap`) on growth or when removed series outnumber live ones.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 pub(super) struct Entry<M> {
     pub(super) hash: u64,
     pub(super) labels: Box<str>,
-    pub(super) live: AtomicBool,
-    /// Index in [`WriteState::order`] while live; written only under the family's lock.
+    /// Index in [`WriteState::order`] while live, [`DEAD`] once removed; written only under
+    /// the family's lock. (One word for both: an entry is one allocation size class smaller.)
     pub(super) position: AtomicUsize,
     pub(super) metric: M,
 }
@@ -73,5 +73,32 @@ impl<M> Table<M> {
     }
 }
 
+/// The [`Entry::position`] of a removed entry.
+pub(super) const DEAD: usize = usize::MAX;
+
+impl<M> Entry<M> {
+    /// Whether the series is still in its family (not removed).
+    #[inline]
+    pub(super) fn is_live(&self) -> bool {
+        self.position.load(Ordering::Relaxed) != DEAD
+    }
+}
+
 /// Slots a table has at least.
 pub(super) const MIN_CAPACITY: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    /// Memory per series is dominated by the entry allocation: keep a counter series' entry
+    /// within 72 bytes, so with the `Arc` header it stays in the 96-byte allocation class.
+    #[test]
+    fn a_counter_entry_stays_small() {
+        assert!(
+            std::mem::size_of::<Entry<crate::Counter>>() <= 72,
+            "{}",
+            std::mem::size_of::<Entry<crate::Counter>>()
+        );
+    }
+}

@@ -219,10 +219,10 @@ impl Collector for HttpCollector {
                     let labels = LabelSet::pre_rendered(&scratch);
                     match part {
                         Part::Count => {
-                            let s = series.duration.snapshot_count();
-                            enc.counter(&labels, s as f64, None);
+                            enc.counter(&labels, series.requests() as f64, None);
                         }
-                        Part::Duration => series.duration.encode(&labels, enc),
+                        // A series of a route whose duration is not recorded has none.
+                        Part::Duration => series.encode(&labels, enc),
                         Part::RequestSize => {
                             if let Some((req, _)) = &series.sizes {
                                 req.encode(&labels, enc);

@@ -10,6 +10,9 @@
 //! - `app_labels`: labels from the application (request/response headers and extensions,
 //!   [`ExtensionsRef`]) and their bound ([`LabelValues`]);
 //! - `builder`: [`HttpMetricsBuilder`], its options and the [`HttpMetrics`] handle;
+//! - `exclusion`: which requests are not recorded (paths, prefixes, routes, allow-list,
+//!   statuses) and where each adapter decides;
+//! - `route_policy`: [`RoutePolicy`], per-route duration end and buckets for long-lived routes;
 //! - `tracker`: [`HttpMetrics::start`] and the [`RequestTracker`] drop guard;
 //! - `series`: the storage of in-flight gauges and request series;
 //! - `collector`: the Prometheus and OpenTelemetry exposition views.
@@ -31,8 +34,10 @@
 mod app_labels;
 mod builder;
 mod collector;
+mod exclusion;
 mod policy;
 mod request;
+mod route_policy;
 mod series;
 mod tracker;
 
@@ -40,4 +45,5 @@ pub use app_labels::{ExtensionsRef, LabelValues};
 pub use builder::{DEFAULT_MAX_SERIES, DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming};
 pub use policy::{CLIENT_CLOSED_STATUS, KNOWN_METHODS, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use request::{HeaderLookup, RequestInfo};
+pub use route_policy::RoutePolicy;
 pub use tracker::RequestTracker;

@@ -3,6 +3,7 @@
 //! route, status, derived labels). The collector decides how they are exposed (which
 //! names, which label names); here they are only kept.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::policy::STATUS_SLOTS;
@@ -44,16 +45,36 @@ pub(super) struct MethodSlot {
 }
 
 /// The storage behind one (method, route, status, derived…) series: the duration histogram
-/// (whose count is also `http_requests_total`) and the optional size histograms.
+/// (whose count, plus the requests whose duration is not recorded, is also
+/// `http_requests_total`) and the optional size histograms.
 pub(super) struct RequestSeries {
-    pub(super) duration: Histogram,
+    /// Built on the first recorded duration, with the buckets of the series' route (a
+    /// route policy may give its own): a family builds series without their labels.
+    pub(super) duration: OnceLock<Histogram>,
+    /// Requests counted without a duration (`DurationEnd::NotRecorded`).
+    pub(super) unobserved: AtomicU64,
     /// Request and response body sizes, when enabled.
     pub(super) sizes: Option<(Histogram, Histogram)>,
 }
 
+impl RequestSeries {
+    /// The duration histogram, built with `buckets` if this is its first use.
+    pub(super) fn duration_with(&self, buckets: &Buckets) -> &Histogram {
+        self.duration
+            .get_or_init(|| Histogram::new(buckets.clone()))
+    }
+
+    /// Every request of the series: timed ones and the others.
+    pub(super) fn requests(&self) -> u64 {
+        self.duration
+            .get()
+            .map_or(0, Histogram::snapshot_count)
+            .saturating_add(self.unobserved.load(Ordering::Relaxed))
+    }
+}
+
 /// What every [`RequestSeries`] of one configuration is built with.
 pub(super) struct RequestSeriesOptions {
-    pub(super) duration: Buckets,
     pub(super) sizes: Option<Buckets>,
 }
 
@@ -63,7 +84,8 @@ impl Metric for RequestSeries {
 
     fn build(o: &Self::Options) -> Self {
         Self {
-            duration: Histogram::new(o.duration.clone()),
+            duration: OnceLock::new(),
+            unobserved: AtomicU64::new(0),
             sizes: o
                 .sizes
                 .as_ref()
@@ -72,6 +94,8 @@ impl Metric for RequestSeries {
     }
 
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
-        self.duration.encode(labels, enc);
+        if let Some(duration) = self.duration.get() {
+            duration.encode(labels, enc);
+        }
     }
 }

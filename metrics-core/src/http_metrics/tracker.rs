@@ -15,9 +15,11 @@ use super::policy::{
     CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
 };
 use super::request::{HeaderLookup, RequestInfo};
-use super::series::RouteEntry;
+use super::series::{RequestSeries, RouteEntry};
 use crate::family::Series;
+use crate::metric::Buckets;
 use crate::trace::{TraceId, observe_with_trace};
+use std::sync::atomic::Ordering;
 
 impl HttpMetrics {
     /// Starts tracking a request: increments in-flight now; everything else is recorded when
@@ -100,6 +102,7 @@ impl HttpMetrics {
                 0
             },
             response_bytes: 0,
+            excluded: false,
         }
     }
 }
@@ -148,6 +151,8 @@ pub struct RequestTracker {
     head_seconds: Option<f64>,
     request_bytes: u64,
     response_bytes: u64,
+    /// Set by [`RequestTracker::set_route`] for an excluded route: nothing is recorded.
+    excluded: bool,
 }
 
 /// Which in-flight gauge a tracker raised.
@@ -184,7 +189,7 @@ impl RequestTracker {
     /// ```
     pub fn response_head(&mut self, status: u16) {
         self.status = Some(status);
-        if self.inner.duration_end == DurationEnd::Head {
+        if self.inner.route_policies.head_timing() {
             self.head_seconds = Some(self.start.elapsed().as_secs_f64());
         }
     }
@@ -271,6 +276,12 @@ impl RequestTracker {
     /// ```
     pub fn set_route(&mut self, route: Option<&str>) {
         let inner = &*self.inner;
+        // An excluded route is not looked up: its entry would be a trace of it.
+        if inner.exclusions.route(route) {
+            self.excluded = true;
+            self.route = None;
+            return;
+        }
         let method = method_name(self.method, &inner.extra_methods);
         self.route = route.and_then(|route| inner.routes.series(&[method, route]).ok());
     }
@@ -371,6 +382,33 @@ impl RequestTracker {
         }
     }
 
+    /// The duration to record and its buckets (the route's policy, else the builder's), or
+    /// `None` when the route's duration is not recorded; `end` is the time at drop.
+    fn duration<'a>(&'a self, entry: &Series<RouteEntry>, end: f64) -> Option<(f64, &'a Buckets)> {
+        let inner = &*self.inner;
+        let (when, buckets) = if inner.route_policies.is_empty() {
+            (inner.duration_end, &inner.buckets)
+        } else {
+            inner
+                .route_policies
+                .get(&entry.label_value(1))
+                .unwrap_or((inner.duration_end, &inner.buckets))
+        };
+        match when {
+            DurationEnd::Body => Some((end, buckets)),
+            // Without a head (dropped, failed) the request ended at drop.
+            DurationEnd::Head => Some((self.head_seconds.unwrap_or(end), buckets)),
+            DurationEnd::NotRecorded => None,
+        }
+    }
+
+    fn observe_sizes(&self, series: &RequestSeries) {
+        if let Some((req, resp)) = &series.sizes {
+            req.observe(self.request_bytes as f64);
+            resp.observe(self.response_bytes as f64);
+        }
+    }
+
     /// The route entry of an unmatched request of this method, remembered per method.
     fn unmatched_entry(&self) -> Option<Series<RouteEntry>> {
         let inner = &*self.inner;
@@ -387,9 +425,7 @@ impl RequestTracker {
 
 impl Drop for RequestTracker {
     fn drop(&mut self) {
-        let seconds = self
-            .head_seconds
-            .unwrap_or_else(|| self.start.elapsed().as_secs_f64());
+        let end = self.start.elapsed().as_secs_f64();
         match self.in_flight.take() {
             Some(InFlightGauge::Route(entry)) => entry.gauge.dec(),
             Some(InFlightGauge::Method) => {
@@ -404,10 +440,19 @@ impl Drop for RequestTracker {
             }
             None => {}
         }
+        let code = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
+        let exclusions = &self.inner.exclusions;
+        if self.excluded || exclusions.status(code, self.route.is_none()) {
+            return;
+        }
         let Some(entry) = self.route.take().or_else(|| self.unmatched_entry()) else {
             return;
         };
-        let code = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
+        // Route rules are decided by the adapters before the request starts; asked again
+        // here for a route that was passed `None` at start and never set (unmatched).
+        if exclusions.by_route() && exclusions.route(Some(&entry.label_value(1))) {
+            return;
+        }
         let classes = self.inner.status_classes;
         // Without derived or application labels the series depends on (method, route,
         // status) only: the route entry remembers it per common status.
@@ -436,11 +481,16 @@ impl Drop for RequestTracker {
             }
         };
         if let Some(series) = series {
-            observe_with_trace(&series.duration, seconds, self.trace_id.as_ref());
-            if let Some((req, resp)) = &series.sizes {
-                req.observe(self.request_bytes as f64);
-                resp.observe(self.response_bytes as f64);
+            match self.duration(&entry, end) {
+                Some((seconds, buckets)) => {
+                    let duration = series.duration_with(buckets);
+                    observe_with_trace(duration, seconds, self.trace_id.as_ref());
+                }
+                None => {
+                    series.unobserved.fetch_add(1, Ordering::Relaxed);
+                }
             }
+            self.observe_sizes(series);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Counter: a value that only goes up (and resets only on restart).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+
+use arc_swap::ArcSwapOption;
 
 use crate::encoding::{LabelSet, MetricEncoder};
 use crate::error::{Error, Result};
@@ -52,9 +54,9 @@ pub struct Counter {
     halves: AtomicU64,
     float_bits: AtomicU64,
     created_bits: AtomicU64,
-    // Set on the first exemplar: counters without exemplars pay one pointer, and a scrape
-    // checks for one with a plain load instead of taking a lock.
-    exemplar: OnceLock<Box<Mutex<Exemplar>>>,
+    // The latest exemplar, replaced whole: one word (a `OnceLock<Box<Mutex<_>>>` takes two),
+    // and a scrape reads it without a lock.
+    exemplar: ArcSwapOption<Exemplar>,
 }
 
 impl Default for Counter {
@@ -64,7 +66,7 @@ impl Default for Counter {
             halves: AtomicU64::new(0),
             float_bits: AtomicU64::new(0),
             created_bits: created_now(),
-            exemplar: OnceLock::new(),
+            exemplar: ArcSwapOption::const_empty(),
         }
     }
 }
@@ -162,15 +164,7 @@ impl Counter {
             return Err(Error::InvalidIncrement(v));
         }
         let exemplar = Exemplar::new(labels, v)?;
-        match self.exemplar.get() {
-            Some(slot) => *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar,
-            None => {
-                let slot = self
-                    .exemplar
-                    .get_or_init(|| Box::new(Mutex::new(exemplar.clone())));
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = exemplar;
-            }
-        }
+        self.exemplar.store(Some(Arc::new(exemplar)));
         self.inc_by(v)
     }
 
@@ -212,11 +206,13 @@ impl Metric for Counter {
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         // The exemplar is read before the value, so it never refers to an uncounted event (as
         // in the Go client).
-        let exemplar = self
-            .exemplar
-            .get()
-            .map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone());
-        enc.counter_with_exemplar(labels, self.get(), Some(self.created()), exemplar.as_ref());
+        let exemplar = self.exemplar.load();
+        enc.counter_with_exemplar(
+            labels,
+            self.get(),
+            Some(self.created()),
+            exemplar.as_deref(),
+        );
     }
 }
 

@@ -96,6 +96,14 @@ impl Exemplar {
     pub fn timestamp(&self) -> f64 {
         self.timestamp
     }
+
+    /// The same exemplar observed at `timestamp` (Unix seconds): for bridges whose source
+    /// records when each exemplar was taken.
+    #[cfg(feature = "bridge-opentelemetry")]
+    pub(crate) fn with_timestamp(mut self, timestamp: f64) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
 }
 
 /// How many exemplars a native histogram keeps (the Go default).

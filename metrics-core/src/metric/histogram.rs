@@ -1,15 +1,15 @@
-//! Histogram with classic buckets, and the striped hot/cold cell layout shared with Summary.
+//! Histogram with classic (explicit-bound) and native buckets.
 
 // Negated comparisons are deliberate here: they are how NaN fails a check or lands in +Inf.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::encoding::{HistogramValue, LabelSet, MetricEncoder, NativeValue};
 use crate::error::{Error, Result};
-use crate::metric::counter::add_f64;
 use crate::metric::native::{NativeBuckets, NativeState};
+use crate::metric::striped::{CellsReading, StripedCells};
 use crate::metric::{
     Exemplar, Metric, MetricType, NATIVE_EXEMPLARS, Observe, Timer, created_now, unix_now_seconds,
 };
@@ -175,166 +175,11 @@ impl Buckets {
     }
 }
 
-/// How many stripes a histogram spreads its writers over (one per core, at most 8), so that
-/// threads on different cores do not fight over one cache line.
-fn stripe_count() -> usize {
-    static STRIPES: OnceLock<usize> = OnceLock::new();
-    *STRIPES.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8)
-            .next_power_of_two()
-    })
-}
-
-#[inline]
-fn this_thread_stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        // A const initialiser: no lazy-init registration on each access, only this check.
-        static SEED: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-    }
-    SEED.with(|s| {
-        let seed = s.get();
-        if seed == usize::MAX {
-            let seed = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            s.set(seed);
-            seed
-        } else {
-            seed
-        }
-    })
-}
-
-const HOT_BIT: u64 = 1 << 63;
-
-/// The longest a scrape waits for in-flight observations of one stripe to complete.
-const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Count, sum and non-cumulative bucket counts, kept in hot/cold pairs per stripe so that a
-/// scrape reads count, sum and buckets from the same set of observations (the Go client's
-/// scheme), while writers on different cores touch different cache lines.
-///
-/// Layout of one stripe (all `AtomicU64`): `[started_and_hot, shard0.., shard1.., padding]`,
-/// a shard being `[sum_bits, bucket_0 .. bucket_{n-1}, inf]`. A shard's completed count is
-/// the total of its bucket cells (`+Inf` included): an observation writes its sum first and
-/// its bucket last, so three atomic instructions record it (Go's scheme keeps a separate
-/// completion counter, a fourth).
-#[derive(Debug)]
-pub(crate) struct HotColdCells {
-    cells: Box<[AtomicU64]>,
-    buckets: usize,
-    stride: usize,
-    stripe_mask: usize,
-    collect_lock: Mutex<()>,
-}
-
-/// A consistent reading of [`HotColdCells`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct CellsReading {
-    pub count: u64,
-    pub sum: f64,
-    /// Non-cumulative counts per finite bucket.
-    pub buckets: Vec<u64>,
-}
-
-impl HotColdCells {
-    pub(crate) fn new(buckets: usize) -> Self {
-        let stripes = stripe_count();
-        let used = 1 + 2 * (2 + buckets);
-        // At least one spare cache line between stripes, rounded to whole cache lines.
-        let stride = (used + 8).div_ceil(8) * 8;
-        let cells = (0..stride * stripes).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            cells,
-            buckets,
-            stride,
-            stripe_mask: stripes - 1,
-            collect_lock: Mutex::new(()),
-        }
-    }
-
-    #[inline]
-    fn shard_len(&self) -> usize {
-        2 + self.buckets
-    }
-
-    /// Records one observation of `v` into bucket `bucket` (`bucket >= buckets` means only `+Inf`).
-    #[inline]
-    pub(crate) fn record(&self, bucket: usize, v: f64) {
-        let stripe = (this_thread_stripe() & self.stripe_mask) * self.stride;
-        let n = self.cells[stripe].fetch_add(1, Ordering::SeqCst);
-        let shard = stripe + 1 + (n >> 63) as usize * self.shard_len();
-        add_f64(&self.cells[shard], v);
-        // The bucket last (Release): it completes the observation, sum included.
-        self.cells[shard + 1 + bucket.min(self.buckets)].fetch_add(1, Ordering::Release);
-    }
-
-    /// Reads all stripes consistently into `out` (reusing its allocation).
-    pub(crate) fn read_into(&self, out: &mut CellsReading) {
-        out.count = 0;
-        out.sum = 0.0;
-        out.buckets.clear();
-        out.buckets.resize(self.buckets, 0);
-        let _guard = self.collect_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let shard_len = self.shard_len();
-        for stripe in (0..=self.stripe_mask).map(|s| s * self.stride) {
-            let n = self.cells[stripe].fetch_add(HOT_BIT, Ordering::SeqCst);
-            let started = n & !HOT_BIT;
-            let cold = stripe + 1 + (n >> 63) as usize * shard_len;
-            let hot = stripe + 1 + (((n >> 63) ^ 1) as usize) * shard_len;
-            // Wait for observations that started before the flip to complete. Writers never
-            // block between their two increments, so this is short; still, never wait without
-            // bound: after `MAX_WAIT` the reading goes on with what has completed (at worst an
-            // observation in flight is missing from this one scrape) rather than hang a scrape.
-            let mut spins = 0u32;
-            let mut waited_since: Option<std::time::Instant> = None;
-            let completed = |cells: &[AtomicU64]| -> u64 {
-                cells[cold + 1..=cold + 1 + self.buckets]
-                    .iter()
-                    .map(|c| c.load(Ordering::Acquire))
-                    .fold(0u64, u64::wrapping_add)
-            };
-            while completed(&self.cells) != started {
-                spins = spins.wrapping_add(1);
-                if spins < 64 {
-                    std::hint::spin_loop();
-                    continue;
-                }
-                std::thread::yield_now();
-                if spins.is_multiple_of(256) {
-                    let since = *waited_since.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() > MAX_WAIT {
-                        break;
-                    }
-                }
-            }
-            let sum = f64::from_bits(self.cells[cold].load(Ordering::Relaxed));
-            out.count += started;
-            out.sum += sum;
-            for (i, total) in out.buckets.iter_mut().enumerate() {
-                *total += self.cells[cold + 1 + i].load(Ordering::Relaxed);
-            }
-            // Fold the cold shard into the new hot one and clear it for the next flip: the
-            // sum first, then the counts (Release), as a writer does.
-            add_f64(
-                &self.cells[hot],
-                f64::from_bits(self.cells[cold].swap(0, Ordering::Relaxed)),
-            );
-            for i in 0..=self.buckets {
-                let c = self.cells[cold + 1 + i].swap(0, Ordering::Relaxed);
-                if c != 0 {
-                    self.cells[hot + 1 + i].fetch_add(c, Ordering::Release);
-                }
-            }
-        }
-    }
-}
-
 /// A histogram with classic (cumulative, explicit-bound) buckets.
 ///
-/// Observing costs a handful of uncontended atomic instructions; each core writes its own
-/// stripe. Every scrape sees count, sum and buckets from the same set of observations.
+/// Observing costs one uncontended atomic instruction plus plain loads and stores: each
+/// thread writes its own stripe, taken with a compare-and-swap. Every scrape sees count, sum
+/// and buckets from the same set of observations.
 ///
 /// ```
 /// let h = promenade_core::Histogram::new(promenade_core::Buckets::new(vec![1.0, 2.0]).unwrap());
@@ -392,12 +237,12 @@ struct HistogramExemplars {
     native: std::collections::VecDeque<Exemplar>,
 }
 
-/// Classic-only histograms use the lock-free striped cells; with native buckets the whole
+/// Classic-only histograms use the striped cells (one short lock word per stripe); with native buckets the whole
 /// state sits under one mutex (sparse buckets, zero bucket, schema changes and resets must
 /// stay consistent with count and sum).
 #[derive(Debug)]
 enum Storage {
-    Classic(HotColdCells),
+    Classic(StripedCells),
     Native(Box<Mutex<NativeState>>),
 }
 
@@ -479,7 +324,7 @@ impl Histogram {
                 buckets.bounds().len(),
                 f64::from_bits(created_bits.load(Ordering::Relaxed)),
             )))),
-            None => Storage::Classic(HotColdCells::new(buckets.bounds().len())),
+            None => Storage::Classic(StripedCells::new(buckets.bounds().len())),
         };
         Self {
             buckets,

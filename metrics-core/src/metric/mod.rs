@@ -10,6 +10,7 @@ mod info;
 mod native;
 pub mod quantile;
 mod stateset;
+mod striped;
 mod summary;
 
 use std::sync::atomic::AtomicU64;
@@ -24,11 +25,11 @@ pub use histogram::{
     Buckets, DEFAULT_BUCKETS, Histogram, HistogramSnapshot, NativeSnapshot, exponential_buckets,
     linear_buckets,
 };
-pub(crate) use histogram::{CellsReading, HotColdCells};
 pub use info::Info;
 pub use native::{NativeBuckets, native_bucket_index, schema_for_factor};
 pub(crate) use quantile::{QuantileOptions, QuantileSummary};
 pub use stateset::{StateSet, States};
+pub(crate) use striped::{CellsReading, StripedCells};
 pub use summary::{Summary, SummarySnapshot};
 
 use crate::encoding::{LabelSet, MetricEncoder};

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
-use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now};
+use crate::metric::{CellsReading, Metric, MetricType, Observe, StripedCells, Timer, created_now};
 
 /// A summary without quantiles: `_count` and `_sum`, read consistently like a histogram.
 ///
@@ -32,7 +32,7 @@ use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Tim
 /// ```
 #[derive(Debug)]
 pub struct Summary {
-    cells: HotColdCells,
+    cells: StripedCells,
     created_bits: AtomicU64,
 }
 
@@ -56,7 +56,7 @@ pub struct SummarySnapshot {
 impl Default for Summary {
     fn default() -> Self {
         Self {
-            cells: HotColdCells::new(0),
+            cells: StripedCells::new(0),
             created_bits: created_now(),
         }
     }

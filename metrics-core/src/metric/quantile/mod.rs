@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::encoding::{LabelSet, MetricEncoder, SummaryValue};
 use crate::error::{Error, Result};
-use crate::metric::{CellsReading, HotColdCells, Metric, MetricType, Observe, Timer, created_now};
+use crate::metric::{CellsReading, Metric, MetricType, Observe, StripedCells, Timer, created_now};
 
 mod window;
 use window::{Buffer, Window};
@@ -259,7 +259,7 @@ impl QuantileOptions {
 #[derive(Debug)]
 pub struct QuantileSummary {
     options: QuantileOptions,
-    cells: HotColdCells,
+    cells: StripedCells,
     created_bits: AtomicU64,
     /// Observations not yet folded into the streams (the only lock observers take).
     buffer: Mutex<Buffer>,
@@ -284,7 +284,7 @@ impl QuantileSummary {
         Self {
             window: Mutex::new(Window::new(&options, now)),
             options,
-            cells: HotColdCells::new(0),
+            cells: StripedCells::new(0),
             created_bits: created_now(),
             buffer: Mutex::new(Buffer::new()),
         }
