@@ -60,8 +60,9 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusMetricsBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`]
-//! (buckets, naming preset, status classes, body sizes, constant and derived labels, labels from the application,
-//! exclusions and allow-list, per-route policies, native histograms, series cap); [`PrometheusMetricsBuilder::scrape`] the core's
+//! (buckets, naming preset, status classes, body sizes, constant and derived labels, labels
+//! from the application, exclusions and allow-list, per-route policies, native histograms,
+//! series cap); [`PrometheusMetricsBuilder::scrape`] the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The axum adapter's builder has the same two hooks.
 //! actix's own: [`catch_panics`](PrometheusMetricsBuilder::catch_panics) and

@@ -32,8 +32,9 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`] (buckets,
-//! naming preset, status classes, body sizes, constant and derived labels, labels from the application, exclusions and
-//! allow-list, per-route policies, native histograms, series cap); [`PrometheusBuilder::scrape`] hands you the core's
+//! naming preset, status classes, body sizes, constant and derived labels, labels from the
+//! application, exclusions and allow-list, per-route policies, native histograms, series
+//! cap); [`PrometheusBuilder::scrape`] hands you the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The actix-web adapter's builder has the same two
 //! hooks, and the tonic adapter takes the same [`ScrapeHandlerBuilder`], so an option has
