@@ -16,6 +16,7 @@ use pin_project_lite::pin_project;
 use promenade_core::http_metrics::RequestTracker;
 
 use crate::body::ResponseBody;
+use crate::parts::read_response_labels;
 
 pin_project! {
     /// The response future of [`PrometheusMetricsMiddleware`](crate::PrometheusMetricsMiddleware).
@@ -162,25 +163,35 @@ impl PathCopy {
 pub(crate) struct Routed {
     tracker: Option<RequestTracker>,
     later: Option<RouteLater>,
+    /// Whether labels are read from the response head (`HttpMetrics::reads_response`).
+    reads_response: bool,
 }
 
 impl Routed {
     /// `later` is `None` when the tracker already has its route.
-    pub(crate) fn new(tracker: RequestTracker, later: Option<RouteLater>) -> Self {
+    pub(crate) fn new(
+        tracker: RequestTracker,
+        later: Option<RouteLater>,
+        reads_response: bool,
+    ) -> Self {
         Self {
             tracker: Some(tracker),
             later,
+            reads_response,
         }
     }
 
     /// The response head is ready: takes the route from the routed request and hands the
     /// tracker on (to the response body).
-    fn respond(&mut self, request: &HttpRequest, status: StatusCode) -> Option<RequestTracker> {
+    fn respond<B>(&mut self, response: &ServiceResponse<B>) -> Option<RequestTracker> {
         let mut tracker = self.tracker.take()?;
         if self.later.take().is_some() {
-            tracker.set_route(request.match_pattern().as_deref());
+            tracker.set_route(response.request().match_pattern().as_deref());
         }
-        tracker.response_head(status.as_u16());
+        tracker.response_head(response.status().as_u16());
+        if self.reads_response {
+            read_response_labels(&mut tracker, response);
+        }
         Some(tracker)
     }
 
@@ -275,9 +286,7 @@ where
                 };
                 match polled {
                     Ok(res) => {
-                        let tracker = tracker
-                            .take()
-                            .and_then(|mut t| t.respond(res.request(), res.status()));
+                        let tracker = tracker.take().and_then(|mut t| t.respond(&res));
                         Poll::Ready(Ok(res.map_body(|_, body| {
                             EitherBody::left(ResponseBody::new(body, tracker))
                         })))

@@ -60,8 +60,9 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusMetricsBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`]
-//! (buckets, naming preset, status classes, body sizes, constant and derived labels,
-//! exclusions and allow-list, per-route policies, native histograms, series cap); [`PrometheusMetricsBuilder::scrape`] the core's
+//! (buckets, naming preset, status classes, body sizes, constant and derived labels, labels
+//! from the application, exclusions and allow-list, per-route policies, native histograms,
+//! series cap); [`PrometheusMetricsBuilder::scrape`] the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The axum adapter's builder has the same two hooks.
 //! actix's own: [`catch_panics`](PrometheusMetricsBuilder::catch_panics) and
@@ -84,6 +85,58 @@
 //!     .catch_panics(true)
 //!     .build()?;
 //! # drop(metrics); Ok(()) }
+//! ```
+//!
+//! ## Labels from the application
+//!
+//! A label may come from the request's extensions (a tenant an auth middleware inserted),
+//! the response's extensions or a response header (an outcome the handler set), each with a
+//! bounded set of values ([`LabelValues`]): a declared list (anything else becomes one fixed
+//! value) or the series cap. The declaration is the core's, as in promenade-tower; it reads
+//! actix-web's own extensions (the core's `actix` feature, which this crate turns on).
+//! Request extensions are read when the request reaches the metrics middleware, so the
+//! middleware that inserts them goes outside it (registered after it with `App::wrap`);
+//! response labels are read at the response head, and label the request counter and
+//! histograms but not in-flight.
+//!
+//! ```
+//! use actix_web::dev::Service as _;
+//! use actix_web::{App, HttpMessage as _, HttpResponse, test, web};
+//! use promenade_actix::{LabelValues, PrometheusMetrics, Registry};
+//!
+//! #[derive(Clone)]
+//! struct Tenant { tier: String }
+//! #[derive(Clone)]
+//! struct Outcome(&'static str);
+//!
+//! # actix_rt::System::new().block_on(async {
+//! let registry = Registry::new();
+//! let metrics = PrometheusMetrics::builder(&registry)
+//!     .metrics(|m| {
+//!         m.request_extension_label("tier", LabelValues::one_of(&["free", "pro"], "other"), |t: &Tenant| t.tier.as_str())
+//!             .response_extension_label("outcome", LabelValues::one_of(&["paid", "declined"], "other").when_absent("none"), |o: &Outcome| o.0)
+//!     })
+//!     .build()
+//!     .unwrap();
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(metrics)
+//!         .wrap_fn(|req, srv| {
+//!             // An auth middleware, outside the metrics middleware.
+//!             req.extensions_mut().insert(Tenant { tier: "pro".into() });
+//!             srv.call(req)
+//!         })
+//!         .route("/pay", web::get().to(|| async {
+//!             let mut resp = HttpResponse::Ok().body("no");
+//!             resp.extensions_mut().insert(Outcome("declined"));
+//!             resp
+//!         })),
+//! )
+//! .await;
+//! test::call_and_read_body(&app, test::TestRequest::get().uri("/pay").to_request()).await;
+//! let text = registry.encode_to_string(promenade_actix::Format::Text).unwrap();
+//! assert!(text.contains(r#"http_requests_total{method="GET",route="/pay",status="200",tier="pro",outcome="declined"} 1"#));
+//! # });
 //! ```
 //!
 //! ## Leaving requests out, and long-lived routes
@@ -254,6 +307,7 @@ mod body;
 mod builder;
 mod future;
 mod middleware;
+mod parts;
 mod scrape;
 
 pub use body::{MetricsBody, ResponseBody};
@@ -267,7 +321,7 @@ pub use scrape::{metrics_route, scrape_response};
 pub use promenade_core;
 #[doc(no_inline)]
 pub use promenade_core::http_metrics::{
-    DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming, RequestInfo, RoutePolicy,
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo, RoutePolicy,
 };
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};

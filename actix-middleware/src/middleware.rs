@@ -12,24 +12,15 @@ use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ResourceMap, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
-use actix_web::http::header::HeaderMap as ActixHeaderMap;
 use promenade_core::Registry;
-use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
+use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
 use promenade_core::scrape::ScrapeHandler;
 
 use crate::body::ResponseBody;
 use crate::builder::PrometheusMetricsBuilder;
 use crate::future::{PathCopy, ResponseFuture, RouteLater, Routed};
+use crate::parts::{ActixHeaders, read_request_extensions};
 use crate::scrape::scrape_route;
-
-/// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
-struct ActixHeaders<'a>(&'a ActixHeaderMap);
-
-impl HeaderLookup for ActixHeaders<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|v| v.to_str().ok())
-    }
-}
 
 /// What every clone of the factory and every worker's service share: one set of metrics and
 /// the options the builder settled.
@@ -234,12 +225,16 @@ where
                 && !shared.metrics.is_excluded(req.path())
                 && !shared.metrics.is_route_excluded(Some(scrape.path()));
             let tracker = counted.then(|| {
-                shared.metrics.start(&RequestInfo {
+                let mut tracker = shared.metrics.start(&RequestInfo {
                     method: req.method().as_str(),
                     route: Some(scrape.path()),
                     path: req.path(),
                     headers: &ActixHeaders(req.headers()),
-                })
+                });
+                if shared.metrics.reads_request_extensions() {
+                    read_request_extensions(&mut tracker, req.request());
+                }
+                tracker
             });
             return scrape_route(scrape, req, tracker);
         }
@@ -256,12 +251,15 @@ where
         if by_route && shared.metrics.is_route_excluded(pattern.as_deref()) {
             return self.untracked(req);
         }
-        let tracker = shared.metrics.start(&RequestInfo {
+        let mut tracker = shared.metrics.start(&RequestInfo {
             method: req.method().as_str(),
             route: pattern.as_deref(),
             path: req.path(),
             headers: &ActixHeaders(req.headers()),
         });
+        if shared.metrics.reads_request_extensions() {
+            read_request_extensions(&mut tracker, req.request());
+        }
         let later = (!by_route).then(|| RouteLater {
             resource_map: Rc::clone(
                 self.resource_map
@@ -269,7 +267,7 @@ where
             ),
             path: PathCopy::new(req.path()),
         });
-        let mut routed = Routed::new(tracker, later);
+        let mut routed = Routed::new(tracker, later, shared.metrics.reads_response());
         // A service whose `call` itself panics is recorded like a panicking handler.
         let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
             Ok(fut) => fut,

@@ -18,6 +18,11 @@
 //! `HttpMetrics::start` + drop alone) and `service_fn` (the layer on a plain tower service,
 //! without axum).
 //!
+//! 4. Labels from the application (skip with `TOWER_APP_LABELS=0`): paired, the same app
+//!    (a layer inserting a tenant into request extensions, a handler setting an outcome
+//!    extension) with and without a request-extension label and a response-extension label
+//!    declared; and `core_tracker_app_labels`, the core tracker with both labels.
+//!
 //! ```text
 //! cargo bench -p promenade-benches --bench tower -- --warm-up-time 1 --measurement-time 3
 //! ```
@@ -305,7 +310,129 @@ fn in_process(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, in_process);
+/// The tenant an auth-like layer inserts, for the application-label benchmarks.
+#[derive(Clone)]
+struct Tenant(&'static str);
+
+/// The outcome a handler sets, for the application-label benchmarks.
+#[derive(Clone)]
+struct Outcome(&'static str);
+
+/// A tier label from the request's extensions and an outcome label from the response's.
+fn with_app_labels(
+    m: promenade_core::http_metrics::HttpMetricsBuilder,
+) -> promenade_core::http_metrics::HttpMetricsBuilder {
+    use promenade_core::http_metrics::LabelValues;
+    m.request_extension_label(
+        "tier",
+        LabelValues::one_of(&["free", "pro"], "other"),
+        |t: &Tenant| t.0,
+    )
+    .response_extension_label(
+        "outcome",
+        LabelValues::one_of(&["found"], "other").when_absent("none"),
+        |o: &Outcome| o.0,
+    )
+}
+
+/// The app of the application-label benchmarks: a tenant inserted outside the metrics
+/// layer, an outcome set by the handler; with or without the labels declared.
+fn app_labels_router(labelled: bool) -> Router {
+    let registry = Registry::new();
+    let mut prometheus = Prometheus::builder(&registry);
+    if labelled {
+        prometheus = prometheus.metrics(with_app_labels);
+    }
+    Router::new()
+        .route(
+            "/users/{id}",
+            get(|| async { (axum::Extension(Outcome("found")), "user") }),
+        )
+        .with_prometheus(prometheus.build().unwrap())
+        .unwrap()
+        .layer(tower::util::MapRequestLayer::new(
+            |mut req: Request<Body>| {
+                req.extensions_mut().insert(Tenant("pro"));
+                req
+            },
+        ))
+}
+
+/// The core tracker alone with a request-extension and a response-extension label.
+fn core_app_labels(c: &mut Criterion) {
+    use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, RequestInfo};
+    let registry = Registry::new();
+    let metrics = with_app_labels(HttpMetrics::builder(&registry))
+        .build()
+        .unwrap();
+    let headers = http::HeaderMap::new();
+    let mut request_ext = http::Extensions::new();
+    request_ext.insert(Tenant("pro"));
+    let mut response = http::Response::new(());
+    response.extensions_mut().insert(Outcome("found"));
+    c.bench_function("tower/core_tracker_app_labels", |b| {
+        b.iter(|| {
+            let mut t = metrics.start(&RequestInfo {
+                method: black_box("GET"),
+                route: Some(black_box("/users/{id}")),
+                path: "/users/42",
+                headers: &headers,
+            });
+            t.request_extensions(ExtensionsRef::from(&request_ext));
+            t.response_head(200);
+            t.response_labels(
+                response.headers(),
+                ExtensionsRef::from(response.extensions()),
+            );
+            drop(t);
+        });
+    });
+}
+
+criterion_group!(benches, in_process, core_app_labels);
+
+/// Paired: the same app with and without the two application labels, interleaved batches,
+/// median of the differences and of the ratio. Skip with `TOWER_APP_LABELS=0`.
+fn paired_app_labels() {
+    const BATCHES: usize = 201;
+    const PER_BATCH: u32 = 2_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut plain = app_labels_router(false);
+    let mut labelled = app_labels_router(true);
+    let mut diffs = Vec::with_capacity(BATCHES);
+    let mut ratios = Vec::with_capacity(BATCHES);
+    let mut plain_ns = Vec::with_capacity(BATCHES);
+    rt.block_on(async {
+        for i in 0..BATCHES {
+            let run = async |r: &mut Router| {
+                let start = Instant::now();
+                for _ in 0..PER_BATCH {
+                    one_request(r, "/users/42").await;
+                }
+                start.elapsed().as_nanos() as f64 / f64::from(PER_BATCH)
+            };
+            let (p, l) = if i % 2 == 0 {
+                let p = run(&mut plain).await;
+                (p, run(&mut labelled).await)
+            } else {
+                let l = run(&mut labelled).await;
+                (run(&mut plain).await, l)
+            };
+            diffs.push(l - p);
+            ratios.push(l / p);
+            plain_ns.push(p);
+        }
+    });
+    println!(
+        "\napplication labels (request extension + response extension) vs none, same app: {BATCHES} interleaved batches x {PER_BATCH} requests\n  {:+7.0} ns/request, ratio {:.3} (median without labels {:.0} ns)",
+        median(&diffs),
+        median(&ratios),
+        median(&plain_ns)
+    );
+}
 
 /// Loopback: `CONNS` keep-alive connections, each sending `PER_CONN` sequential GETs.
 fn loopback() {
@@ -488,6 +615,9 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     if std::env::var("TOWER_PAIRED").as_deref() != Ok("0") {
         paired();
+    }
+    if std::env::var("TOWER_APP_LABELS").as_deref() != Ok("0") {
+        paired_app_labels();
     }
     if std::env::var("TOWER_LOOPBACK").as_deref() != Ok("0") {
         loopback();

@@ -2,7 +2,11 @@
 //! with [`promenade_actix::PrometheusMetrics`].
 //!
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo`, `GET /slow?ms=N`, `GET /stream` (a chunked
-//! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`.
+//! body over about 100 ms), `GET /panic` (recorded and answered as 500) and `GET /metrics`. As
+//! in the axum demo, [`insert_tenant`] (outside the metrics middleware) puts a
+//! [`DemoTenant`] from `x-tier` into request extensions, and
+//! `/users/{id}` sets its [`DemoOutcome`] (response extension and
+//! `x-outcome`).
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
@@ -24,14 +28,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::HttpMessage as _;
+use actix_web::dev::{Server, ServiceRequest};
 use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use bytes::Bytes;
 use futures_core::Stream;
 use promenade_actix::PrometheusMetrics;
 use promenade_core::Registry;
 
-use crate::DemoOptions;
+use crate::{DemoOptions, DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 
 /// Default listen address of `actix-demo`.
 ///
@@ -91,6 +96,47 @@ pub fn metrics_with(
         .build()
 }
 
+/// The demo's auth-like middleware (pass it to `App::wrap_fn` outside the metrics
+/// middleware): a [`DemoTenant`] from the `x-tier` header, if any, into the request's
+/// extensions.
+///
+/// ```
+/// use actix_web::{App, test, web};
+/// # actix_rt::System::new().block_on(async {
+/// let app = test::init_service(App::new().wrap_fn(promenade_examples::actix_demo::insert_tenant).route(
+///     "/",
+///     web::get().to(|t: Option<web::ReqData<promenade_examples::DemoTenant>>| async move {
+///         t.map_or_else(String::new, |t| t.tier.clone())
+///     }),
+/// ))
+/// .await;
+/// let req = test::TestRequest::get().uri("/").insert_header(("x-tier", "pro")).to_request();
+/// assert_eq!(test::call_and_read_body(&app, req).await, "pro");
+/// # });
+/// ```
+pub fn insert_tenant<S>(req: ServiceRequest, srv: &S) -> S::Future
+where
+    S: actix_web::dev::Service<ServiceRequest>,
+{
+    if let Some(tier) = req.headers().get(TIER_HEADER).and_then(|v| v.to_str().ok()) {
+        let tenant = DemoTenant {
+            tier: tier.to_owned(),
+        };
+        req.extensions_mut().insert(tenant);
+    }
+    srv.call(req)
+}
+
+/// `/users/{id}`: the user, with its [`DemoOutcome`] in the response's extensions and header.
+async fn user(id: web::Path<String>) -> HttpResponse {
+    let outcome = DemoOutcome::of_user(&id);
+    let mut response = HttpResponse::Ok()
+        .insert_header((OUTCOME_HEADER, outcome.0))
+        .body(format!("user {id}\n"));
+    response.extensions_mut().insert(outcome);
+    response
+}
+
 /// The demo's routes, for `App::configure`.
 ///
 /// ```
@@ -108,10 +154,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/").route(get_or_head().to(|| async { "Promenade actix-web demo\n" })),
     )
-    .service(
-        web::resource("/users/{id}")
-            .route(get_or_head().to(|id: web::Path<String>| async move { format!("user {id}\n") })),
-    )
+    .service(web::resource("/users/{id}").route(get_or_head().to(user)))
     .service(web::resource("/echo").route(web::post().to(|body: Bytes| async move { body })))
     .service(web::resource("/slow").route(get_or_head().to(slow)))
     .service(web::resource("/stream").route(get_or_head().to(stream)))
@@ -216,15 +259,22 @@ pub fn server_with(
     options: &DemoOptions,
 ) -> io::Result<(Server, SocketAddr)> {
     let metrics = metrics_with(registry, options).map_err(io::Error::other)?;
-    let server = HttpServer::new(move || App::new().wrap(metrics.clone()).configure(routes))
-        // A client must send its request head within this time (actix's default, made
-        // explicit): clients sending it a byte at a time cannot hold connections.
-        .client_request_timeout(HEADER_READ_TIMEOUT)
-        .shutdown_timeout(2)
-        // A client that closes its side (FIN) has gone away: cancel its request and record
-        // it as 499, as hyper does. actix keeps half-closed connections running by default.
-        .h1_allow_half_closed(false)
-        .bind(addr)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(metrics.clone())
+            // Outside the metrics middleware, as an auth middleware would be: the tenant is
+            // in the request's extensions when the metrics middleware sees the request.
+            .wrap_fn(insert_tenant)
+            .configure(routes)
+    })
+    // A client must send its request head within this time (actix's default, made
+    // explicit): clients sending it a byte at a time cannot hold connections.
+    .client_request_timeout(HEADER_READ_TIMEOUT)
+    .shutdown_timeout(2)
+    // A client that closes its side (FIN) has gone away: cancel its request and record
+    // it as 499, as hyper does. actix keeps half-closed connections running by default.
+    .h1_allow_half_closed(false)
+    .bind(addr)?;
     let bound = server
         .addrs()
         .first()

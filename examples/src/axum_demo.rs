@@ -4,12 +4,15 @@
 //! | route | what it does |
 //! |---|---|
 //! | `GET /` | `hello` |
-//! | `GET /users/{id}` | `user {id}` |
+//! | `GET /users/{id}` | `user {id}`, its [`DemoOutcome`] in the response's extensions and `x-outcome` |
 //! | `POST /echo` | the request body back |
 //! | `GET /slow?ms=N` | answers after N ms (default 100, at most 10 000) |
 //! | `GET /stream` | a chunked body of [`STREAM_CHUNKS`] chunks over about 100 ms |
 //! | `GET /panic` | the handler panics; `CatchPanicLayer` answers 500 |
 //! | `GET /metrics` | Prometheus scrape (not counted in the HTTP metrics) |
+//!
+//! An auth-like layer outside the metrics layer puts a [`DemoTenant`] (from the `x-tier`
+//! header) into each request's extensions, for labels from the application.
 //!
 //! [`serve`] closes a connection whose request head has not arrived within
 //! [`HEADER_READ_TIMEOUT`] (`axum::serve` has no such timeout), so clients that send their
@@ -30,6 +33,7 @@ use promenade_tower::{Prometheus, PrometheusRouterExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use crate::DemoOptions;
+use crate::{DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 
 /// Number of chunks `/stream` sends.
 ///
@@ -94,7 +98,25 @@ pub fn axum_app_with(
     let prometheus = Prometheus::builder(registry)
         .metrics(|m| options.apply(m))
         .build()?;
-    app.with_prometheus(prometheus)
+    // Outside the metrics layer, as an auth layer would be: the tenant is in the request's
+    // extensions when the metrics layer sees the request.
+    Ok(app
+        .with_prometheus(prometheus)?
+        .layer(axum::middleware::from_fn(insert_tenant)))
+}
+
+/// The demo's auth-like layer: a [`DemoTenant`] from the `x-tier` header, if any.
+async fn insert_tenant(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(tier) = req.headers().get(TIER_HEADER).and_then(|v| v.to_str().ok()) {
+        let tenant = DemoTenant {
+            tier: tier.to_owned(),
+        };
+        req.extensions_mut().insert(tenant);
+    }
+    next.run(req).await
 }
 
 /// Serves the demo on `listener` until the process ends (or the future is dropped).
@@ -171,8 +193,13 @@ pub async fn serve_app(listener: tokio::net::TcpListener, app: Router) -> std::i
     }
 }
 
-async fn user(Path(id): Path<String>) -> String {
-    format!("user {id}\n")
+async fn user(Path(id): Path<String>) -> impl axum::response::IntoResponse {
+    let outcome = DemoOutcome::of_user(&id);
+    (
+        [(OUTCOME_HEADER, outcome.0)],
+        axum::Extension(outcome),
+        format!("user {id}\n"),
+    )
 }
 
 async fn slow(uri: Uri) -> String {

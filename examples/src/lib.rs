@@ -11,6 +11,71 @@ use std::sync::Arc;
 
 use promenade_core::http_metrics::HttpMetricsBuilder;
 
+/// The tenant that both demos' auth-like layer (outside the metrics layer) puts into the
+/// request's extensions, from the request header [`TIER_HEADER`]; requests without the
+/// header get none. What labels from the application read (`request_extension_label`).
+///
+/// ```
+/// let tenant = promenade_examples::DemoTenant { tier: "pro".into() };
+/// assert_eq!(tenant.tier(), "pro");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoTenant {
+    /// The tenant's tier, as sent.
+    pub tier: String,
+}
+
+impl DemoTenant {
+    /// The tier, the value a label takes.
+    ///
+    /// ```
+    /// assert_eq!(promenade_examples::DemoTenant { tier: "free".into() }.tier(), "free");
+    /// ```
+    pub fn tier(&self) -> &str {
+        &self.tier
+    }
+}
+
+/// The request header both demos read a [`DemoTenant`] from.
+///
+/// ```
+/// assert_eq!(promenade_examples::TIER_HEADER, "x-tier");
+/// ```
+pub const TIER_HEADER: &str = "x-tier";
+
+/// The business outcome both demos' `/users/{id}` handler puts into its response's
+/// extensions and the [`OUTCOME_HEADER`] response header: `found` for a numeric id,
+/// `invalid` otherwise.
+///
+/// ```
+/// assert_eq!(promenade_examples::DemoOutcome::of_user("7").0, "found");
+/// assert_eq!(promenade_examples::DemoOutcome::of_user("abc").0, "invalid");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOutcome(pub &'static str);
+
+impl DemoOutcome {
+    /// The outcome of looking up user `id`.
+    ///
+    /// ```
+    /// assert_eq!(promenade_examples::DemoOutcome::of_user("").0, "invalid");
+    /// ```
+    pub fn of_user(id: &str) -> Self {
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            Self("found")
+        } else {
+            Self("invalid")
+        }
+    }
+}
+
+/// The response header carrying a [`DemoOutcome`].
+///
+/// ```
+/// assert_eq!(promenade_examples::OUTCOME_HEADER, "x-outcome");
+/// ```
+pub const OUTCOME_HEADER: &str = "x-outcome";
+
 /// More HTTP metrics options for a demo, applied after its own (see [`DemoOptions::metrics`]).
 pub type MetricsHook = Arc<dyn Fn(HttpMetricsBuilder) -> HttpMetricsBuilder + Send + Sync>;
 

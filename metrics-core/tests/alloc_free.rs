@@ -12,6 +12,96 @@ fn main() {
     println!("test labelled_lookup_of_existing_series_allocates_nothing ... ok");
     http_request_on_a_known_route_allocates_nothing();
     println!("test http_request_on_a_known_route_allocates_nothing ... ok");
+    http_request_with_declared_app_labels_allocates_nothing();
+    println!("test http_request_with_declared_app_labels_allocates_nothing ... ok");
+}
+
+/// Labels from the application with declared values cost no allocation per request once
+/// their series exist: a request header label, a request extension label and a response
+/// header and extension label, values inside and outside the lists.
+fn http_request_with_declared_app_labels_allocates_nothing() {
+    use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    #[derive(Clone)]
+    struct Tenant(&'static str);
+    #[derive(Clone)]
+    struct Outcome(&'static str);
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder(&registry)
+        .request_header_label(
+            "client",
+            "x-client",
+            LabelValues::one_of(&["ios", "web"], "other"),
+        )
+        .request_extension_label(
+            "tier",
+            LabelValues::one_of(&["free", "pro"], "other"),
+            |t: &Tenant| t.0,
+        )
+        .response_header_label(
+            "cache",
+            "x-cache",
+            LabelValues::one_of(&["hit", "miss"], "other"),
+        )
+        .response_extension_label(
+            "outcome",
+            LabelValues::one_of(&["paid"], "other"),
+            |o: &Outcome| o.0,
+        )
+        .build()
+        .unwrap();
+    let mut requests = Vec::new();
+    for (client, tier) in [("ios", "pro"), ("tv", "gold")] {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-client", client.parse().unwrap());
+        let mut extensions = http::Extensions::new();
+        extensions.insert(Tenant(tier));
+        requests.push((headers, extensions));
+    }
+    let mut responses = Vec::new();
+    for (cache, outcome) in [("hit", "paid"), ("stale", "refunded")] {
+        let mut response = http::Response::new(());
+        response
+            .headers_mut()
+            .insert("x-cache", cache.parse().unwrap());
+        response.extensions_mut().insert(Outcome(outcome));
+        responses.push(response);
+    }
+    let request = |i: usize| {
+        let (headers, extensions) = &requests[i % 2];
+        let response = &responses[(i / 2) % 2];
+        let mut tracker = metrics.start(&RequestInfo {
+            method: "GET",
+            route: Some("/users/{id}"),
+            path: "/users/7",
+            headers,
+        });
+        tracker.request_extensions(ExtensionsRef::from(extensions));
+        tracker.response_head(200);
+        tracker.response_labels(
+            response.headers(),
+            ExtensionsRef::from(response.extensions()),
+        );
+    };
+    // Create the series first: creation may allocate.
+    for i in 0..4 {
+        request(i);
+    }
+    let before = dhat::HeapStats::get();
+    for i in 0..10_000 {
+        request(i);
+    }
+    let after = dhat::HeapStats::get();
+    dhat::assert_eq!(after.total_blocks, before.total_blocks);
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"status="200",client="other",tier="other",cache="other",outcome="other"} 2501"#
+        ),
+        "{text}"
+    );
 }
 
 /// The HTTP tracker's whole request (start, route learned late or given at start, response

@@ -2,6 +2,7 @@
 //! mismatch, the likely cause of a name that is already registered, and `?` works in a
 //! `main` that returns `std::io::Result`.
 
+use promenade_core::http_metrics::HttpMetricsBuilder;
 use promenade_core::{Error, Registry};
 
 #[test]
@@ -52,4 +53,98 @@ fn question_mark_works_in_an_io_result_main() {
     let err = main_like().unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Other);
     assert!(err.to_string().contains("\"jobs\""), "{err}");
+}
+
+/// A builder change under test.
+type Declare = Box<dyn Fn(HttpMetricsBuilder) -> HttpMetricsBuilder>;
+
+/// Labels from the application: a bad declaration is refused at build with a message that
+/// names the builder method, the label and what is wrong with it.
+#[test]
+fn application_label_declarations_are_checked_at_build() {
+    use promenade_core::http_metrics::{HttpMetrics, LabelValues};
+    let tiers = || LabelValues::one_of(&["free", "pro"], "other");
+    let cases: Vec<(Declare, &[&str])> = vec![
+        (
+            Box::new(move |b| {
+                b.request_extension_label("bad-name", tiers(), |s: &String| s.as_str())
+            }),
+            &[
+                "request_extension_label(\"bad-name\", ..)",
+                "invalid label name",
+            ],
+        ),
+        (
+            Box::new(move |b| b.response_header_label("__tier", "x-tier", tiers())),
+            &["response_header_label(\"__tier\", ..)", "reserved"],
+        ),
+        (
+            Box::new(move |b| b.request_header_label("status", "x-status", tiers())),
+            &[
+                "request_header_label(\"status\", ..)",
+                "already used by a built-in HTTP label",
+            ],
+        ),
+        (
+            Box::new(move |b| b.request_header_label("http_route", "x-route", tiers())),
+            &["already used by a built-in OpenTelemetry label"],
+        ),
+        (
+            Box::new(move |b| {
+                b.derived_label("tier", |_| String::new())
+                    .request_header_label("tier", "x-tier", tiers())
+            }),
+            &[
+                "request_header_label(\"tier\", ..)",
+                "already used by derived_label",
+            ],
+        ),
+        (
+            Box::new(move |b| {
+                b.const_label("tier", "x")
+                    .request_header_label("tier", "x-tier", tiers())
+            }),
+            &["already used by const_label"],
+        ),
+        (
+            Box::new(move |b| {
+                b.request_header_label("tier", "x-tier", tiers())
+                    .response_extension_label("tier", tiers(), |s: &String| s.as_str())
+            }),
+            &[
+                "response_extension_label(\"tier\", ..)",
+                "already declared by request_header_label",
+            ],
+        ),
+        (
+            Box::new(|b| {
+                b.response_extension_label(
+                    "outcome",
+                    LabelValues::one_of::<&str>(&[], "other"),
+                    |s: &String| s.as_str(),
+                )
+            }),
+            &[
+                "response_extension_label(\"outcome\", ..)",
+                "LabelValues::one_of was given no values",
+            ],
+        ),
+        (
+            Box::new(move |b| b.response_header_label("outcome", "x outcome", tiers())),
+            &["\"x outcome\" is not a valid header name"],
+        ),
+    ];
+    for (declare, needles) in cases {
+        let registry = Registry::new();
+        let err = declare(HttpMetrics::builder(&registry))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+        let message = err.to_string();
+        for needle in needles {
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+        }
+        // Nothing was registered: the same registry takes a valid configuration.
+        assert!(HttpMetrics::builder(&registry).build().is_ok());
+    }
 }

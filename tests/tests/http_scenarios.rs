@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use promenade_core::Buckets;
-use promenade_core::http_metrics::{DurationEnd, Naming, RoutePolicy};
-use promenade_examples::DemoOptions;
+use promenade_core::http_metrics::{DurationEnd, LabelValues, Naming, RoutePolicy};
+use promenade_examples::{DemoOptions, DemoOutcome, DemoTenant, OUTCOME_HEADER, TIER_HEADER};
 use promenade_tests::{Rng, http_get, http_request};
 
 const SETTLE: Duration = Duration::from_secs(5);
@@ -316,19 +316,23 @@ fn series(text: &str) -> BTreeMap<String, f64> {
 /// `counted`: how many of the 11 requests the options leave instrumented.
 fn exposition_after_fixed_sequence<D: Demo>(options: DemoOptions, counted: f64) -> String {
     let demo = D::start_with(options);
-    for (method, path, body) in [
-        ("GET", "/", &b""[..]),
-        ("GET", "/users/7", b""),
-        ("GET", "/users/8", b""),
-        ("POST", "/echo", b"hello"),
-        ("GET", "/slow?ms=3", b""),
-        ("GET", "/stream", b""),
-        ("GET", "/panic", b""),
-        ("GET", "/no/such/route", b""),
-        ("PUT", "/no/such/route", b""),
-        ("DELETE", "/", b""),
+    // The `x-tier` headers become a tenant in the request's extensions (the demos'
+    // auth-like layer); they change nothing unless a label reads that tenant.
+    let pro: &[(&str, &str)] = &[(TIER_HEADER, "pro")];
+    let unknown: &[(&str, &str)] = &[(TIER_HEADER, "platinum")];
+    for (method, path, headers, body) in [
+        ("GET", "/", &[][..], &b""[..]),
+        ("GET", "/users/7", pro, b""),
+        ("GET", "/users/8", unknown, b""),
+        ("POST", "/echo", pro, b"hello"),
+        ("GET", "/slow?ms=3", &[], b""),
+        ("GET", "/stream", &[], b""),
+        ("GET", "/panic", &[], b""),
+        ("GET", "/no/such/route", pro, b""),
+        ("PUT", "/no/such/route", &[], b""),
+        ("DELETE", "/", &[], b""),
     ] {
-        http_request(method, &demo.url(path), &[], body).unwrap();
+        http_request(method, &demo.url(path), headers, body).unwrap();
     }
     // A method ureq refuses to send.
     assert_eq!(
@@ -441,6 +445,47 @@ fn axum_and_actix_expose_identical_series_with_non_default_options() {
     assert!(
         !axum.contains(r#"route="/","#),
         "excluded path counted:\n{axum}"
+    );
+}
+
+/// Labels from the application agree too: the tenant the demos' auth-like layer puts into
+/// the request's extensions, the outcome `/users/{id}` puts into the response's extensions
+/// and a response header. Undeclared values are folded, absent ones take the absent value,
+/// and in-flight keeps `method` only (response labels are unknown when a request starts).
+#[test]
+fn axum_and_actix_expose_identical_series_with_labels_from_the_application() {
+    let options = DemoOptions {
+        native: false,
+        metrics: Some(Arc::new(|m| {
+            m.request_extension_label(
+                "tier",
+                LabelValues::one_of(&["free", "pro"], "other").when_absent("none"),
+                |t: &DemoTenant| t.tier(),
+            )
+            .response_extension_label(
+                "outcome",
+                LabelValues::one_of(&["found"], "other").when_absent("none"),
+                |o: &DemoOutcome| o.0,
+            )
+            .response_header_label(
+                "outcome_header",
+                OUTCOME_HEADER,
+                LabelValues::any("none"),
+            )
+        })),
+    };
+    assert_adapters_agree(
+        &options,
+        11.0,
+        &[
+            r#"http_requests_total{method="GET",outcome="found",outcome_header="found",route="/users/{id}",status="200",tier="pro"}"#,
+            r#"http_requests_total{method="GET",outcome="found",outcome_header="found",route="/users/{id}",status="200",tier="other"}"#,
+            r#"http_requests_total{method="POST",outcome="none",outcome_header="none",route="/echo",status="200",tier="pro"}"#,
+            r#"http_requests_total{method="GET",outcome="none",outcome_header="none",route="unmatched",status="404",tier="pro"}"#,
+            r#"http_requests_total{method="GET",outcome="none",outcome_header="none",route="/panic",status="500",tier="none"}"#,
+            r#"http_request_duration_seconds_count{method="GET",outcome="none",outcome_header="none",route="/",status="200",tier="none"}"#,
+            r#"http_requests_in_flight{method="GET"}"#,
+        ],
     );
 }
 

@@ -6,6 +6,7 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use pin_project_lite::pin_project;
+use promenade_core::http_metrics::ExtensionsRef;
 
 use crate::body::{ResponseBody, Tracked};
 
@@ -77,6 +78,10 @@ where
             Ok(response) => {
                 if let Some(t) = tracker.as_mut() {
                     t.tracker.response_head(response.status().as_u16());
+                    t.tracker.response_labels(
+                        response.headers(),
+                        ExtensionsRef::from(response.extensions()),
+                    );
                 }
                 Ok(response.map(|body| ResponseBody::new(body, tracker)))
             }

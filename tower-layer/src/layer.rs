@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 
-use promenade_core::http_metrics::{HttpMetrics, HttpMetricsBuilder, RequestInfo};
+use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, HttpMetricsBuilder, RequestInfo};
 use promenade_core::{Registry, Result};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -243,12 +243,16 @@ where
             let head = RouteRequest::new(&req);
             let route = self.route.route(&head);
             (!self.metrics.is_route_excluded(route.as_deref())).then(|| {
-                Tracked::new(self.metrics.start(&RequestInfo {
+                let mut tracker = self.metrics.start(&RequestInfo {
                     method: req.method().as_str(),
                     route: route.as_deref(),
                     path: req.uri().path(),
                     headers: req.headers(),
-                }))
+                });
+                // Labels from the request's extensions are read here, before the request
+                // moves on.
+                tracker.request_extensions(ExtensionsRef::from(req.extensions()));
+                Tracked::new(tracker)
             })
         };
         ResponseFuture::new(self.inner.call(req), tracker)

@@ -32,8 +32,9 @@
 //! ## Options: two hooks, the same in every adapter
 //!
 //! [`PrometheusBuilder::metrics`] hands you the core's [`HttpMetricsBuilder`] (buckets,
-//! naming preset, status classes, body sizes, constant and derived labels, exclusions and
-//! allow-list, per-route policies, native histograms, series cap); [`PrometheusBuilder::scrape`] hands you the core's
+//! naming preset, status classes, body sizes, constant and derived labels, labels from the
+//! application, exclusions and allow-list, per-route policies, native histograms, series
+//! cap); [`PrometheusBuilder::scrape`] hands you the core's
 //! [`ScrapeHandlerBuilder`] (path, auth, gzip, whether scrapes are counted, the process
 //! collector, concurrency limit, timeout). The actix-web adapter's builder has the same two
 //! hooks, and the tonic adapter takes the same [`ScrapeHandlerBuilder`], so an option has
@@ -62,6 +63,56 @@
 //!     })
 //!     .build()?;
 //! # Ok(()) }
+//! ```
+//!
+//! ## Labels from the application
+//!
+//! A label may come from the request's extensions (a tenant an auth layer inserted), the
+//! response's extensions or a response header (an outcome the handler set), each with a
+//! bounded set of values ([`LabelValues`]): a declared list (anything else becomes one fixed
+//! value) or the series cap. Request extensions are read when the request reaches the
+//! metrics layer, so the layer that inserts them goes outside it (in axum: `.layer(..)`
+//! after `with_prometheus`); response labels are read at the response head, and label the
+//! request counter and histograms but not in-flight. The same declaration works in
+//! promenade-actix.
+//!
+//! ```
+//! use axum::{Extension, Router, extract::Request, middleware::{self, Next}, response::Response, routing::get};
+//! use promenade_tower::{LabelValues, Prometheus, PrometheusRouterExt, Registry};
+//! use tower::ServiceExt;
+//!
+//! #[derive(Clone)]
+//! struct Tenant { tier: String }
+//! #[derive(Clone)]
+//! struct Outcome(&'static str);
+//!
+//! async fn auth(mut req: Request, next: Next) -> Response {
+//!     let tier = req.headers().get("x-tier").and_then(|v| v.to_str().ok()).unwrap_or("free");
+//!     let tenant = Tenant { tier: tier.to_owned() };
+//!     req.extensions_mut().insert(tenant);
+//!     next.run(req).await
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let registry = Registry::new();
+//! let prometheus = Prometheus::builder(&registry)
+//!     .metrics(|m| {
+//!         m.request_extension_label("tier", LabelValues::one_of(&["free", "pro"], "other"), |t: &Tenant| t.tier.as_str())
+//!             .response_extension_label("outcome", LabelValues::one_of(&["paid", "declined"], "other").when_absent("none"), |o: &Outcome| o.0)
+//!     })
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new()
+//!     .route("/pay", get(|| async { (Extension(Outcome("declined")), "no") }))
+//!     .with_prometheus(prometheus)
+//!     .unwrap()
+//!     .layer(middleware::from_fn(auth)); // outside the metrics layer
+//! let req = http::Request::get("/pay").header("x-tier", "pro").body(axum::body::Body::empty()).unwrap();
+//! let resp = app.oneshot(req).await.unwrap();
+//! drop(resp); // the body ends: the request is recorded
+//! let text = registry.encode_to_string(promenade_tower::Format::Text).unwrap();
+//! assert!(text.contains(r#"http_requests_total{method="GET",route="/pay",status="200",tier="pro",outcome="declined"} 1"#));
+//! # });
 //! ```
 //!
 //! ## Leaving requests out, and long-lived routes
@@ -258,7 +309,7 @@ pub use scrape::{MetricsService, ScrapeBody};
 pub use promenade_core;
 #[doc(no_inline)]
 pub use promenade_core::http_metrics::{
-    DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming, RequestInfo, RoutePolicy,
+    DurationEnd, HttpMetrics, HttpMetricsBuilder, LabelValues, Naming, RequestInfo, RoutePolicy,
 };
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};

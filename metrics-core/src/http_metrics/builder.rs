@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::app_labels::{AppLabelDecl, AppLabels, LabelValues, Side, Source, extension_fn};
 use super::collector::{HttpCollector, OTEL_NAMES};
 use super::exclusion::{ExclusionSpec, Exclusions};
 use super::policy::{KNOWN_METHODS, method_label};
@@ -104,6 +105,8 @@ pub struct HttpMetricsBuilder {
     // Exclusions beyond exact paths, and per-route policies (exclusion.rs, route_policy.rs).
     exclusions: ExclusionSpec,
     route_policies: Vec<(String, RoutePolicy)>,
+    /// Labels from the application (`app_labels`), in declaration order.
+    app_labels: Vec<AppLabelDecl>,
 }
 
 impl fmt::Debug for HttpMetricsBuilder {
@@ -347,7 +350,9 @@ impl HttpMetricsBuilder {
     }
 
     /// A label computed from each request. Keep its values few: the series cap folds
-    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series.
+    /// anything beyond [`HttpMetricsBuilder::max_series`] into an overflow series. For a
+    /// header with known values, [`request_header_label`](Self::request_header_label) bounds
+    /// it by a declared list, without a `String` per request.
     ///
     /// ```
     /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
@@ -594,6 +599,194 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// A label read from a request header, bounded by `values` (see [`LabelValues`]). No
+    /// allocation per request with [`LabelValues::one_of`]; the header is read when the
+    /// request reaches the metrics layer.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .request_header_label("client", "x-client", LabelValues::one_of(&["ios", "android", "web"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-client", "ios".parse().unwrap());
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"http_requests_total{method="GET",route="/",status="200",client="ios"} 1"#));
+    /// ```
+    #[must_use]
+    pub fn request_header_label(self, name: &str, header: &str, values: LabelValues) -> Self {
+        self.app_label(
+            "request_header_label",
+            name,
+            Side::Request,
+            Source::Header(header.to_ascii_lowercase().into()),
+            values,
+        )
+    }
+
+    /// A label read from the request's extensions: `f` maps the value of type `T` that an
+    /// earlier layer inserted (an auth layer's tenant) to the label value, bounded by `values`.
+    ///
+    /// The extensions are read when the request reaches the metrics layer, in every adapter,
+    /// so the layer that inserts `T` must run before it (wrapped outside it: in axum and
+    /// actix-web, added after it). A `T` inserted further inside is not seen; copy it into
+    /// the response's extensions and use
+    /// [`response_extension_label`](Self::response_extension_label) instead. Requests
+    /// without a `T` get the absent value. Works with `http::Extensions` (tower, axum,
+    /// hyper, tonic) and actix-web's extensions alike (see
+    /// [`ExtensionsRef`](super::ExtensionsRef)).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    ///
+    /// #[derive(Clone)]
+    /// struct Tenant { tier: String }
+    ///
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .request_extension_label("tier", LabelValues::one_of(&["free", "pro"], "other"), |t: &Tenant| t.tier.as_str())
+    ///     .build()
+    ///     .unwrap();
+    /// let mut request = http::Request::new(());
+    /// request.extensions_mut().insert(Tenant { tier: "pro".into() }); // what the auth layer did
+    /// // What an adapter does:
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: request.headers() });
+    /// tracker.request_extensions(ExtensionsRef::from(request.extensions()));
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"http_requests_total{method="GET",route="/",status="200",tier="pro"} 1"#));
+    /// ```
+    #[must_use]
+    pub fn request_extension_label<T, F>(self, name: &str, values: LabelValues, f: F) -> Self
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T) -> &str + Send + Sync + 'static,
+    {
+        let source = Source::Extension(extension_fn::<T, F>(f));
+        self.app_label(
+            "request_extension_label",
+            name,
+            Side::Request,
+            source,
+            values,
+        )
+    }
+
+    /// A label read from a response header (one the handler set, such as a business
+    /// outcome), bounded by `values`. Read when the response head is known, so it labels
+    /// the request series but not in-flight; a request that ends without a response gets
+    /// the absent value.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .response_header_label("outcome", "x-outcome", LabelValues::one_of(&["paid", "declined"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "POST", route: Some("/pay"), path: "/pay", headers: &headers });
+    /// let mut response = http::Response::new(());
+    /// response.headers_mut().insert("x-outcome", "declined".parse().unwrap());
+    /// tracker.response_head(402);
+    /// tracker.response_labels(response.headers(), ExtensionsRef::from(response.extensions()));
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"http_requests_total{method="POST",route="/pay",status="402",outcome="declined"} 1"#));
+    /// assert!(text.contains(r#"http_requests_in_flight{method="POST"} 0"#));
+    /// ```
+    #[must_use]
+    pub fn response_header_label(self, name: &str, header: &str, values: LabelValues) -> Self {
+        self.app_label(
+            "response_header_label",
+            name,
+            Side::Response,
+            Source::Header(header.to_ascii_lowercase().into()),
+            values,
+        )
+    }
+
+    /// A label read from the response's extensions: `f` maps the value of type `T` that the
+    /// handler (or a layer inside the metrics layer) inserted to the label value, bounded by
+    /// `values`. Read when the response head is known, so it labels the request series but
+    /// not in-flight; a response without a `T`, or no response at all, gets the absent value.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    ///
+    /// #[derive(Clone, Copy)]
+    /// enum Outcome { Paid, Declined }
+    /// impl Outcome {
+    ///     fn as_str(&self) -> &'static str {
+    ///         match self { Outcome::Paid => "paid", Outcome::Declined => "declined" }
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .response_extension_label("outcome", LabelValues::one_of(&["paid", "declined"], "other").when_absent("none"), |o: &Outcome| o.as_str())
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// for outcome in [Some(Outcome::Paid), Some(Outcome::Declined), None] {
+    ///     let mut tracker = metrics.start(&RequestInfo { method: "POST", route: Some("/pay"), path: "/pay", headers: &headers });
+    ///     let mut response = http::Response::new(());
+    ///     if let Some(o) = outcome {
+    ///         response.extensions_mut().insert(o); // what the handler did
+    ///     }
+    ///     tracker.response_head(200);
+    ///     tracker.response_labels(response.headers(), ExtensionsRef::from(response.extensions()));
+    /// }
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// for outcome in ["paid", "declined", "none"] {
+    ///     assert!(text.contains(&format!("status=\"200\",outcome=\"{outcome}\"}} 1")));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn response_extension_label<T, F>(self, name: &str, values: LabelValues, f: F) -> Self
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T) -> &str + Send + Sync + 'static,
+    {
+        let source = Source::Extension(extension_fn::<T, F>(f));
+        self.app_label(
+            "response_extension_label",
+            name,
+            Side::Response,
+            source,
+            values,
+        )
+    }
+
+    /// Records one application label declaration; [`build`](Self::build) checks it.
+    fn app_label(
+        mut self,
+        setter: &'static str,
+        name: &str,
+        side: Side,
+        source: Source,
+        values: LabelValues,
+    ) -> Self {
+        self.app_labels.push(AppLabelDecl {
+            name: name.to_owned(),
+            side,
+            source,
+            values,
+            setter,
+        });
+        self
+    }
+
     /// Validates the configuration and registers the metrics in the registry.
     ///
     /// ```
@@ -620,6 +813,18 @@ impl HttpMetricsBuilder {
         all.extend(&const_names);
         all.extend(OTEL_NAMES);
         check_label_names(&all)?;
+        let taken: Vec<(&str, &str)> = ["method", "route", "status"]
+            .iter()
+            .map(|n| (*n, "a built-in HTTP label"))
+            .chain(
+                OTEL_NAMES
+                    .iter()
+                    .map(|n| (*n, "a built-in OpenTelemetry label")),
+            )
+            .chain(derived_names.iter().map(|n| (*n, "derived_label")))
+            .chain(const_names.iter().map(|n| (*n, "const_label")))
+            .collect();
+        let app = AppLabels::compile(self.app_labels, &taken)?;
         if self.max_series == 0 {
             return Err(Error::InvalidConfig("max_series must be at least 1".into()));
         }
@@ -628,6 +833,7 @@ impl HttpMetricsBuilder {
             RoutePolicies::build(self.route_policies, self.duration_end, &self.buckets)?;
         let mut request_labels = vec!["method", "route", "status"];
         request_labels.extend(&derived_names);
+        request_labels.extend(app.names());
         let options = Arc::new(RequestSeriesOptions {
             sizes: self.body_sizes.clone(),
         });
@@ -669,6 +875,7 @@ impl HttpMetricsBuilder {
             in_flight,
             methods,
             in_flight_by_route: self.in_flight_by_route,
+            app,
         });
         let metrics = HttpMetrics { inner };
         self.registry
@@ -701,6 +908,8 @@ pub(super) struct Inner {
     /// Per method index (see `policy::method_index`).
     pub(super) methods: Box<[MethodSlot]>,
     pub(super) in_flight_by_route: bool,
+    /// Labels from the application (`app_labels`), after the derived labels.
+    pub(super) app: AppLabels,
 }
 
 /// Request counts, durations and (optionally) sizes of HTTP servers, ready for any adapter.
@@ -761,6 +970,7 @@ impl HttpMetrics {
             in_flight_by_route: false,
             exclusions: ExclusionSpec::default(),
             route_policies: Vec::new(),
+            app_labels: Vec::new(),
         }
     }
 
@@ -790,5 +1000,46 @@ impl HttpMetrics {
     /// ```
     pub fn in_flight_by_route(&self) -> bool {
         self.inner.in_flight_by_route
+    }
+
+    /// Whether a label is read from the request's extensions
+    /// ([`HttpMetricsBuilder::request_extension_label`]): an adapter whose map is costly to
+    /// reach passes it to [`RequestTracker::request_extensions`](super::RequestTracker::request_extensions)
+    /// only then.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, LabelValues};
+    /// let registry = promenade_core::Registry::new();
+    /// let plain = HttpMetrics::builder(&registry).build().unwrap();
+    /// assert!(!plain.reads_request_extensions());
+    /// let registry = promenade_core::Registry::new();
+    /// let labelled = HttpMetrics::builder(&registry)
+    ///     .request_extension_label("tier", LabelValues::any("none"), |t: &String| t.as_str())
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(labelled.reads_request_extensions());
+    /// assert!(!labelled.reads_response());
+    /// ```
+    pub fn reads_request_extensions(&self) -> bool {
+        self.inner.app.reads_request_extensions()
+    }
+
+    /// Whether a label is read from the response head
+    /// ([`HttpMetricsBuilder::response_header_label`],
+    /// [`HttpMetricsBuilder::response_extension_label`]): an adapter whose response headers
+    /// or extensions are costly to reach passes them to
+    /// [`RequestTracker::response_labels`](super::RequestTracker::response_labels) only then.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, LabelValues};
+    /// let registry = promenade_core::Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .response_header_label("cache", "x-cache", LabelValues::one_of(&["hit", "miss"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(metrics.reads_response());
+    /// ```
+    pub fn reads_response(&self) -> bool {
+        self.inner.app.reads_response()
     }
 }

@@ -179,6 +179,7 @@ impl Collector for HttpCollector {
                 };
                 if part != Part::InFlight {
                     labels.extend(&derived);
+                    labels.extend(self.0.app.names());
                 }
                 let mut d = Descriptor::new(name, help, ty, &labels);
                 d.unit = unit.map(str::to_owned);

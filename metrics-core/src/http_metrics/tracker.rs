@@ -9,11 +9,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use super::builder::{DurationEnd, HttpMetrics, Inner};
 use super::policy::{
     CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
 };
-use super::request::RequestInfo;
+use super::request::{HeaderLookup, RequestInfo};
 use super::series::{RequestSeries, RouteEntry};
 use crate::family::Series;
 use crate::metric::Buckets;
@@ -87,6 +88,7 @@ impl HttpMetrics {
             in_flight,
             route,
             derived,
+            app: inner.app.start(info.headers),
             trace_id: TraceId::for_exemplar(info.headers.header("traceparent")),
             start: Instant::now(),
             status: None,
@@ -141,6 +143,8 @@ pub struct RequestTracker {
     /// The request's route; `None` while unmatched (looked up at the end, when needed).
     route: Option<Series<RouteEntry>>,
     derived: Vec<String>,
+    /// Values of the labels from the application (none unless configured).
+    app: AppValues,
     trace_id: Option<TraceId>,
     start: Instant,
     status: Option<u16>,
@@ -297,6 +301,65 @@ impl RequestTracker {
     /// assert!(text.contains("http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
     /// ```
     pub fn finish(self) {}
+
+    /// Reads the labels declared with
+    /// [`request_extension_label`](super::HttpMetricsBuilder::request_extension_label) from
+    /// the request's extensions; adapters call it right after [`HttpMetrics::start`]. Does
+    /// nothing when none is declared (see [`HttpMetrics::reads_request_extensions`]).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// #[derive(Clone)]
+    /// struct Tenant(&'static str);
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .request_extension_label("tenant", LabelValues::one_of(&["acme"], "other"), |t: &Tenant| t.0)
+    ///     .build()
+    ///     .unwrap();
+    /// let mut extensions = http::Extensions::new();
+    /// extensions.insert(Tenant("initech"));
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// tracker.request_extensions(ExtensionsRef::from(&extensions));
+    /// tracker.response_head(200);
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"status="200",tenant="other"} 1"#)); // not declared: folded
+    /// ```
+    pub fn request_extensions(&mut self, extensions: ExtensionsRef<'_>) {
+        self.inner.app.request_extensions(&mut self.app, extensions);
+    }
+
+    /// Reads the labels declared with
+    /// [`response_header_label`](super::HttpMetricsBuilder::response_header_label) and
+    /// [`response_extension_label`](super::HttpMetricsBuilder::response_extension_label)
+    /// from the response head; adapters call it with [`RequestTracker::response_head`]. Does
+    /// nothing when none is declared (see [`HttpMetrics::reads_response`]).
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{ExtensionsRef, HttpMetrics, LabelValues, RequestInfo};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder(&registry)
+    ///     .response_header_label("cache", "x-cache", LabelValues::one_of(&["hit", "miss"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+    /// let mut response = http::Response::new(());
+    /// response.headers_mut().insert("x-cache", "hit".parse().unwrap());
+    /// tracker.response_head(200);
+    /// tracker.response_labels(response.headers(), ExtensionsRef::from(response.extensions()));
+    /// drop(tracker);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"status="200",cache="hit"} 1"#));
+    /// ```
+    pub fn response_labels(&mut self, headers: &dyn HeaderLookup, extensions: ExtensionsRef<'_>) {
+        self.inner
+            .app
+            .response(&mut self.app, headers, Some(extensions));
+    }
 }
 
 impl RequestTracker {
@@ -311,12 +374,11 @@ impl RequestTracker {
         let route = entry.label_value(1);
         let mut code_buf = [0u8; 5];
         let status = status_label(code, self.inner.status_classes, &mut code_buf);
-        if self.derived.is_empty() {
+        if self.derived.is_empty() && self.inner.app.is_empty() {
             f(&[&method, &route, status])
         } else {
-            let mut values: Vec<&str> = vec![&method, &route, status];
-            values.extend(self.derived.iter().map(String::as_str));
-            f(&values)
+            let base = [&*method, &*route, status];
+            with_request_values(base, &self.derived, &self.inner.app, &self.app, f)
         }
     }
 
@@ -392,9 +454,9 @@ impl Drop for RequestTracker {
             return;
         }
         let classes = self.inner.status_classes;
-        // Without derived labels the series depends on (method, route, status) only: the
-        // route entry remembers it per common status.
-        let slot = if self.derived.is_empty() {
+        // Without derived or application labels the series depends on (method, route,
+        // status) only: the route entry remembers it per common status.
+        let slot = if self.derived.is_empty() && self.inner.app.is_empty() {
             status_slot(code, classes).and_then(|i| entry.ends.get(i))
         } else {
             None
