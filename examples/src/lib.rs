@@ -7,9 +7,46 @@ pub mod facade_demo;
 pub mod hyper_demo;
 pub mod otel_demo;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use promenade_core::http_metrics::HttpMetricsBuilder;
+
+/// Serves an axum app on `addr` until it fails, for the small demo binaries: prints where it
+/// listens and what to try, and turns every failure into a message and an exit code.
+///
+/// ```no_run
+/// # async fn run() -> std::process::ExitCode {
+/// let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+/// promenade_examples::serve_axum("127.0.0.1:3000", Ok(app), "try GET /").await
+/// # }
+/// ```
+pub async fn serve_axum<E: std::fmt::Display>(
+    addr: &str,
+    app: Result<axum::Router, E>,
+    try_this: &str,
+) -> ExitCode {
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("cannot build the app: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on http://{addr} ({try_this})");
+    if let Err(e) = axum::serve(listener, app).await {
+        eprintln!("server error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
 
 /// The tenant that both demos' auth-like layer (outside the metrics layer) puts into the
 /// request's extensions, from the request header [`TIER_HEADER`]; requests without the

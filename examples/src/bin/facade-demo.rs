@@ -11,26 +11,7 @@ async fn main() -> ExitCode {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let registry = promenade_core::Registry::new();
-    let app = match promenade_examples::facade_demo::install_recorder(&registry)
-        .and_then(|_| promenade_examples::facade_demo::app(&registry))
-    {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("cannot build the app: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("listening on http://{addr} (try /cache/1, /cache/2, /metrics)");
-    if let Err(e) = axum::serve(listener, app).await {
-        eprintln!("server error: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    let app = promenade_examples::facade_demo::install_recorder(&registry)
+        .and_then(|_| promenade_examples::facade_demo::app(&registry));
+    promenade_examples::serve_axum(&addr, app, "try /cache/1, /cache/2, /metrics").await
 }

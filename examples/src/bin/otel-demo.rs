@@ -18,24 +18,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = match promenade_examples::otel_demo::app(&registry, &provider) {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("cannot build the app: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("listening on http://{addr} (try POST /order/12.5, POST /cart/open, GET /metrics)");
-    if let Err(e) = axum::serve(listener, app).await {
-        eprintln!("server error: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    let app = promenade_examples::otel_demo::app(&registry, &provider);
+    promenade_examples::serve_axum(
+        &addr,
+        app,
+        "try POST /order/12.5, POST /cart/open, GET /metrics",
+    )
+    .await
 }
