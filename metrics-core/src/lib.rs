@@ -63,6 +63,7 @@ struct ReadmeDoctests;
     feature = "bridge-prometheus",
     feature = "bridge-opentelemetry"
 ))]
+pub mod app_labels;
 pub mod bridge;
 mod callback;
 mod collector;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::app_labels::{AppLabelDecl, AppLabels, LabelValues, Side, Source, extension_fn};
+use crate::app_labels::{AppLabelDecl, AppLabels, LabelValues, Side, Source, extension_fn};
 use super::collector::{HttpCollector, OTEL_NAMES};
 use super::exclusion::{ExclusionSpec, Exclusions};
 use super::policy::{KNOWN_METHODS, method_label};
