@@ -497,6 +497,14 @@ impl AppLabels {
         self.labels.len()
     }
 
+    /// How many labels are read from the request.
+    pub(crate) fn request_len(&self) -> usize {
+        self.labels
+            .iter()
+            .filter(|l| l.side == Side::Request)
+            .count()
+    }
+
     /// The label names, in the order of their values.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(|n| &**n)
@@ -575,8 +583,8 @@ impl AppLabels {
     }
 }
 
-/// No headers: what an extension-only read is given.
-struct NoHeaders;
+/// No headers: what an extension-only read is given, and a call started without metadata.
+pub(crate) struct NoHeaders;
 
 impl HeaderLookup for NoHeaders {
     fn header(&self, _: &str) -> Option<&str> {
@@ -602,6 +610,34 @@ pub(crate) fn with_request_values<R>(
         .into_iter()
         .chain(derived.iter().map(String::as_str))
         .chain((0..app.len()).map(|i| app.value(values, i)));
+    if n <= STACK_VALUES {
+        let mut buf = [""; STACK_VALUES];
+        for (slot, v) in buf.iter_mut().zip(all) {
+            *slot = v;
+        }
+        f(&buf[..n])
+    } else {
+        let v: Vec<&str> = all.collect();
+        f(&v)
+    }
+}
+
+/// Calls `f` with `base`, then the first `n_app` application label values. Allocation-free
+/// for up to [`STACK_VALUES`] labels. gRPC declares request labels first, so its started
+/// series take a prefix and its end-of-call series all of them.
+pub(crate) fn with_values<R>(
+    base: &[&str],
+    app: &AppLabels,
+    values: &AppValues,
+    n_app: usize,
+    f: impl FnOnce(&[&str]) -> R,
+) -> R {
+    let n_app = n_app.min(app.len());
+    let n = base.len() + n_app;
+    let all = base
+        .iter()
+        .copied()
+        .chain((0..n_app).map(|i| app.value(values, i)));
     if n <= STACK_VALUES {
         let mut buf = [""; STACK_VALUES];
         for (slot, v) in buf.iter_mut().zip(all) {

@@ -58,12 +58,12 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod app_labels;
 #[cfg(any(
     feature = "bridge-metrics",
     feature = "bridge-prometheus",
     feature = "bridge-opentelemetry"
 ))]
-pub mod app_labels;
 pub mod bridge;
 mod callback;
 mod collector;

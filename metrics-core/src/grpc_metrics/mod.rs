@@ -64,7 +64,11 @@ mod series;
 mod tracker;
 mod wire;
 
-pub use builder::{GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side};
+pub use builder::{
+    DEFAULT_APP_LABEL_MAX_SERIES, GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side,
+};
+// Labels from the application, shared with HTTP one layer down (`crate::app_labels`).
+pub use crate::app_labels::{ExtensionsRef, HeaderLookup, LabelValues};
 pub use code::GrpcCode;
 pub use tracker::{CallTracker, GrpcMetrics};
 pub use wire::{MAX_NAME_LEN, UNKNOWN, split_method};

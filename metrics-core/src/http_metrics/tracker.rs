@@ -9,14 +9,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use super::builder::{DurationEnd, HttpMetrics, Inner};
 use super::policy::{
     CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
 };
 use super::request::RequestInfo;
-use crate::app_labels::HeaderLookup;
 use super::series::{RequestSeries, RouteEntry};
+use crate::app_labels::HeaderLookup;
+use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use crate::family::Series;
 use crate::metric::Buckets;
 use crate::trace::{TraceId, observe_with_trace};
