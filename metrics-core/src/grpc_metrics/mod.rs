@@ -22,6 +22,14 @@
 //! random paths cannot grow the number of series. See
 //! [Labels of calls](GrpcMetricsBuilder#labels-of-calls).
 //!
+//! Labels from the application (tenant, region, outcome) are declared on the builder with
+//! the HTTP vocabulary — [`request_metadata_label`](GrpcMetricsBuilder::request_metadata_label),
+//! [`request_extension_label`](GrpcMetricsBuilder::request_extension_label),
+//! [`response_metadata_label`](GrpcMetricsBuilder::response_metadata_label),
+//! [`response_extension_label`](GrpcMetricsBuilder::response_extension_label) — bounded by
+//! [`LabelValues`]; request labels follow the base labels on `started_total`, and request
+//! then response labels follow `grpc_code` on `handled_total` and on `handling_seconds`.
+//!
 //! The module is split by concern; everything is re-exported here, so the paths stay
 //! `promenade_core::grpc_metrics::*`:
 //!
