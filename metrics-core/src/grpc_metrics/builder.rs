@@ -508,6 +508,7 @@ impl GrpcMetricsBuilder {
     /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, LabelValues, Side};
     /// use promenade_core::{Format, Registry};
     ///
+    /// #[derive(Clone)]
     /// struct Outcome(&'static str);
     ///
     /// let registry = Registry::new();
