@@ -182,8 +182,13 @@
 //! - a call to a method that is not registered is recorded with the fixed `unknown` labels
 //!   (`grpc_type="unknown"` too), or discovered labels when nothing is registered (Go's
 //!   server never sees calls to unknown services);
-//! - the client histogram is on by default (opt-in in Go), and the client's per-message
-//!   latency histograms are not offered.
+//! - the client histogram is on by default (opt-in in Go);
+//! - the client's per-message latency histograms (opt-in,
+//!   [`GrpcMetricsBuilder::client_msg_histograms`], Go's `WithClientStreamRecvHistogram` /
+//!   `WithClientStreamSendHistogram`: `grpc_client_msg_recv_handling_seconds`,
+//!   `grpc_client_msg_send_handling_seconds`) time each message from the wire frames: the
+//!   time since the previous message in that direction was complete, rather than the
+//!   duration of Go's `RecvMsg`/`SendMsg` calls.
 //!
 //! ## Set a header-read timeout
 //!

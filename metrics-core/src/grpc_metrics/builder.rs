@@ -151,6 +151,7 @@ pub struct GrpcMetricsBuilder {
     /// Labels from the application, in declaration order.
     app_labels: Vec<AppLabelDecl>,
     max_series: Option<usize>,
+    client_msg_histograms: bool,
 }
 
 impl fmt::Debug for GrpcMetricsBuilder {
@@ -167,6 +168,7 @@ impl fmt::Debug for GrpcMetricsBuilder {
                 &self.app_labels.iter().map(|d| &d.name).collect::<Vec<_>>(),
             )
             .field("max_series", &self.max_series)
+            .field("client_msg_histograms", &self.client_msg_histograms)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +198,7 @@ impl GrpcMetricsBuilder {
             discover: true,
             app_labels: Vec::new(),
             max_series: None,
+            client_msg_histograms: false,
         }
     }
 
@@ -591,6 +594,46 @@ impl GrpcMetricsBuilder {
         self
     }
 
+    /// Turns on the client's per-message latency histograms of the Go middleware's
+    /// `WithClientStreamRecvHistogram` / `WithClientStreamSendHistogram`:
+    /// `grpc_client_msg_recv_handling_seconds` and `grpc_client_msg_send_handling_seconds`
+    /// (labels `grpc_type`, `grpc_service`, `grpc_method`; the default buckets). Off by
+    /// default, as in Go: a histogram per method and direction is costly to keep.
+    /// Client builders only; a server builder refuses it at [`build`](Self::build).
+    ///
+    /// What is measured differs from Go, which times its `RecvMsg`/`SendMsg` calls: a tower
+    /// layer sees the wire frames, so each message observes the time since the previous
+    /// message in the same direction was complete (the first: since the body was first
+    /// polled), and further messages completed by the same chunk observe 0. Received, that
+    /// is the wait for the next message, as Go's; sent, it is the time the application and
+    /// the transport took to hand over the next message. Recorded for streaming methods and
+    /// for those whose kind is not known (discovered ones), not for registered unary ones,
+    /// which Go's stream interceptor does not see either.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, GrpcType, Side};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = GrpcMetrics::builder(&registry, Side::Client)
+    ///     .method("/chat.Room/Talk", GrpcType::BidiStream)
+    ///     .client_msg_histograms(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let call = metrics.start("/chat.Room/Talk");
+    /// let received = call.received_counter(); // what the response body wrapper holds
+    /// received.observe_msg_seconds(0.25);
+    /// call.finish(GrpcCode::Ok);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"grpc_client_msg_recv_handling_seconds_count{grpc_type="bidi_stream",grpc_service="chat.Room",grpc_method="Talk"} 1"#));
+    /// assert!(text.contains("# TYPE grpc_client_msg_send_handling_seconds histogram"));
+    /// assert!(GrpcMetrics::builder(&Registry::new(), Side::Server).client_msg_histograms(true).build().is_err());
+    /// ```
+    #[must_use]
+    pub fn client_msg_histograms(mut self, on: bool) -> Self {
+        self.client_msg_histograms = on;
+        self
+    }
+
     /// Validates the methods and registers the families in the registry.
     ///
     /// ```
@@ -607,6 +650,14 @@ impl GrpcMetricsBuilder {
         };
         let base = ["grpc_type", "grpc_service", "grpc_method"];
         let with_code = BUILT_IN;
+        if self.client_msg_histograms && self.side == Side::Server {
+            return Err(Error::InvalidConfig(
+                "client_msg_histograms(true) on a Side::Server builder: the per-message \
+                 latency histograms are the client's (grpc_client_msg_*_handling_seconds); \
+                 build the client's metrics with Side::Client"
+                    .into(),
+            ));
+        }
         let app = self.compile_app_labels()?;
         let cap = match self.max_series {
             Some(0) => {
@@ -662,6 +713,16 @@ impl GrpcMetricsBuilder {
                 None => None,
             },
             handling_by_code: self.handling_by_code,
+            msg_recv: msg_histogram(
+                self.client_msg_histograms,
+                "grpc_client_msg_recv_handling_seconds",
+                CLIENT_MSG_HELP[0],
+            )?,
+            msg_send: msg_histogram(
+                self.client_msg_histograms,
+                "grpc_client_msg_send_handling_seconds",
+                CLIENT_MSG_HELP[1],
+            )?,
             app_request,
             app,
         });
@@ -713,6 +774,12 @@ impl GrpcMetricsBuilder {
         if let Some(h) = &families.handling {
             register(self.registry.register(h.clone()))?;
         }
+        for h in [&families.msg_recv, &families.msg_send]
+            .into_iter()
+            .flatten()
+        {
+            register(self.registry.register(h.clone()))?;
+        }
         let table = MethodTable {
             side: self.side,
             unknown: Arc::new(MethodSeries::new(&families, None, UNKNOWN, UNKNOWN)),
@@ -756,6 +823,23 @@ impl GrpcMetricsBuilder {
         AppLabels::compile(decls, &taken)
     }
 }
+
+/// One per-message histogram family of the client, when turned on.
+fn msg_histogram(on: bool, name: &str, help: &str) -> Result<Option<Family<Histogram>>> {
+    if !on {
+        return Ok(None);
+    }
+    Family::<Histogram>::builder_with_options(name, help, Buckets::default())
+        .labels(&["grpc_type", "grpc_service", "grpc_method"])
+        .build()
+        .map(Some)
+}
+
+/// Help texts of the Go middleware's client per-message histograms (receive, send).
+const CLIENT_MSG_HELP: [&str; 2] = [
+    "Histogram of response latency (seconds) of the gRPC single message receive.",
+    "Histogram of response latency (seconds) of the gRPC single message send.",
+];
 
 /// Help texts of the Go middleware (server side).
 const SERVER_HELP: [&str; 5] = [

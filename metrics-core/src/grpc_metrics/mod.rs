@@ -13,6 +13,7 @@
 //! | `grpc_server_msg_received_total` | counter | |
 //! | `grpc_server_msg_sent_total` | counter | |
 //! | `grpc_server_handling_seconds` | histogram (on by default, default buckets) | |
+//! | `grpc_client_msg_recv_handling_seconds`, `grpc_client_msg_send_handling_seconds` | histograms, client only, opt-in ([`GrpcMetricsBuilder::client_msg_histograms`]) | |
 //!
 //! Registered methods get their own labels with their exact `grpc_type`. Without any
 //! registered method, methods are discovered from traffic (the server only once it has

@@ -35,6 +35,9 @@ pub(super) struct MethodSeries {
     pub(super) received: Lazy<Counter>,
     pub(super) sent: Lazy<Counter>,
     pub(super) handling: Lazy<Histogram>,
+    /// The client's per-message histograms (received, sent), when on.
+    pub(super) msg_recv: Lazy<Histogram>,
+    pub(super) msg_send: Lazy<Histogram>,
     /// The histogram per code, when it carries `grpc_code`; indexed by the code's wire number.
     pub(super) handling_by_code: [Lazy<Histogram>; GrpcCode::ALL.len()],
     /// `handled` per code, indexed by the code's wire number.
@@ -57,6 +60,8 @@ impl MethodSeries {
             received: OnceLock::new(),
             sent: OnceLock::new(),
             handling: OnceLock::new(),
+            msg_recv: OnceLock::new(),
+            msg_send: OnceLock::new(),
             handling_by_code: std::array::from_fn(|_| OnceLock::new()),
             handled: std::array::from_fn(|_| OnceLock::new()),
         }
@@ -117,6 +122,22 @@ impl MethodSeries {
                 .get_or_init(|| h.series(&self.labels()).ok())
                 .as_deref()
         }
+    }
+
+    /// The per-message histogram of one direction, when turned on and the method may stream
+    /// (registered unary methods have none, as in Go, whose stream interceptor times them).
+    #[inline]
+    pub(super) fn msg_histogram(&self, received: bool) -> Option<&Histogram> {
+        if self.grpc_type == Some(GrpcType::Unary) {
+            return None;
+        }
+        let (family, cell) = if received {
+            (self.families.msg_recv.as_ref()?, &self.msg_recv)
+        } else {
+            (self.families.msg_send.as_ref()?, &self.msg_send)
+        };
+        cell.get_or_init(|| family.series(&self.labels()).ok())
+            .as_deref()
     }
 
     /// Counts a started call: on the method's own series, or, with labels from the
@@ -200,6 +221,9 @@ pub(super) struct Families {
     pub(super) handling: Option<Family<Histogram>>,
     /// Whether `handling` carries `grpc_code` (an opt-in outside the Go middleware's names).
     pub(super) handling_by_code: bool,
+    /// The client's per-message histograms (`client_msg_histograms`).
+    pub(super) msg_recv: Option<Family<Histogram>>,
+    pub(super) msg_send: Option<Family<Histogram>>,
     /// Labels from the application, request labels first; empty when none is declared.
     pub(super) app: AppLabels,
     /// How many of them are request labels (those `started` carries).

@@ -389,6 +389,44 @@ impl MsgCounter {
     pub fn add(&self, n: u64) {
         self.target.add_msgs(self.received, n);
     }
+
+    /// Whether this direction's messages are timed (the client's per-message histograms
+    /// are on and apply to the method), so a body wrapper reads the clock only then.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ServerStream).build().unwrap();
+    /// assert!(!m.start("/a.B/C").received_counter().times_msgs());
+    /// ```
+    #[inline]
+    pub fn times_msgs(&self) -> bool {
+        self.target
+            .series()
+            .is_some_and(|m| m.msg_histogram(self.received).is_some())
+    }
+
+    /// Observes one message's latency in this direction (see
+    /// [`GrpcMetricsBuilder::client_msg_histograms`]); nothing when not timed.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ClientStream).client_msg_histograms(true).build().unwrap();
+    /// let sent = m.start("/a.B/C").sent_counter();
+    /// assert!(sent.times_msgs());
+    /// sent.observe_msg_seconds(0.01);
+    /// ```
+    #[inline]
+    pub fn observe_msg_seconds(&self, seconds: f64) {
+        if let Some(h) = self
+            .target
+            .series()
+            .and_then(|m| m.msg_histogram(self.received))
+        {
+            h.observe(seconds);
+        }
+    }
 }
 
 /// One call in progress. Records `handled{grpc_code}` and the handling-seconds histogram
