@@ -4,6 +4,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -26,14 +27,23 @@ pin_project! {
         #[pin]
         inner: B,
         counter: Option<(MsgCounter, FrameCounter)>,
+        // When this direction's messages are timed: where the current message's wait
+        // began (the previous message's completion, or the first poll).
+        timing: Option<Option<Instant>>,
     }
 }
 
 impl<B> MsgCountingBody<B> {
     pub(crate) fn new(inner: B, counter: Option<MsgCounter>) -> Self {
+        // The clock is read only when the client's per-message histograms apply.
+        let timing = counter
+            .as_ref()
+            .is_some_and(MsgCounter::times_msgs)
+            .then_some(None);
         Self {
             inner,
             counter: counter.map(|c| (c, FrameCounter::default())),
+            timing,
         }
     }
 
@@ -73,11 +83,26 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
+        if let Some(since @ None) = this.timing.as_mut() {
+            *since = Some(Instant::now());
+        }
         let frame = ready!(this.inner.poll_frame(cx));
         if let (Some(Ok(frame)), Some((counter, frames))) = (&frame, this.counter.as_mut())
             && let Some(data) = frame.data_ref()
         {
-            counter.add(frames.push(data));
+            let n = frames.push(data);
+            counter.add(n);
+            if n > 0
+                && let Some(Some(since)) = this.timing.as_mut()
+            {
+                let now = Instant::now();
+                counter.observe_msg_seconds(now.duration_since(*since).as_secs_f64());
+                // Messages completed by the same chunk waited for nothing more.
+                for _ in 1..n {
+                    counter.observe_msg_seconds(0.0);
+                }
+                *since = now;
+            }
         }
         Poll::Ready(frame)
     }

@@ -4,7 +4,9 @@
 //! the end of the stream, and the guard that notices a handler's panic.
 
 use http::{HeaderMap, Request, Response};
-use promenade_core::grpc_metrics::{CallTracker, GrpcCode, GrpcMetrics, MsgCounter, Side};
+use promenade_core::grpc_metrics::{
+    CallTracker, ExtensionsRef, GrpcCode, GrpcMetrics, MsgCounter, Side,
+};
 
 /// The side of the calls a [`GrpcMetricsLayer`](crate::GrpcMetricsLayer) records:
 /// [`ServerSide`] or [`ClientSide`], and no other (the trait is sealed). It is what makes
@@ -92,13 +94,19 @@ fn is_grpc<B>(req: &Request<B>) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
-/// Starts tracking a gRPC call: `started` now, and a sampled W3C `traceparent` in the
-/// metadata becomes the handling-seconds exemplar. `None` for a request that is not gRPC.
+/// Starts tracking a gRPC call: `started` now, with the request labels from the
+/// application read from the request's metadata and extensions as this layer sees them, and
+/// a sampled W3C `traceparent` in the metadata becomes the handling-seconds exemplar. `None`
+/// for a request that is not gRPC.
 pub(crate) fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> Option<CallTracker> {
     if !is_grpc(req) {
         return None;
     }
-    let mut tracker = metrics.start(req.uri().path());
+    let mut tracker = metrics.start_request(
+        req.uri().path(),
+        req.headers(),
+        ExtensionsRef::from(req.extensions()),
+    );
     if let Some(tp) = req
         .headers()
         .get("traceparent")

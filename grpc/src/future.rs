@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{CallTracker, GrpcCode, Side};
+use promenade_core::grpc_metrics::{CallTracker, ExtensionsRef, GrpcCode, Side};
 
 use crate::body::CallBody;
 use crate::call::{
@@ -80,6 +80,11 @@ where
                 if tracker.is_route_pending() {
                     tracker.resolve_route(!is_route_miss(&response));
                 }
+                // Response labels from the application: initial metadata and extensions.
+                tracker.response_labels(
+                    response.headers(),
+                    ExtensionsRef::from(response.extensions()),
+                );
                 if let Some(c) = status_of(response.headers()) {
                     tracker.set_code(c);
                 } else if response.status() != http::StatusCode::OK {

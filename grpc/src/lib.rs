@@ -70,10 +70,51 @@
 //! ## Options: the same names as the HTTP adapters
 //!
 //! gRPC metrics options are the core's [`GrpcMetricsBuilder`] (`handling_seconds_buckets`,
-//! `handling_seconds`, `native_histograms`, `initialize`, the methods); the scrape route takes
+//! `handling_seconds`, `native_histograms`, `initialize`, the methods, the labels from the
+//! application and `max_series`); the scrape route takes
 //! the core's [`ScrapeHandlerBuilder`] — path, auth, gzip, process collector, concurrency
 //! limit, timeout — with exactly the names the axum and actix adapters use in their
 //! `.scrape(|s| ..)` hook.
+//!
+//! ## Labels from the application: tenant, region, outcome
+//!
+//! Declared once on [`GrpcMetricsBuilder`], with the vocabulary of the HTTP adapters, each
+//! bounded by [`LabelValues`] (a declared list with a fallback, or any value up to
+//! `max_series`, default [`DEFAULT_APP_LABEL_MAX_SERIES`](promenade_core::grpc_metrics::DEFAULT_APP_LABEL_MAX_SERIES)
+//! with such labels):
+//!
+//! | builder method | read from | labels |
+//! |---|---|---|
+//! | `request_metadata_label(name, key, values)` | request metadata (HTTP/2 request header) | started, handled, handling seconds |
+//! | `request_extension_label::<T, _>(name, values, f)` | a `T` in the request's `http::Extensions` | started, handled, handling seconds |
+//! | `response_metadata_label(name, key, values)` | response initial metadata (response head) | handled, handling seconds |
+//! | `response_extension_label::<T, _>(name, values, f)` | a `T` in the response's extensions | handled, handling seconds |
+//!
+//! The layers read the request as they see it, when the call starts, and the response head
+//! when it arrives. On a server, whatever inserts `T` must run outside the metrics layer: a
+//! layer added before it (`Server::builder().layer(auth).layer(GrpcServerLayer::new(..))`;
+//! tonic's `InterceptorLayer` works there); an interceptor on a generated service runs after
+//! the call has started and is not seen. On a client, put `T` into the `tonic::Request`'s
+//! extensions (tonic hands them to the channel). The message counters keep the Go
+//! middleware's labels only. Nothing is read, and nothing allocated, when no such label is
+//! declared; with `one_of` lists, a call allocates nothing either.
+//!
+//! ```
+//! use promenade_tonic::{GrpcMetrics, LabelValues, Registry, Side};
+//!
+//! #[derive(Clone)]
+//! struct Tenant { plan: &'static str } // inserted by your auth layer
+//!
+//! # fn main() -> Result<(), promenade_tonic::Error> {
+//! let registry = Registry::new();
+//! let metrics = GrpcMetrics::builder(&registry, Side::Server)
+//!     .request_extension_label("plan", LabelValues::one_of(&["free", "pro"], "other"), |t: &Tenant| t.plan)
+//!     .request_metadata_label("region", "x-region", LabelValues::one_of(&["eu", "us"], "other"))
+//!     .response_metadata_label("cache", "x-cache", LabelValues::one_of(&["hit", "miss"], "other"))
+//!     .build()?;
+//! let layer = promenade_tonic::GrpcServerLayer::new(metrics);
+//! # drop(layer); Ok(()) }
+//! ```
 //!
 //! ## Your own metrics beside the gRPC metrics
 //!
@@ -141,8 +182,13 @@
 //! - a call to a method that is not registered is recorded with the fixed `unknown` labels
 //!   (`grpc_type="unknown"` too), or discovered labels when nothing is registered (Go's
 //!   server never sees calls to unknown services);
-//! - the client histogram is on by default (opt-in in Go), and the client's per-message
-//!   latency histograms are not offered.
+//! - the client histogram is on by default (opt-in in Go);
+//! - the client's per-message latency histograms (opt-in,
+//!   [`GrpcMetricsBuilder::client_msg_histograms`], Go's `WithClientStreamRecvHistogram` /
+//!   `WithClientStreamSendHistogram`: `grpc_client_msg_recv_handling_seconds`,
+//!   `grpc_client_msg_send_handling_seconds`) time each message from the wire frames: the
+//!   time since the previous message in that direction was complete, rather than the
+//!   duration of Go's `RecvMsg`/`SendMsg` calls.
 //!
 //! ## Set a header-read timeout
 //!
@@ -211,7 +257,8 @@ pub use server::{GrpcServerLayer, GrpcServerService};
 pub use promenade_core;
 #[doc(no_inline)]
 pub use promenade_core::grpc_metrics::{
-    GrpcCode, GrpcMetrics, GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side,
+    ExtensionsRef, GrpcCode, GrpcMetrics, GrpcMetricsBuilder, GrpcType, LabelValues,
+    MAX_DISCOVERED_METHODS, Side,
 };
 #[doc(no_inline)]
 pub use promenade_core::scrape::{DEFAULT_PATH, ScrapeAuth, ScrapeHandler, ScrapeHandlerBuilder};

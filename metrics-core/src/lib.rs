@@ -58,6 +58,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod app_labels;
 #[cfg(any(
     feature = "bridge-metrics",
     feature = "bridge-prometheus",

@@ -14,6 +14,115 @@ fn main() {
     println!("test http_request_on_a_known_route_allocates_nothing ... ok");
     http_request_with_declared_app_labels_allocates_nothing();
     println!("test http_request_with_declared_app_labels_allocates_nothing ... ok");
+    grpc_call_allocates_nothing_with_and_without_app_labels();
+    println!("test grpc_call_allocates_nothing_with_and_without_app_labels ... ok");
+}
+
+/// A gRPC call on a registered method allocates nothing once its series exist: without
+/// labels from the application (the per-method cells), and with declared-value request and
+/// response labels (metadata and extensions, values inside and outside the lists).
+fn grpc_call_allocates_nothing_with_and_without_app_labels() {
+    use promenade_core::grpc_metrics::{
+        ExtensionsRef, GrpcCode, GrpcMetrics, GrpcType, LabelValues, Side,
+    };
+    #[derive(Clone)]
+    struct Tenant(&'static str);
+    #[derive(Clone)]
+    struct Outcome(&'static str);
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let registry = Registry::new();
+    let plain = GrpcMetrics::builder(&registry, Side::Client)
+        .method("/kv.Store/Get", GrpcType::Unary)
+        .build()
+        .unwrap();
+    let labelled = GrpcMetrics::builder(&registry, Side::Server)
+        .method("/kv.Store/Get", GrpcType::Unary)
+        .request_metadata_label(
+            "region",
+            "x-region",
+            LabelValues::one_of(&["eu", "us"], "other"),
+        )
+        .request_extension_label(
+            "tenant",
+            LabelValues::one_of(&["acme", "globex"], "other"),
+            |t: &Tenant| t.0,
+        )
+        .response_metadata_label(
+            "cache",
+            "x-cache",
+            LabelValues::one_of(&["hit", "miss"], "other"),
+        )
+        .response_extension_label(
+            "outcome",
+            LabelValues::one_of(&["paid"], "other"),
+            |o: &Outcome| o.0,
+        )
+        .build()
+        .unwrap();
+    let mut requests = Vec::new();
+    for (region, tenant) in [("eu", "acme"), ("mars", "initech")] {
+        let mut request = http::Request::new(());
+        request
+            .headers_mut()
+            .insert("x-region", region.parse().unwrap());
+        request.extensions_mut().insert(Tenant(tenant));
+        requests.push(request);
+    }
+    let mut responses = Vec::new();
+    for (cache, outcome) in [("hit", "paid"), ("stale", "refunded")] {
+        let mut response = http::Response::new(());
+        response
+            .headers_mut()
+            .insert("x-cache", cache.parse().unwrap());
+        response.extensions_mut().insert(Outcome(outcome));
+        responses.push(response);
+    }
+    let call = |i: usize| {
+        let c = plain.start("/kv.Store/Get");
+        c.msg_sent();
+        c.finish(GrpcCode::Ok);
+        let request = &requests[i % 2];
+        let response = &responses[(i / 2) % 2];
+        let mut c = labelled.start_request(
+            "/kv.Store/Get",
+            request.headers(),
+            ExtensionsRef::from(request.extensions()),
+        );
+        c.msg_received();
+        c.response_labels(
+            response.headers(),
+            ExtensionsRef::from(response.extensions()),
+        );
+        c.finish(GrpcCode::Ok);
+    };
+    // Create the series first: creation may allocate.
+    for i in 0..4 {
+        call(i);
+    }
+    let before = dhat::HeapStats::get();
+    for i in 0..10_000 {
+        call(i);
+    }
+    let after = dhat::HeapStats::get();
+    dhat::assert_eq!(after.total_blocks, before.total_blocks);
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"grpc_server_handled_total{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="OK",region="other",tenant="other",cache="other",outcome="other"} 2501"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"grpc_server_started_total{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",region="eu",tenant="acme"} 5002"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"grpc_client_handled_total{grpc_type="unary",grpc_service="kv.Store",grpc_method="Get",grpc_code="OK"} 10004"#
+    ));
 }
 
 /// Labels from the application with declared values cost no allocation per request once

@@ -148,3 +148,99 @@ fn application_label_declarations_are_checked_at_build() {
         assert!(HttpMetrics::builder(&registry).build().is_ok());
     }
 }
+
+/// Labels from the application on gRPC: the same checks as HTTP, against the gRPC labels,
+/// with messages naming the builder method and the label.
+#[test]
+fn grpc_application_label_declarations_are_checked_at_build() {
+    use promenade_core::grpc_metrics::{GrpcMetrics, GrpcMetricsBuilder, LabelValues, Side};
+    type DeclareGrpc = Box<dyn Fn(GrpcMetricsBuilder) -> GrpcMetricsBuilder>;
+    let tenants = || LabelValues::one_of(&["acme", "globex"], "other");
+    let cases: Vec<(DeclareGrpc, &[&str])> = vec![
+        (
+            Box::new(move |b| b.request_metadata_label("bad-name", "x-tenant", tenants())),
+            &[
+                "request_metadata_label(\"bad-name\", ..)",
+                "invalid label name",
+            ],
+        ),
+        (
+            Box::new(move |b| {
+                b.request_extension_label("grpc_service", tenants(), |s: &String| s.as_str())
+            }),
+            &[
+                "request_extension_label(\"grpc_service\", ..)",
+                "already used by a built-in gRPC label",
+            ],
+        ),
+        (
+            Box::new(move |b| b.response_metadata_label("grpc_method", "x-m", tenants())),
+            &[
+                "response_metadata_label(\"grpc_method\", ..)",
+                "built-in gRPC label",
+            ],
+        ),
+        (
+            Box::new(move |b| {
+                b.response_extension_label("grpc_code", tenants(), |s: &String| s.as_str())
+            }),
+            &[
+                "response_extension_label(\"grpc_code\", ..)",
+                "built-in gRPC label",
+            ],
+        ),
+        (
+            Box::new(move |b| b.request_metadata_label("grpc_type", "x-t", tenants())),
+            &[
+                "request_metadata_label(\"grpc_type\", ..)",
+                "built-in gRPC label",
+            ],
+        ),
+        (
+            Box::new(move |b| {
+                b.request_metadata_label(
+                    "tenant",
+                    "x-tenant",
+                    LabelValues::one_of::<&str>(&[], "other"),
+                )
+            }),
+            &[
+                "request_metadata_label(\"tenant\", ..)",
+                "LabelValues::one_of was given no values",
+            ],
+        ),
+        (
+            Box::new(move |b| {
+                b.request_metadata_label("tenant", "x-tenant", tenants())
+                    .request_extension_label("tenant", tenants(), |s: &String| s.as_str())
+            }),
+            &[
+                "request_extension_label(\"tenant\", ..)",
+                "already declared by request_metadata_label",
+            ],
+        ),
+        (
+            Box::new(move |b| b.request_metadata_label("tenant", "x tenant", tenants())),
+            &["\"x tenant\" is not a valid header name"],
+        ),
+        (
+            Box::new(move |b| b.max_series(0)),
+            &["max_series(0)", "at least 1"],
+        ),
+    ];
+    for side in [Side::Server, Side::Client] {
+        for (declare, needles) in &cases {
+            let registry = Registry::new();
+            let err = declare(GrpcMetrics::builder(&registry, side))
+                .build()
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+            let message = err.to_string();
+            for needle in *needles {
+                assert!(message.contains(needle), "{needle:?} not in {message}");
+            }
+            // Nothing was registered: the same registry takes a valid configuration.
+            assert!(GrpcMetrics::builder(&registry, side).build().is_ok());
+        }
+    }
+}

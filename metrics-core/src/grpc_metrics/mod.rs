@@ -13,6 +13,7 @@
 //! | `grpc_server_msg_received_total` | counter | |
 //! | `grpc_server_msg_sent_total` | counter | |
 //! | `grpc_server_handling_seconds` | histogram (on by default, default buckets) | |
+//! | `grpc_client_msg_recv_handling_seconds`, `grpc_client_msg_send_handling_seconds` | histograms, client only, opt-in ([`GrpcMetricsBuilder::client_msg_histograms`]) | |
 //!
 //! Registered methods get their own labels with their exact `grpc_type`. Without any
 //! registered method, methods are discovered from traffic (the server only once it has
@@ -21,6 +22,14 @@
 //! recorded as `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`, so
 //! random paths cannot grow the number of series. See
 //! [Labels of calls](GrpcMetricsBuilder#labels-of-calls).
+//!
+//! Labels from the application (tenant, region, outcome) are declared on the builder with
+//! the HTTP vocabulary — [`request_metadata_label`](GrpcMetricsBuilder::request_metadata_label),
+//! [`request_extension_label`](GrpcMetricsBuilder::request_extension_label),
+//! [`response_metadata_label`](GrpcMetricsBuilder::response_metadata_label),
+//! [`response_extension_label`](GrpcMetricsBuilder::response_extension_label) — bounded by
+//! [`LabelValues`]; request labels follow the base labels on `started_total`, and request
+//! then response labels follow `grpc_code` on `handled_total` and on `handling_seconds`.
 //!
 //! The module is split by concern; everything is re-exported here, so the paths stay
 //! `promenade_core::grpc_metrics::*`:
@@ -64,7 +73,11 @@ mod series;
 mod tracker;
 mod wire;
 
-pub use builder::{GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side};
+pub use builder::{
+    DEFAULT_APP_LABEL_MAX_SERIES, GrpcMetricsBuilder, GrpcType, MAX_DISCOVERED_METHODS, Side,
+};
+// Labels from the application, shared with HTTP one layer down (`crate::app_labels`).
+pub use crate::app_labels::{ExtensionsRef, HeaderLookup, LabelValues};
 pub use code::GrpcCode;
 pub use tracker::{CallTracker, GrpcMetrics};
 pub use wire::{MAX_NAME_LEN, UNKNOWN, split_method};

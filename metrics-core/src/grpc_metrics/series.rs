@@ -1,18 +1,22 @@
-//! Series storage: the five families of one side, and per registered or discovered method
+//! Series storage: the five families of one side (with the labels from the application
+//! they carry), and per registered or discovered method
 //! (plus one set for every other path) the cells holding that method's series. A cell is
 //! filled on first use and then kept, so recording a call never hashes or looks up a label
 //! set.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
 use super::builder::{GrpcType, Side};
 use super::code::GrpcCode;
 use super::wire::{UNKNOWN, split_method};
+use crate::app_labels::{AppLabels, AppValues, with_values};
 use crate::family::{Family, Series};
 use crate::metric::{Counter, Histogram};
+use crate::trace::{TraceId, observe_with_trace};
 
 /// One series cell: `None` when the family refused the series, kept like a success so that a
 /// refused label set is not tried again on every call.
@@ -31,6 +35,9 @@ pub(super) struct MethodSeries {
     pub(super) received: Lazy<Counter>,
     pub(super) sent: Lazy<Counter>,
     pub(super) handling: Lazy<Histogram>,
+    /// The client's per-message histograms (received, sent), when on.
+    pub(super) msg_recv: Lazy<Histogram>,
+    pub(super) msg_send: Lazy<Histogram>,
     /// The histogram per code, when it carries `grpc_code`; indexed by the code's wire number.
     pub(super) handling_by_code: [Lazy<Histogram>; GrpcCode::ALL.len()],
     /// `handled` per code, indexed by the code's wire number.
@@ -53,6 +60,8 @@ impl MethodSeries {
             received: OnceLock::new(),
             sent: OnceLock::new(),
             handling: OnceLock::new(),
+            msg_recv: OnceLock::new(),
+            msg_send: OnceLock::new(),
             handling_by_code: std::array::from_fn(|_| OnceLock::new()),
             handled: std::array::from_fn(|_| OnceLock::new()),
         }
@@ -115,6 +124,83 @@ impl MethodSeries {
         }
     }
 
+    /// The per-message histogram of one direction, when turned on and the method may stream
+    /// (registered unary methods have none, as in Go, whose stream interceptor times them).
+    #[inline]
+    pub(super) fn msg_histogram(&self, received: bool) -> Option<&Histogram> {
+        if self.grpc_type == Some(GrpcType::Unary) {
+            return None;
+        }
+        let (family, cell) = if received {
+            (self.families.msg_recv.as_ref()?, &self.msg_recv)
+        } else {
+            (self.families.msg_send.as_ref()?, &self.msg_send)
+        };
+        cell.get_or_init(|| family.series(&self.labels()).ok())
+            .as_deref()
+    }
+
+    /// Counts a started call: on the method's own series, or, with labels from the
+    /// application (`app` is `Some` exactly then), on the series of the call's request
+    /// values, looked up per call as the values vary.
+    #[inline]
+    pub(super) fn count_started(&self, app: Option<&AppValues>) {
+        let f = &self.families;
+        match app {
+            None => {
+                if let Some(c) = self.started() {
+                    c.inc();
+                }
+            }
+            Some(values) => with_values(&self.labels(), &f.app, values, f.app_request, |v| {
+                if let Ok(c) = f.started.get(v) {
+                    c.inc();
+                }
+            }),
+        }
+    }
+
+    /// Counts the end of a call (`handled`, and the histogram when it is on).
+    #[inline]
+    pub(super) fn count_end(
+        &self,
+        code: GrpcCode,
+        app: Option<&AppValues>,
+        start: Instant,
+        trace_id: Option<&TraceId>,
+    ) {
+        let Some(values) = app else {
+            if let Some(c) = self.handled(code) {
+                c.inc();
+            }
+            if let Some(h) = self.handling(code) {
+                observe_with_trace(h, start.elapsed().as_secs_f64(), trace_id);
+            }
+            return;
+        };
+        let f = &self.families;
+        let [t, s, m] = self.labels();
+        let with_code = [t, s, m, code.as_str()];
+        let all = f.app.len();
+        with_values(&with_code, &f.app, values, all, |v| {
+            if let Ok(c) = f.handled.get(v) {
+                c.inc();
+            }
+        });
+        if let Some(h) = &f.handling {
+            let base = if f.handling_by_code {
+                &with_code[..]
+            } else {
+                &with_code[..3]
+            };
+            with_values(base, &f.app, values, all, |v| {
+                if let Ok(h) = h.get(v) {
+                    observe_with_trace(&h, start.elapsed().as_secs_f64(), trace_id);
+                }
+            });
+        }
+    }
+
     #[inline]
     pub(super) fn handled(&self, code: GrpcCode) -> Option<&Counter> {
         let cell = self.handled.get(usize::from(code.as_u8()))?;
@@ -135,6 +221,13 @@ pub(super) struct Families {
     pub(super) handling: Option<Family<Histogram>>,
     /// Whether `handling` carries `grpc_code` (an opt-in outside the Go middleware's names).
     pub(super) handling_by_code: bool,
+    /// The client's per-message histograms (`client_msg_histograms`).
+    pub(super) msg_recv: Option<Family<Histogram>>,
+    pub(super) msg_send: Option<Family<Histogram>>,
+    /// Labels from the application, request labels first; empty when none is declared.
+    pub(super) app: AppLabels,
+    /// How many of them are request labels (those `started` carries).
+    pub(super) app_request: usize,
 }
 
 /// Method paths by full path, with the hasher every table here uses.

@@ -5,7 +5,7 @@
 //! discovered starts deferred: its counts wait in the call until the response head tells
 //! whether the server routes the path (see [`CallTracker::resolve_route`]).
 
-use crate::trace::{TraceId, observe_with_trace};
+use crate::trace::TraceId;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -13,8 +13,10 @@ use std::time::Instant;
 
 use super::builder::{GrpcMetricsBuilder, GrpcType, Side};
 use super::code::GrpcCode;
+use super::series::Families;
 use super::series::{MethodSeries, MethodTable};
 use super::wire::{UNKNOWN, split_method};
+use crate::app_labels::{AppValues, ExtensionsRef, HeaderLookup, NoHeaders};
 use crate::registry::Registry;
 
 /// gRPC call metrics for one side (server or client), with the Go middleware's names and
@@ -164,14 +166,78 @@ impl GrpcMetrics {
     /// assert!(r.encode_to_string(Format::Text).unwrap().contains(r#"grpc_code="Canceled"} 1"#));
     /// ```
     pub fn start(&self, path: &str) -> CallTracker {
+        self.start_inner(path, &NoHeaders, None)
+    }
+
+    /// Starts tracking a call as [`start`](Self::start) does, reading the labels from the
+    /// application declared on the request (see
+    /// [`request_metadata_label`](GrpcMetricsBuilder::request_metadata_label) and
+    /// [`request_extension_label`](GrpcMetricsBuilder::request_extension_label)) from its
+    /// metadata (the HTTP/2 request headers) and extensions. What the tonic layers call;
+    /// without such labels it is `start`, and reads nothing.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, LabelValues, Side};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = GrpcMetrics::builder(&registry, Side::Client)
+    ///     .request_metadata_label("region", "x-region", LabelValues::one_of(&["eu", "us"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// let mut request = http::Request::new(());
+    /// request.headers_mut().insert("x-region", "eu".parse().unwrap());
+    /// let call = metrics.start_request("/kv.Store/Get", request.headers(), request.extensions().into());
+    /// call.finish(GrpcCode::Ok);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"grpc_client_started_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get",region="eu"} 1"#));
+    /// ```
+    pub fn start_request(
+        &self,
+        path: &str,
+        metadata: &dyn HeaderLookup,
+        extensions: ExtensionsRef<'_>,
+    ) -> CallTracker {
+        self.start_inner(path, metadata, Some(extensions))
+    }
+
+    fn families(&self) -> &Families {
+        &self.inner.unknown.families
+    }
+
+    /// The request values of a call's labels from the application; `None` (nothing read,
+    /// nothing allocated) when none is declared.
+    #[inline]
+    fn app_values(
+        &self,
+        metadata: &dyn HeaderLookup,
+        extensions: Option<ExtensionsRef<'_>>,
+    ) -> Option<AppValues> {
+        let app = &self.families().app;
+        if app.is_empty() {
+            return None;
+        }
+        let mut values = app.start(metadata);
+        if let Some(map) = extensions {
+            app.request_extensions(&mut values, map);
+        }
+        Some(values)
+    }
+
+    #[inline]
+    fn start_inner(
+        &self,
+        path: &str,
+        metadata: &dyn HeaderLookup,
+        extensions: Option<ExtensionsRef<'_>>,
+    ) -> CallTracker {
         let target = self.target(path);
-        if let Target::Known(method) = &target
-            && let Some(c) = method.started()
-        {
-            c.inc();
+        let app = self.app_values(metadata, extensions);
+        if let Target::Known(method) = &target {
+            method.count_started(app.as_ref());
         }
         CallTracker {
             target,
+            app,
             start: Instant::now(),
             code: None,
             done: false,
@@ -201,9 +267,9 @@ impl GrpcMetrics {
                 .known(path)
                 .unwrap_or_else(|| Arc::clone(&table.unknown)),
         };
-        if let Some(c) = method.started() {
-            c.inc();
-        }
+        // An interceptor hands over no request: labels from the application are absent.
+        let app = self.app_values(&NoHeaders, None);
+        method.count_started(app.as_ref());
     }
 }
 
@@ -244,9 +310,10 @@ struct Deferred {
 }
 
 impl Deferred {
-    /// Decides the series once (later calls return the first decision), then counts
-    /// `started` and moves the waiting messages there.
-    fn resolve(&self, routed: bool) -> &Arc<MethodSeries> {
+    /// Decides the series once (later calls return the first decision) and moves the waiting
+    /// messages there; also returns whether it was decided now, when the caller counts
+    /// `started` (with its call's labels from the application).
+    fn resolve(&self, routed: bool) -> (&Arc<MethodSeries>, bool) {
         let mut decided_now = false;
         let series = self.resolved.get_or_init(|| {
             decided_now = true;
@@ -257,13 +324,10 @@ impl Deferred {
             }
         });
         if decided_now {
-            if let Some(c) = series.started() {
-                c.inc();
-            }
             series.add_msgs(true, self.received.swap(0, Ordering::AcqRel));
             series.add_msgs(false, self.sent.swap(0, Ordering::AcqRel));
         }
-        series
+        (series, decided_now)
     }
 
     fn add_msgs(&self, received: bool, n: u64) {
@@ -325,6 +389,44 @@ impl MsgCounter {
     pub fn add(&self, n: u64) {
         self.target.add_msgs(self.received, n);
     }
+
+    /// Whether this direction's messages are timed (the client's per-message histograms
+    /// are on and apply to the method), so a body wrapper reads the clock only then.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ServerStream).build().unwrap();
+    /// assert!(!m.start("/a.B/C").received_counter().times_msgs());
+    /// ```
+    #[inline]
+    pub fn times_msgs(&self) -> bool {
+        self.target
+            .series()
+            .is_some_and(|m| m.msg_histogram(self.received).is_some())
+    }
+
+    /// Observes one message's latency in this direction (see
+    /// [`GrpcMetricsBuilder::client_msg_histograms`]); nothing when not timed.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ClientStream).client_msg_histograms(true).build().unwrap();
+    /// let sent = m.start("/a.B/C").sent_counter();
+    /// assert!(sent.times_msgs());
+    /// sent.observe_msg_seconds(0.01);
+    /// ```
+    #[inline]
+    pub fn observe_msg_seconds(&self, seconds: f64) {
+        if let Some(h) = self
+            .target
+            .series()
+            .and_then(|m| m.msg_histogram(self.received))
+        {
+            h.observe(seconds);
+        }
+    }
 }
 
 /// One call in progress. Records `handled{grpc_code}` and the handling-seconds histogram
@@ -346,6 +448,8 @@ impl MsgCounter {
 /// ```
 pub struct CallTracker {
     target: Target,
+    /// The values of the labels from the application; `None` when none is declared.
+    app: Option<AppValues>,
     start: Instant,
     code: Option<GrpcCode>,
     done: bool,
@@ -440,7 +544,44 @@ impl CallTracker {
     /// ```
     pub fn resolve_route(&mut self, routed: bool) {
         if let Target::Deferred(d) = &self.target {
-            d.resolve(routed);
+            let (series, decided_now) = d.resolve(routed);
+            if decided_now {
+                series.count_started(self.app.as_ref());
+            }
+        }
+    }
+
+    /// Reads the response labels from the application (see
+    /// [`response_metadata_label`](GrpcMetricsBuilder::response_metadata_label) and
+    /// [`response_extension_label`](GrpcMetricsBuilder::response_extension_label)) from the
+    /// response head's metadata (headers) and extensions; they label `handled_total` and
+    /// `handling_seconds` when the call ends. The tonic layers call it when the head
+    /// arrives. Does nothing when no response label is declared; a later call replaces the
+    /// values.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcCode, GrpcMetrics, LabelValues, Side};
+    /// use promenade_core::{Format, Registry};
+    /// let registry = Registry::new();
+    /// let metrics = GrpcMetrics::builder(&registry, Side::Client)
+    ///     .response_metadata_label("shard", "x-shard", LabelValues::one_of(&["a", "b"], "other"))
+    ///     .build()
+    ///     .unwrap();
+    /// let mut call = metrics.start("/kv.Store/Get");
+    /// let mut head = http::Response::new(());
+    /// head.headers_mut().insert("x-shard", "b".parse().unwrap());
+    /// call.response_labels(head.headers(), head.extensions().into());
+    /// call.finish(GrpcCode::Ok);
+    /// let text = registry.encode_to_string(Format::Text).unwrap();
+    /// assert!(text.contains(r#"grpc_client_handled_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get",grpc_code="OK",shard="b"} 1"#));
+    /// ```
+    pub fn response_labels(&mut self, metadata: &dyn HeaderLookup, extensions: ExtensionsRef<'_>) {
+        if let Some(values) = &mut self.app {
+            let families = match &self.target {
+                Target::Known(m) => &m.families,
+                Target::Deferred(d) => &d.table.unknown.families,
+            };
+            families.app.response(values, metadata, Some(extensions));
         }
     }
 
@@ -587,15 +728,15 @@ impl CallTracker {
         // A call still waiting for its route never showed that the server routes it.
         let method = match &self.target {
             Target::Known(m) => m,
-            Target::Deferred(d) => d.resolve(false),
+            Target::Deferred(d) => {
+                let (series, decided_now) = d.resolve(false);
+                if decided_now {
+                    series.count_started(self.app.as_ref());
+                }
+                series
+            }
         };
-        if let Some(c) = method.handled(code) {
-            c.inc();
-        }
-        if let Some(h) = method.handling(code) {
-            let seconds = self.start.elapsed().as_secs_f64();
-            observe_with_trace(h, seconds, self.trace_id.as_ref());
-        }
+        method.count_end(code, self.app.as_ref(), self.start, self.trace_id.as_ref());
     }
 }
 

@@ -5,13 +5,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::app_labels::{AppLabelDecl, AppLabels, LabelValues, Side, Source, extension_fn};
 use super::collector::{HttpCollector, OTEL_NAMES};
 use super::exclusion::{ExclusionSpec, Exclusions};
 use super::policy::{KNOWN_METHODS, method_label};
 use super::request::{LabelFn, RequestInfo};
 use super::route_policy::{RoutePolicies, RoutePolicy};
 use super::series::{MethodSlot, RequestSeries, RequestSeriesOptions, RouteEntry};
+use crate::app_labels::{AppLabelDecl, AppLabels, LabelValues, Side, Source, extension_fn};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::labels::render_labels;

@@ -6,9 +6,9 @@
 //!
 //! - `policy`: the label values (known methods, `_OTHER`, `unmatched`, `499`) and status
 //!   formatting;
-//! - `request`: what an adapter knows about a request ([`RequestInfo`], [`HeaderLookup`]);
-//! - `app_labels`: labels from the application (request/response headers and extensions,
-//!   [`ExtensionsRef`]) and their bound ([`LabelValues`]);
+//! - `request`: what an adapter knows about a request ([`RequestInfo`]);
+//! - labels from the application ([`HeaderLookup`], [`ExtensionsRef`], [`LabelValues`]) live
+//!   in [`crate::app_labels`], shared with gRPC, and are re-exported here;
 //! - `builder`: [`HttpMetricsBuilder`], its options and the [`HttpMetrics`] handle;
 //! - `exclusion`: which requests are not recorded (paths, prefixes, routes, allow-list,
 //!   statuses) and where each adapter decides;
@@ -31,7 +31,6 @@
 //! assert!(text.contains(r#"http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#));
 //! ```
 
-mod app_labels;
 mod builder;
 mod collector;
 mod exclusion;
@@ -41,9 +40,10 @@ mod route_policy;
 mod series;
 mod tracker;
 
-pub use app_labels::{ExtensionsRef, LabelValues};
+// Shared with gRPC, one layer down; re-exported so these paths keep working.
+pub use crate::app_labels::{ExtensionsRef, HeaderLookup, LabelValues};
 pub use builder::{DEFAULT_MAX_SERIES, DurationEnd, HttpMetrics, HttpMetricsBuilder, Naming};
 pub use policy::{CLIENT_CLOSED_STATUS, KNOWN_METHODS, OTHER_METHOD, UNMATCHED_ROUTE};
-pub use request::{HeaderLookup, RequestInfo};
+pub use request::RequestInfo;
 pub use route_policy::RoutePolicy;
 pub use tracker::RequestTracker;

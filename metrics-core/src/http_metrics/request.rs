@@ -4,44 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// Case-sensitive header lookup, so the core does not depend on one framework's header map.
-///
-/// ```
-/// use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
-/// use promenade_core::{Format, Registry};
-///
-/// /// Headers as some other framework hands them over.
-/// struct PairHeaders(Vec<(String, String)>);
-/// impl HeaderLookup for PairHeaders {
-///     fn header(&self, name: &str) -> Option<&str> {
-///         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-///     }
-/// }
-///
-/// let registry = Registry::new();
-/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
-/// let headers = PairHeaders(vec![(
-///     "traceparent".into(),
-///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
-/// )]);
-/// assert_eq!(headers.header("traceparent").map(str::len), Some(55));
-/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
-/// tracker.response_head(200);
-/// drop(tracker);
-/// // A sampled trace becomes an exemplar on the duration histogram (OpenMetrics).
-/// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
-/// assert!(om.contains("# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"}"));
-/// ```
-pub trait HeaderLookup {
-    /// The first value of header `name` (lowercase), if present and valid UTF-8.
-    fn header(&self, name: &str) -> Option<&str>;
-}
-
-impl HeaderLookup for http::HeaderMap {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
-    }
-}
+use crate::app_labels::HeaderLookup;
 
 /// What an adapter knows about a request when it starts.
 ///

@@ -9,13 +9,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use super::builder::{DurationEnd, HttpMetrics, Inner};
 use super::policy::{
     CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
 };
-use super::request::{HeaderLookup, RequestInfo};
+use super::request::RequestInfo;
 use super::series::{RequestSeries, RouteEntry};
+use crate::app_labels::HeaderLookup;
+use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use crate::family::Series;
 use crate::metric::Buckets;
 use crate::trace::{TraceId, observe_with_trace};
@@ -108,7 +109,7 @@ impl HttpMetrics {
 }
 
 /// The request's `Content-Length`, or 0 when it has none (a chunked upload, or no body).
-fn declared_length(headers: &dyn super::request::HeaderLookup) -> u64 {
+fn declared_length(headers: &dyn HeaderLookup) -> u64 {
     headers
         .header("content-length")
         .and_then(|v| v.trim().parse().ok())

@@ -1,6 +1,9 @@
-//! Labels from the application: values an adapter reads from the request's or the
-//! response's headers and extensions (an auth layer's tenant, a handler's business
-//! outcome), each bounded by a declared list of values or by the series cap.
+//! Labels from the application: values an adapter reads from a request's or a response's
+//! headers (HTTP headers, gRPC metadata) and extensions (an auth layer's tenant, a
+//! handler's business outcome), each bounded by a declared list of values or by the series
+//! cap. Shared by [`http_metrics`](crate::http_metrics) and
+//! [`grpc_metrics`](crate::grpc_metrics), which sit above this module and re-export its
+//! public items: [`HeaderLookup`], [`ExtensionsRef`], [`LabelValues`].
 //!
 //! Why the core names actix-web's type map is told on [`ExtensionsRef`].
 //!
@@ -8,16 +11,55 @@
 //!
 //! Request labels are read when the request reaches the metrics layer (the same moment in
 //! every adapter); response labels when the response head is known (status, headers,
-//! extensions), so they label the request series (`http_requests_total`, the duration and
-//! size histograms) but never in-flight, which is counted before any response exists.
+//! extensions), so they label the series recorded at the end (HTTP: `http_requests_total`,
+//! the duration and size histograms; gRPC: `handled_total` and `handling_seconds`) but
+//! never those counted before any response exists (HTTP in-flight, gRPC `started_total`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::request::HeaderLookup;
 use crate::error::{Error, Result};
 use crate::name::check_label_name;
+
+/// Case-sensitive header lookup, so the core does not depend on one framework's header map.
+///
+/// ```
+/// use promenade_core::http_metrics::{HeaderLookup, HttpMetrics, RequestInfo};
+/// use promenade_core::{Format, Registry};
+///
+/// /// Headers as some other framework hands them over.
+/// struct PairHeaders(Vec<(String, String)>);
+/// impl HeaderLookup for PairHeaders {
+///     fn header(&self, name: &str) -> Option<&str> {
+///         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+///     }
+/// }
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder(&registry).build().unwrap();
+/// let headers = PairHeaders(vec![(
+///     "traceparent".into(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+/// )]);
+/// assert_eq!(headers.header("traceparent").map(str::len), Some(55));
+/// let mut tracker = metrics.start(&RequestInfo { method: "GET", route: Some("/"), path: "/", headers: &headers });
+/// tracker.response_head(200);
+/// drop(tracker);
+/// // A sampled trace becomes an exemplar on the duration histogram (OpenMetrics).
+/// let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+/// assert!(om.contains("# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"}"));
+/// ```
+pub trait HeaderLookup {
+    /// The first value of header `name` (lowercase), if present and valid UTF-8.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl HeaderLookup for http::HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
 
 /// A request's or a response's extensions (type map), as an adapter hands them over.
 ///
@@ -105,7 +147,7 @@ impl<'a> From<&'a actix_http::Extensions> for ExtensionsRef<'a> {
 /// - [`LabelValues::one_of`]: a declared list; anything else becomes one fixed value. A
 ///   request costs no allocation: the value is an index into the list.
 /// - [`LabelValues::any`]: any value, bounded by the family's series cap
-///   ([`max_series`](super::HttpMetricsBuilder::max_series)); past it, requests go to the
+///   (`max_series` ([HTTP](crate::http_metrics::HttpMetricsBuilder::max_series), [gRPC](crate::grpc_metrics::GrpcMetricsBuilder::max_series))); past it, requests go to the
 ///   overflow series. Each request copies its value (one small allocation).
 ///
 /// A label whose header or extension is absent takes the `absent` value: for `one_of` the
@@ -169,7 +211,7 @@ impl LabelValues {
     }
 
     /// Any value, bounded only by the series cap
-    /// ([`max_series`](super::HttpMetricsBuilder::max_series), whose overflow series takes
+    /// (`max_series` ([HTTP](crate::http_metrics::HttpMetricsBuilder::max_series), [gRPC](crate::grpc_metrics::GrpcMetricsBuilder::max_series)), whose overflow series takes
     /// the rest); an absent header or extension becomes `absent`. Prefer
     /// [`one_of`](Self::one_of) when the values are known: the cap is shared by every route
     /// and status, so a label that fills it pushes ordinary requests into the overflow series.
@@ -229,11 +271,11 @@ impl LabelValues {
 
 /// Reads one label's raw value from a type map: compiled once per declaration for its `T`,
 /// for every map type the core knows.
-pub(super) type ExtensionFn =
+pub(crate) type ExtensionFn =
     Arc<dyn for<'a> Fn(ExtensionsRef<'a>) -> Option<&'a str> + Send + Sync>;
 
 /// The function behind `request_extension_label::<T, _>` and `response_extension_label`.
-pub(super) fn extension_fn<T, F>(f: F) -> ExtensionFn
+pub(crate) fn extension_fn<T, F>(f: F) -> ExtensionFn
 where
     T: Send + Sync + 'static,
     F: Fn(&T) -> &str + Send + Sync + 'static,
@@ -247,14 +289,14 @@ where
 
 /// Which part of the exchange a label is read from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
+pub(crate) enum Side {
     Request,
     Response,
 }
 
 /// Where on that side.
 #[derive(Clone)]
-pub(super) enum Source {
+pub(crate) enum Source {
     /// A header (its lowercase name).
     Header(Box<str>),
     Extension(ExtensionFn),
@@ -262,13 +304,13 @@ pub(super) enum Source {
 
 /// One label as declared on the builder, checked in [`AppLabels::compile`].
 #[derive(Clone)]
-pub(super) struct AppLabelDecl {
-    pub(super) name: String,
-    pub(super) side: Side,
-    pub(super) source: Source,
-    pub(super) values: LabelValues,
+pub(crate) struct AppLabelDecl {
+    pub(crate) name: String,
+    pub(crate) side: Side,
+    pub(crate) source: Source,
+    pub(crate) values: LabelValues,
     /// The builder method that declared it, for error messages.
-    pub(super) setter: &'static str,
+    pub(crate) setter: &'static str,
 }
 
 /// Lists longer than this are looked up through a hash map; shorter ones by comparison,
@@ -324,7 +366,7 @@ impl AppLabel {
 /// A label value of one request: an index into its label's table, or (any value allowed)
 /// its own copy.
 #[derive(Clone)]
-pub(super) enum Resolved {
+pub(crate) enum Resolved {
     Table(u32),
     Owned(Box<str>),
 }
@@ -333,7 +375,7 @@ pub(super) enum Resolved {
 const INLINE: usize = 4;
 
 /// The application label values of one request, in declaration order.
-pub(super) struct AppValues {
+pub(crate) struct AppValues {
     inline: [Resolved; INLINE],
     spill: Vec<Resolved>,
 }
@@ -356,9 +398,10 @@ impl AppValues {
     }
 }
 
-/// The checked application labels of one [`HttpMetrics`](super::HttpMetrics).
+/// The checked application labels of one [`HttpMetrics`](crate::http_metrics::HttpMetrics)
+/// or [`GrpcMetrics`](crate::grpc_metrics::GrpcMetrics).
 #[derive(Default)]
-pub(super) struct AppLabels {
+pub(crate) struct AppLabels {
     labels: Box<[AppLabel]>,
     names: Box<[Box<str>]>,
     request_headers: bool,
@@ -369,7 +412,7 @@ pub(super) struct AppLabels {
 impl AppLabels {
     /// Checks the declarations against each other and against the names already taken
     /// (`taken`: label names and who uses them), and builds their value tables.
-    pub(super) fn compile(decls: Vec<AppLabelDecl>, taken: &[(&str, &str)]) -> Result<Self> {
+    pub(crate) fn compile(decls: Vec<AppLabelDecl>, taken: &[(&str, &str)]) -> Result<Self> {
         let mut labels = Vec::with_capacity(decls.len());
         let mut names: Vec<Box<str>> = Vec::with_capacity(decls.len());
         for (i, d) in decls.iter().enumerate() {
@@ -446,29 +489,37 @@ impl AppLabels {
         })
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// How many labels are read from the request.
+    pub(crate) fn request_len(&self) -> usize {
+        self.labels
+            .iter()
+            .filter(|l| l.side == Side::Request)
+            .count()
+    }
+
     /// The label names, in the order of their values.
-    pub(super) fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(|n| &**n)
     }
 
-    pub(super) fn reads_request_extensions(&self) -> bool {
+    pub(crate) fn reads_request_extensions(&self) -> bool {
         self.request_extensions
     }
 
-    pub(super) fn reads_response(&self) -> bool {
+    pub(crate) fn reads_response(&self) -> bool {
         self.response
     }
 
     /// A request's values when it starts: request headers read, everything else absent.
-    pub(super) fn start(&self, headers: &dyn HeaderLookup) -> AppValues {
+    pub(crate) fn start(&self, headers: &dyn HeaderLookup) -> AppValues {
         let mut values = AppValues {
             inline: std::array::from_fn(|_| Resolved::Table(0)),
             spill: if self.labels.len() > INLINE {
@@ -490,7 +541,7 @@ impl AppLabels {
     }
 
     /// Reads the request extension labels.
-    pub(super) fn request_extensions(&self, values: &mut AppValues, map: ExtensionsRef<'_>) {
+    pub(crate) fn request_extensions(&self, values: &mut AppValues, map: ExtensionsRef<'_>) {
         if !self.request_extensions {
             return;
         }
@@ -502,7 +553,7 @@ impl AppLabels {
     }
 
     /// Reads the response labels from the response head.
-    pub(super) fn response(
+    pub(crate) fn response(
         &self,
         values: &mut AppValues,
         headers: &dyn HeaderLookup,
@@ -519,7 +570,7 @@ impl AppLabels {
     }
 
     /// The value of label `i` in `values`.
-    pub(super) fn value<'a>(&'a self, values: &'a AppValues, i: usize) -> &'a str {
+    pub(crate) fn value<'a>(&'a self, values: &'a AppValues, i: usize) -> &'a str {
         match values.get(i) {
             Some(Resolved::Owned(v)) => v,
             Some(Resolved::Table(j)) => self
@@ -532,8 +583,8 @@ impl AppLabels {
     }
 }
 
-/// No headers: what an extension-only read is given.
-struct NoHeaders;
+/// No headers: what an extension-only read is given, and a call started without metadata.
+pub(crate) struct NoHeaders;
 
 impl HeaderLookup for NoHeaders {
     fn header(&self, _: &str) -> Option<&str> {
@@ -547,7 +598,7 @@ const STACK_VALUES: usize = 12;
 /// Calls `f` with the full request series label values: `base` (method, route, status),
 /// then the derived labels, then the application labels. Allocation-free for up to
 /// [`STACK_VALUES`] labels.
-pub(super) fn with_request_values<R>(
+pub(crate) fn with_request_values<R>(
     base: [&str; 3],
     derived: &[String],
     app: &AppLabels,
@@ -559,6 +610,34 @@ pub(super) fn with_request_values<R>(
         .into_iter()
         .chain(derived.iter().map(String::as_str))
         .chain((0..app.len()).map(|i| app.value(values, i)));
+    if n <= STACK_VALUES {
+        let mut buf = [""; STACK_VALUES];
+        for (slot, v) in buf.iter_mut().zip(all) {
+            *slot = v;
+        }
+        f(&buf[..n])
+    } else {
+        let v: Vec<&str> = all.collect();
+        f(&v)
+    }
+}
+
+/// Calls `f` with `base`, then the first `n_app` application label values. Allocation-free
+/// for up to [`STACK_VALUES`] labels. gRPC declares request labels first, so its started
+/// series take a prefix and its end-of-call series all of them.
+pub(crate) fn with_values<R>(
+    base: &[&str],
+    app: &AppLabels,
+    values: &AppValues,
+    n_app: usize,
+    f: impl FnOnce(&[&str]) -> R,
+) -> R {
+    let n_app = n_app.min(app.len());
+    let n = base.len() + n_app;
+    let all = base
+        .iter()
+        .copied()
+        .chain((0..n_app).map(|i| app.value(values, i)));
     if n <= STACK_VALUES {
         let mut buf = [""; STACK_VALUES];
         for (slot, v) in buf.iter_mut().zip(all) {
