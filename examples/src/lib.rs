@@ -18,7 +18,7 @@ use promenade_core::http_metrics::HttpMetricsBuilder;
 /// ```no_run
 /// # async fn run() -> std::process::ExitCode {
 /// let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
-/// promenade_examples::serve_axum("127.0.0.1:3000", Ok(app), "try GET /").await
+/// promenade_examples::serve_axum("127.0.0.1:3000", Ok::<_, std::convert::Infallible>(app), "try GET /").await
 /// # }
 /// ```
 pub async fn serve_axum<E: std::fmt::Display>(
