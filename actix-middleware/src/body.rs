@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 use pin_project_lite::pin_project;
-use promenade_core::http_metrics::RequestTracker;
+
+use crate::future::Routed;
 
 pin_project! {
     /// A response body that records its request when the body has been sent completely, fails
@@ -28,7 +29,7 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         body: B,
-        tracker: Option<RequestTracker>,
+        tracker: Option<Box<Routed>>,
     }
 }
 
@@ -46,7 +47,7 @@ pub type MetricsBody<B> = ResponseBody<B>;
 
 impl<B> ResponseBody<B> {
     /// Wraps `body`; without a tracker (excluded paths) it only passes the body through.
-    pub(crate) fn new(body: B, tracker: Option<RequestTracker>) -> Self {
+    pub(crate) fn new(body: B, tracker: Option<Box<Routed>>) -> Self {
         Self { body, tracker }
     }
 }

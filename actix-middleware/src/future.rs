@@ -56,14 +56,15 @@ pin_project! {
         Tracked {
             #[pin]
             fut: F,
-            tracker: Option<Routed>,
+            tracker: Option<Box<Routed>>,
             catch_panics: bool,
         },
         // A scrape answered by the middleware itself (collectors on the blocking pool).
         Scrape {
             response: Pin<Box<dyn Future<Output = HttpResponse>>>,
             request: Option<HttpRequest>,
-            tracker: Option<RequestTracker>,
+            // Boxed, as a tracked request's: the future's size is its largest state's.
+            tracker: Option<Box<RequestTracker>>,
         },
         // The wrapped service panicked in `call` (and panics are caught).
         Failed {
@@ -80,7 +81,7 @@ impl<F> ResponseFuture<F> {
     }
 
     /// A request passed on to the wrapped service and measured by `tracker`.
-    pub(crate) fn tracked(fut: F, tracker: Option<Routed>, catch_panics: bool) -> Self {
+    pub(crate) fn tracked(fut: F, tracker: Option<Box<Routed>>, catch_panics: bool) -> Self {
         Self {
             state: State::Tracked {
                 fut,
@@ -100,7 +101,7 @@ impl<F> ResponseFuture<F> {
             state: State::Scrape {
                 response,
                 request: Some(request),
-                tracker,
+                tracker: tracker.map(Box::new),
             },
         }
     }
@@ -159,9 +160,14 @@ impl PathCopy {
 }
 
 /// A tracker whose route is learned after routing: from the response when there is one,
-/// else (on drop) through [`RouteLater`].
+/// else (on drop) through [`RouteLater`]. Dropping it records the request.
+///
+/// It travels boxed, from the response future into the response body: actix moves a
+/// response several times between the middleware and the connection, and a tracker held
+/// by value (about 240 bytes) made every move copy it — more instructions in `memcpy` than
+/// the allocation of the box costs.
 pub(crate) struct Routed {
-    tracker: Option<RequestTracker>,
+    tracker: RequestTracker,
     later: Option<RouteLater>,
     /// Whether labels are read from the response head (`HttpMetrics::reads_response`).
     reads_response: bool,
@@ -173,42 +179,45 @@ impl Routed {
         tracker: RequestTracker,
         later: Option<RouteLater>,
         reads_response: bool,
-    ) -> Self {
-        Self {
-            tracker: Some(tracker),
+    ) -> Box<Self> {
+        Box::new(Self {
+            tracker,
             later,
             reads_response,
-        }
+        })
     }
 
-    /// The response head is ready: takes the route from the routed request and hands the
-    /// tracker on (to the response body).
-    fn respond<B>(&mut self, response: &ServiceResponse<B>) -> Option<RequestTracker> {
-        let mut tracker = self.tracker.take()?;
+    /// The response head is ready: takes the route from the routed request; the caller then
+    /// hands the tracker on to the response body.
+    fn respond<B>(&mut self, response: &ServiceResponse<B>) {
         if self.later.take().is_some() {
-            tracker.set_route(response.request().match_pattern().as_deref());
+            self.tracker
+                .set_route(response.request().match_pattern().as_deref());
         }
-        tracker.response_head(response.status().as_u16());
+        self.tracker.response_head(response.status().as_u16());
         if self.reads_response {
-            read_response_labels(&mut tracker, response);
+            read_response_labels(&mut self.tracker, response);
         }
-        Some(tracker)
     }
 
     /// The request ends without a response, as `status`; recorded when `self` is dropped.
     pub(crate) fn fail(&mut self, status: u16) {
-        if let Some(t) = self.tracker.as_mut() {
-            t.response_head(status);
-        }
+        self.tracker.response_head(status);
+    }
+
+    /// Counts response body bytes sent.
+    pub(crate) fn add_response_bytes(&mut self, n: u64) {
+        self.tracker.add_response_bytes(n);
     }
 }
 
 impl Drop for Routed {
     fn drop(&mut self) {
-        if let (Some(tracker), Some(later)) = (self.tracker.as_mut(), self.later.take()) {
+        if let Some(later) = self.later.take() {
             let route = later.resource_map.match_pattern(later.path.as_str());
-            tracker.set_route(route.as_deref());
+            self.tracker.set_route(route.as_deref());
         }
+        // The tracker, dropped after this, records the request.
     }
 }
 
@@ -286,7 +295,10 @@ where
                 };
                 match polled {
                     Ok(res) => {
-                        let tracker = tracker.take().and_then(|mut t| t.respond(&res));
+                        let tracker = tracker.take().map(|mut t| {
+                            t.respond(&res);
+                            t
+                        });
                         Poll::Ready(Ok(res.map_body(|_, body| {
                             EitherBody::left(ResponseBody::new(body, tracker))
                         })))
@@ -299,5 +311,19 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What actix moves with every response: the future and the body stay small whatever
+    /// the tracker's size (it travels boxed).
+    #[test]
+    fn future_and_body_stay_small() {
+        type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+        let future = std::mem::size_of::<super::ResponseFuture<Boxed>>();
+        let body = std::mem::size_of::<crate::body::ResponseBody<actix_web::body::BoxBody>>();
+        assert!(future <= 64, "ResponseFuture is {future} bytes");
+        assert!(body <= 64, "ResponseBody is {body} bytes");
     }
 }

@@ -2,16 +2,27 @@
 //! its header map as a [`HeaderLookup`], its extensions as an [`ExtensionsRef`].
 
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header::HeaderMap as ActixHeaderMap;
+use actix_web::http::header::{CONTENT_LENGTH, HeaderMap as ActixHeaderMap, HeaderName};
 use actix_web::{HttpMessage as _, HttpRequest};
 use promenade_core::http_metrics::{ExtensionsRef, HeaderLookup, RequestTracker};
 
 /// actix-web's header map (http 0.2 types) seen through the core's [`HeaderLookup`].
 pub(crate) struct ActixHeaders<'a>(pub(crate) &'a ActixHeaderMap);
 
+/// `traceparent`, read on every request for exemplars.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 impl HeaderLookup for ActixHeaders<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|v| v.to_str().ok())
+        // actix's `HeaderMap::get(&str)` first parses the name into an owned `HeaderName`,
+        // which for a name outside the standard set copies it into a new allocation: the
+        // names the core asks for on every request go through constants instead.
+        let value = match name {
+            "traceparent" => self.0.get(&TRACEPARENT),
+            "content-length" => self.0.get(&CONTENT_LENGTH),
+            _ => self.0.get(name),
+        };
+        value.and_then(|v| v.to_str().ok())
     }
 }
 

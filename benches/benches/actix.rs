@@ -92,6 +92,37 @@ fn hand() -> Arc<Hand> {
     Arc::new(hand)
 }
 
+/// The app with the hand-written middleware recording into `$metrics` (an `Arc<Hand>`).
+macro_rules! hand_written_app {
+    ($metrics:expr) => {{
+        let metrics: Arc<Hand> = $metrics;
+        App::new()
+            .wrap_fn(move |req, srv| {
+                let start = Instant::now();
+                let metrics = Arc::clone(&metrics);
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let labels = HandLabels {
+                        method: res.request().method().as_str().to_owned(),
+                        route: res
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned()),
+                        status: res.status().as_u16(),
+                    };
+                    metrics.requests.get_or_create(&labels).inc();
+                    metrics
+                        .duration
+                        .get_or_create(&labels)
+                        .observe(start.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(routes)
+    }};
+}
+
 /// Times `iters` requests through an in-process app; the body is read to the end.
 macro_rules! bench_app {
     ($c:expr, $sys:expr, $name:expr, $app:expr) => {{
@@ -129,36 +160,7 @@ fn in_process(c: &mut Criterion) {
         "actix/actix-web-prom",
         App::new().wrap(prom).configure(routes)
     );
-    let metrics = hand();
-    bench_app!(
-        c,
-        sys,
-        "actix/hand-written",
-        App::new()
-            .wrap_fn(move |req, srv| {
-                let start = Instant::now();
-                let metrics = Arc::clone(&metrics);
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await?;
-                    let labels = HandLabels {
-                        method: res.request().method().as_str().to_owned(),
-                        route: res
-                            .request()
-                            .match_pattern()
-                            .unwrap_or_else(|| "unmatched".to_owned()),
-                        status: res.status().as_u16(),
-                    };
-                    metrics.requests.get_or_create(&labels).inc();
-                    metrics
-                        .duration
-                        .get_or_create(&labels)
-                        .observe(start.elapsed().as_secs_f64());
-                    Ok(res)
-                }
-            })
-            .configure(routes)
-    );
+    bench_app!(c, sys, "actix/hand-written", hand_written_app!(hand()));
     let registry = promenade_core::Registry::new();
     let by_route = promenade_actix::PrometheusMetrics::builder(&registry)
         .metrics(|m| m.in_flight_by_route(true))
@@ -405,7 +407,74 @@ fn loopback() {
     }
 }
 
+/// Runs `n` requests through `app`: the loop `ACTIX_COUNT` mode hands to callgrind
+/// (`--toggle-collect='*counted_requests*'`), so that only the requests are counted.
+#[inline(never)]
+fn counted_requests<S, R, B>(
+    sys: &actix_rt::SystemRunner,
+    app: &S,
+    n: usize,
+    request: impl Fn() -> R,
+) where
+    S: actix_web::dev::Service<
+            R,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    sys.block_on(async {
+        for _ in 0..n {
+            let res = test::call_service(app, request()).await;
+            black_box(test::read_body(res).await);
+        }
+    });
+}
+
+/// `ACTIX_COUNT=variant[:n]`: instead of timing, runs `n` requests (default 10,000) of one
+/// variant after a warm-up, for an instruction count that does not depend on the machine's
+/// load:
+///
+/// ```text
+/// ACTIX_COUNT=promenade valgrind --tool=callgrind --collect-atstart=no \
+///     --toggle-collect='*counted_requests*' target/release/deps/actix-<hash>
+/// ```
+fn count(spec: &str) {
+    let (variant, n) = spec.split_once(':').unwrap_or((spec, "10000"));
+    let n: usize = n.parse().unwrap();
+    let sys = actix_rt::System::new();
+    macro_rules! run {
+        ($app:expr) => {{
+            let app = sys.block_on(test::init_service($app));
+            let request = || test::TestRequest::get().uri("/users/42").to_request();
+            counted_requests(&sys, &app, 100, request);
+            counted_requests(&sys, &app, n, request);
+        }};
+    }
+    match variant {
+        "bare" => run!(App::new().configure(routes)),
+        "promenade" => run!(App::new().wrap(promenade()).configure(routes)),
+        "actix-web-prom" => run!(App::new().wrap(actix_web_prom()).configure(routes)),
+        "hand-written" => run!(hand_written_app!(hand())),
+        "path-excluded" => {
+            let registry = promenade_core::Registry::new();
+            let mw = promenade_actix::PrometheusMetrics::builder(&registry)
+                .metrics(|m| m.exclude_path("/users/42"))
+                .build()
+                .unwrap();
+            run!(App::new().wrap(mw).configure(routes))
+        }
+        other => panic!(
+            "ACTIX_COUNT: unknown variant {other:?} (bare, promenade, actix-web-prom, hand-written, path-excluded)"
+        ),
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("ACTIX_COUNT") {
+        count(&spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     in_process(&mut c);
     c.final_summary();

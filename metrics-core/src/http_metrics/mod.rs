@@ -36,6 +36,7 @@ mod collector;
 mod exclusion;
 mod policy;
 mod request;
+mod route_cache;
 mod route_policy;
 mod series;
 mod tracker;

@@ -14,6 +14,7 @@ use super::policy::{
     CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, method_index, method_name, status_label, status_slot,
 };
 use super::request::RequestInfo;
+use super::route_cache;
 use super::series::{RequestSeries, RouteEntry};
 use crate::app_labels::HeaderLookup;
 use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
@@ -53,9 +54,11 @@ impl HttpMetrics {
         let method = method_name(method_idx, &inner.extra_methods);
         // Label counts are fixed by construction, so lookups cannot fail; on the impossible
         // error the request is left uncounted rather than panic.
-        let route = info
-            .route
-            .and_then(|route| inner.routes.series(&[method, route]).ok());
+        let route = info.route.and_then(|route| {
+            route_cache::route_entry(&self.inner, method_idx, route, || {
+                inner.routes.series(&[method, route]).ok()
+            })
+        });
         let in_flight = if inner.in_flight_by_route {
             let entry = route
                 .clone()
@@ -284,7 +287,11 @@ impl RequestTracker {
             return;
         }
         let method = method_name(self.method, &inner.extra_methods);
-        self.route = route.and_then(|route| inner.routes.series(&[method, route]).ok());
+        self.route = route.and_then(|route| {
+            route_cache::route_entry(&self.inner, self.method, route, || {
+                inner.routes.series(&[method, route]).ok()
+            })
+        });
     }
 
     /// Records the request now (the same as dropping the tracker).
