@@ -38,9 +38,11 @@
 //! |---|---|
 //! | `code.rs` | the status codes and their `grpc_code` label values (the only copy of the names) |
 //! | `wire.rs` | what is read off the wire: method-path parsing, the message-frame counter |
-//! | `builder.rs` | [`GrpcMetricsBuilder`] and its options ([`Side`], [`GrpcType`], buckets, initialization) |
+//! | `builder/` | [`GrpcMetricsBuilder`] and its options ([`Side`], [`GrpcType`], buckets, initialization; labels from the application in `app_labels.rs`; checks and registration in `build.rs`) |
 //! | `series.rs` | the per-method series cells, created on first use and then kept |
 //! | `tracker.rs` | [`GrpcMetrics`], which starts calls, and the [`CallTracker`] that ends each once |
+//! | `route.rs` | where a call's counts go: known series, or deferred until a server shows it routes the path |
+//! | `messages.rs` | the per-direction message handle of body wrappers, and the client's per-message histograms |
 //!
 //! Like every instrumentation module, this one sits above the metric types, families and the
 //! registry and only imports from them; nothing below imports from here.
@@ -69,6 +71,8 @@
 pub mod code;
 
 mod builder;
+mod messages;
+mod route;
 mod series;
 mod tracker;
 mod wire;
@@ -86,6 +90,6 @@ pub use wire::{MAX_NAME_LEN, UNKNOWN, split_method};
 // crediting them to a call): `pub` only because that adapter is another crate, so hidden
 // from the docs and not part of the documented API.
 #[doc(hidden)]
-pub use tracker::MsgCounter;
+pub use messages::MsgCounter;
 #[doc(hidden)]
 pub use wire::FrameCounter;

@@ -1,21 +1,20 @@
 //! Recording calls: [`GrpcMetrics`], the cheap shared handle that finds a path's series and
 //! starts a call; [`CallTracker`], which ends it exactly once (finish, or drop as `Canceled`
-//! unless a code was set), with the trace-id exemplar; [`MsgCounter`], a handle a body
-//! wrapper keeps to count one direction's messages. A server call to a path not yet
-//! discovered starts deferred: its counts wait in the call until the response head tells
-//! whether the server routes the path (see [`CallTracker::resolve_route`]).
+//! unless a code was set), with the trace-id exemplar. Where a call's counts go, deferred
+//! for a server path not discovered yet, is `route.rs`; the per-direction message handles
+//! body wrappers keep are `messages.rs`.
 
 use crate::trace::TraceId;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::{GrpcMetricsBuilder, GrpcType, Side};
 use super::code::GrpcCode;
-use super::series::Families;
-use super::series::{MethodSeries, MethodTable};
-use super::wire::{UNKNOWN, split_method};
+use super::messages::MsgCounter;
+use super::route::Target;
+use super::series::{Families, MethodTable};
+use super::wire::UNKNOWN;
 use crate::app_labels::{AppValues, ExtensionsRef, HeaderLookup, NoHeaders};
 use crate::registry::Registry;
 
@@ -123,31 +122,6 @@ impl GrpcMetrics {
         self.inner.methods.get(path).and_then(|m| m.grpc_type)
     }
 
-    /// Where a call to `path` is recorded: a registered or discovered method; a method
-    /// discovered now (client side: its own code chose the path); on the server, a deferred
-    /// target for a well-formed path not seen yet; else the `unknown` set.
-    #[inline]
-    fn target(&self, path: &str) -> Target {
-        let table = &self.inner;
-        if let Some(m) = table.known(path) {
-            return Target::Known(m);
-        }
-        match (&table.discovery, table.side) {
-            (Some(_), Side::Client) => Target::Known(table.discover(path)),
-            // Only a well-formed path with room left can ever get labels of its own.
-            (Some(d), Side::Server) if d.has_room() && split_method(path).is_some() => {
-                Target::Deferred(Arc::new(Deferred {
-                    table: Arc::clone(table),
-                    path: path.into(),
-                    resolved: OnceLock::new(),
-                    received: AtomicU64::new(0),
-                    sent: AtomicU64::new(0),
-                }))
-            }
-            _ => Target::Known(Arc::clone(&table.unknown)),
-        }
-    }
-
     /// Starts tracking a call to `path` (`/pkg.Service/Method`); the returned tracker
     /// records `handled` and the histogram exactly once when it is finished or dropped (as
     /// `Canceled` when no code was set).
@@ -230,7 +204,7 @@ impl GrpcMetrics {
         metadata: &dyn HeaderLookup,
         extensions: Option<ExtensionsRef<'_>>,
     ) -> CallTracker {
-        let target = self.target(path);
+        let target = Target::for_path(&self.inner, path);
         let app = self.app_values(metadata, extensions);
         if let Target::Known(method) = &target {
             method.count_started(app.as_ref());
@@ -270,162 +244,6 @@ impl GrpcMetrics {
         // An interceptor hands over no request: labels from the application are absent.
         let app = self.app_values(&NoHeaders, None);
         method.count_started(app.as_ref());
-    }
-}
-
-/// Where a call's counts go: series known when it started, or decided later.
-#[derive(Clone)]
-enum Target {
-    Known(Arc<MethodSeries>),
-    Deferred(Arc<Deferred>),
-}
-
-impl Target {
-    #[inline]
-    fn add_msgs(&self, received: bool, n: u64) {
-        match self {
-            Target::Known(m) => m.add_msgs(received, n),
-            Target::Deferred(d) => d.add_msgs(received, n),
-        }
-    }
-
-    /// The series the call is recorded on, `None` while deferred.
-    fn series(&self) -> Option<&Arc<MethodSeries>> {
-        match self {
-            Target::Known(m) => Some(m),
-            Target::Deferred(d) => d.resolved.get(),
-        }
-    }
-}
-
-/// A server call to a path not discovered yet: its message counts wait here until the
-/// response head shows whether the path is routed (then they move to the path's own series
-/// or to `unknown`). Body wrappers count from other tasks, hence atomics.
-struct Deferred {
-    table: Arc<MethodTable>,
-    path: Box<str>,
-    resolved: OnceLock<Arc<MethodSeries>>,
-    received: AtomicU64,
-    sent: AtomicU64,
-}
-
-impl Deferred {
-    /// Decides the series once (later calls return the first decision) and moves the waiting
-    /// messages there; also returns whether it was decided now, when the caller counts
-    /// `started` (with its call's labels from the application).
-    fn resolve(&self, routed: bool) -> (&Arc<MethodSeries>, bool) {
-        let mut decided_now = false;
-        let series = self.resolved.get_or_init(|| {
-            decided_now = true;
-            if routed {
-                self.table.discover(&self.path)
-            } else {
-                Arc::clone(&self.table.unknown)
-            }
-        });
-        if decided_now {
-            series.add_msgs(true, self.received.swap(0, Ordering::AcqRel));
-            series.add_msgs(false, self.sent.swap(0, Ordering::AcqRel));
-        }
-        (series, decided_now)
-    }
-
-    fn add_msgs(&self, received: bool, n: u64) {
-        if n == 0 {
-            return;
-        }
-        if let Some(series) = self.resolved.get() {
-            series.add_msgs(received, n);
-            return;
-        }
-        let waiting = if received { &self.received } else { &self.sent };
-        waiting.fetch_add(n, Ordering::AcqRel);
-        // Decided meanwhile: the decider's swap may have come before this add, so take what
-        // waits again (each unit is swapped out exactly once, by it or by us).
-        if let Some(series) = self.resolved.get() {
-            series.add_msgs(received, waiting.swap(0, Ordering::AcqRel));
-        }
-    }
-}
-
-/// Counts messages of one call in one direction; can be moved into a body wrapper
-/// independently of the [`CallTracker`].
-///
-/// ```
-/// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-/// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
-///     .method("/a.B/C", GrpcType::ClientStream).build().unwrap();
-/// let call = m.start("/a.B/C");
-/// let received = call.received_counter();
-/// received.add(3);
-/// ```
-// Hidden: only promenade-tonic's body wrappers use it (see the re-export in mod.rs).
-#[doc(hidden)]
-#[derive(Clone)]
-pub struct MsgCounter {
-    target: Target,
-    received: bool,
-}
-
-impl fmt::Debug for MsgCounter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MsgCounter")
-            .field("method", &self.target.series().map(|m| &m.method))
-            .field("received", &self.received)
-            .finish()
-    }
-}
-
-impl MsgCounter {
-    /// Adds `n` messages.
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Server)
-    ///     .method("/a.B/C", GrpcType::BidiStream).build().unwrap();
-    /// m.start("/a.B/C").sent_counter().add(2);
-    /// ```
-    #[inline]
-    pub fn add(&self, n: u64) {
-        self.target.add_msgs(self.received, n);
-    }
-
-    /// Whether this direction's messages are timed (the client's per-message histograms
-    /// are on and apply to the method), so a body wrapper reads the clock only then.
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
-    ///     .method("/a.B/C", GrpcType::ServerStream).build().unwrap();
-    /// assert!(!m.start("/a.B/C").received_counter().times_msgs());
-    /// ```
-    #[inline]
-    pub fn times_msgs(&self) -> bool {
-        self.target
-            .series()
-            .is_some_and(|m| m.msg_histogram(self.received).is_some())
-    }
-
-    /// Observes one message's latency in this direction (see
-    /// [`GrpcMetricsBuilder::client_msg_histograms`]); nothing when not timed.
-    ///
-    /// ```
-    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
-    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
-    ///     .method("/a.B/C", GrpcType::ClientStream).client_msg_histograms(true).build().unwrap();
-    /// let sent = m.start("/a.B/C").sent_counter();
-    /// assert!(sent.times_msgs());
-    /// sent.observe_msg_seconds(0.01);
-    /// ```
-    #[inline]
-    pub fn observe_msg_seconds(&self, seconds: f64) {
-        if let Some(h) = self
-            .target
-            .series()
-            .and_then(|m| m.msg_histogram(self.received))
-        {
-            h.observe(seconds);
-        }
     }
 }
 
@@ -513,7 +331,7 @@ impl CallTracker {
     /// assert!(!server.start("/not a path").is_route_pending()); // never gets labels
     /// ```
     pub fn is_route_pending(&self) -> bool {
-        matches!(&self.target, Target::Deferred(d) if d.resolved.get().is_none())
+        self.target.is_pending()
     }
 
     /// Decides the labels of a server call whose [route is pending](Self::is_route_pending),
@@ -577,10 +395,7 @@ impl CallTracker {
     /// ```
     pub fn response_labels(&mut self, metadata: &dyn HeaderLookup, extensions: ExtensionsRef<'_>) {
         if let Some(values) = &mut self.app {
-            let families = match &self.target {
-                Target::Known(m) => &m.families,
-                Target::Deferred(d) => &d.table.unknown.families,
-            };
+            let families = self.target.families();
             families.app.response(values, metadata, Some(extensions));
         }
     }
@@ -628,10 +443,7 @@ impl CallTracker {
     /// ```
     #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn received_counter(&self) -> MsgCounter {
-        MsgCounter {
-            target: self.target.clone(),
-            received: true,
-        }
+        MsgCounter::new(self.target.clone(), true)
     }
 
     /// A handle counting sent messages of this call.
@@ -643,10 +455,7 @@ impl CallTracker {
     /// ```
     #[doc(hidden)] // promenade-tonic's body wrappers only
     pub fn sent_counter(&self) -> MsgCounter {
-        MsgCounter {
-            target: self.target.clone(),
-            received: false,
-        }
+        MsgCounter::new(self.target.clone(), false)
     }
 
     /// Sets the status code to record when the call ends (the last one set wins).
@@ -747,286 +556,4 @@ impl Drop for CallTracker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Format;
-    use crate::grpc_metrics::{GrpcCode, GrpcType, MAX_DISCOVERED_METHODS};
-
-    #[test]
-    fn tracker_records_once_and_cancels_by_default() {
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Server)
-            .method("/a.B/C", GrpcType::ServerStream)
-            .build()
-            .unwrap();
-        let mut t = m.start("/a.B/C");
-        t.set_code(GrpcCode::Ok);
-        t.finish(GrpcCode::DataLoss);
-        drop(m.start("/a.B/C"));
-        let text = r.encode_to_string(Format::Text).unwrap();
-        assert!(text.contains(r#"grpc_code="DataLoss"} 1"#));
-        assert!(text.contains(r#"grpc_code="Canceled"} 1"#));
-        assert!(!text.contains(r#"grpc_code="OK""#));
-        assert!(text.contains(r#"grpc_server_handling_seconds_count{grpc_type="server_stream",grpc_service="a.B",grpc_method="C"} 2"#));
-        assert!(!text.contains("grpc_server_handling_seconds_bucket{grpc_type=\"server_stream\",grpc_service=\"a.B\",grpc_method=\"C\",grpc_code"));
-    }
-
-    fn text(r: &Registry) -> String {
-        r.encode_to_string(Format::Text).unwrap()
-    }
-
-    /// The value of one sample line, 0 when absent.
-    fn sample(text: &str, series: &str) -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-            .map_or(0.0, |v| v.parse().unwrap())
-    }
-
-    const UNKNOWN_LABELS: &str =
-        r#"{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown"}"#;
-
-    #[test]
-    fn server_defers_a_new_path_until_its_route_is_known() {
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
-        let mut call = m.start("/kv.Store/Get");
-        assert!(call.is_route_pending());
-        assert_eq!(call.labels(), (UNKNOWN, UNKNOWN));
-        call.msg_received();
-        call.received_counter().add(2);
-        // Nothing counted anywhere while the route is pending.
-        assert!(!text(&r).contains("grpc_server_started_total{"));
-        call.resolve_route(true);
-        call.resolve_route(false); // the first decision holds
-        assert_eq!(call.labels(), ("kv.Store", "Get"));
-        assert_eq!(call.grpc_type(), None);
-        call.msg_sent();
-        call.finish(GrpcCode::NotFound);
-        let labels = r#"{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get"}"#;
-        let t = text(&r);
-        assert_eq!(
-            sample(&t, &format!("grpc_server_started_total{labels}")),
-            1.0
-        );
-        assert_eq!(
-            sample(&t, &format!("grpc_server_msg_received_total{labels}")),
-            3.0
-        );
-        assert_eq!(
-            sample(&t, &format!("grpc_server_msg_sent_total{labels}")),
-            1.0
-        );
-        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Get",grpc_code="NotFound"} 1"#));
-        assert_eq!(
-            sample(&t, &format!("grpc_server_handling_seconds_count{labels}")),
-            1.0
-        );
-        assert_eq!(m.discovered_method_count(), 1);
-        // Discovered: the next call is counted at once.
-        let next = m.start("/kv.Store/Get");
-        assert!(!next.is_route_pending());
-        assert_eq!(
-            sample(&text(&r), &format!("grpc_server_started_total{labels}")),
-            2.0
-        );
-        drop(next);
-        assert!(!text(&r).contains(r#"grpc_service="unknown""#));
-    }
-
-    #[test]
-    fn route_misses_and_undecided_calls_stay_unknown() {
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
-        for _ in 0..3 {
-            let mut miss = m.start("/no.Such/Method");
-            assert!(miss.is_route_pending());
-            miss.msg_received();
-            miss.resolve_route(false);
-            assert_eq!(miss.labels(), (UNKNOWN, UNKNOWN));
-            miss.finish(GrpcCode::Unimplemented);
-        }
-        // Ended before any head (cancelled, failed, panicked): unknown, Canceled.
-        let pending = m.start("/kv.Store/Watch");
-        pending.msg_received();
-        drop(pending);
-        // Never gets labels of its own: not deferred at all.
-        assert!(!m.start("/not/a/path").is_route_pending());
-        assert_eq!(m.discovered_method_count(), 0);
-        let t = text(&r);
-        assert_eq!(
-            sample(&t, &format!("grpc_server_started_total{UNKNOWN_LABELS}")),
-            5.0
-        );
-        assert_eq!(
-            sample(
-                &t,
-                &format!("grpc_server_msg_received_total{UNKNOWN_LABELS}")
-            ),
-            4.0
-        );
-        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="Unimplemented"} 3"#));
-        assert!(t.contains(r#"grpc_server_handled_total{grpc_type="unknown",grpc_service="unknown",grpc_method="unknown",grpc_code="Canceled"} 2"#));
-        assert!(!t.contains("no.Such") && !t.contains("kv.Store"));
-        // A miss does not block a later call from discovering the path.
-        let mut hit = m.start("/no.Such/Method");
-        assert!(hit.is_route_pending());
-        hit.resolve_route(true);
-        assert_eq!(m.discovered_method_count(), 1);
-    }
-
-    #[test]
-    fn discovery_stops_at_the_cap() {
-        for side in [Side::Server, Side::Client] {
-            let r = Registry::new();
-            let m = GrpcMetrics::builder(&r, side)
-                .handling_seconds(false)
-                .build()
-                .unwrap();
-            for i in 0..MAX_DISCOVERED_METHODS + 50 {
-                let mut call = m.start(&format!("/s.S/M{i}"));
-                // Full: calls go straight to unknown, nothing waits.
-                if i >= MAX_DISCOVERED_METHODS {
-                    assert!(!call.is_route_pending());
-                    assert_eq!(call.labels(), (UNKNOWN, UNKNOWN));
-                }
-                call.resolve_route(true);
-                call.finish(GrpcCode::Ok);
-            }
-            assert_eq!(m.discovered_method_count(), MAX_DISCOVERED_METHODS);
-            let t = text(&r);
-            let prefix = match side {
-                Side::Server => "grpc_server",
-                Side::Client => "grpc_client",
-            };
-            let started = format!("{prefix}_started_total{{");
-            assert_eq!(
-                t.matches(started.as_str()).count(),
-                MAX_DISCOVERED_METHODS + 1
-            );
-            assert_eq!(
-                sample(&t, &format!("{prefix}_started_total{UNKNOWN_LABELS}")),
-                50.0
-            );
-        }
-    }
-
-    #[test]
-    fn client_discovers_at_start_and_registered_methods_turn_discovery_off() {
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Client).build().unwrap();
-        let call = m.start("/kv.Store/Get");
-        assert!(!call.is_route_pending());
-        assert_eq!(call.labels(), ("kv.Store", "Get"));
-        m.record_started("/kv.Store/Put");
-        m.start("/bad path").finish(GrpcCode::Internal);
-        assert_eq!(m.discovered_method_count(), 2);
-        drop(call);
-        let t = text(&r);
-        assert!(t.contains(r#"grpc_client_started_total{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Put"} 1"#));
-        assert_eq!(
-            sample(&t, &format!("grpc_client_started_total{UNKNOWN_LABELS}")),
-            1.0
-        );
-
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Server)
-            .method("/kv.Store/Get", GrpcType::Unary)
-            .build()
-            .unwrap();
-        let other = m.start("/kv.Store/Put");
-        assert!(!other.is_route_pending());
-        assert_eq!(other.labels(), (UNKNOWN, UNKNOWN));
-        assert_eq!(m.start("/kv.Store/Get").grpc_type(), Some(GrpcType::Unary));
-        // A server interceptor cannot see routes: unknown unless registered or discovered.
-        let s = GrpcMetrics::builder(&r, Side::Client).build().unwrap();
-        drop(s);
-        let r2 = Registry::new();
-        let server = GrpcMetrics::builder(&r2, Side::Server).build().unwrap();
-        server.record_started("/kv.Store/Get");
-        assert_eq!(server.discovered_method_count(), 0);
-        assert_eq!(
-            sample(
-                &text(&r2),
-                &format!("grpc_server_started_total{UNKNOWN_LABELS}")
-            ),
-            1.0
-        );
-    }
-
-    #[test]
-    fn messages_counted_while_the_route_is_decided_are_never_lost() {
-        const ADDS: u64 = 20_000;
-        for round in 0..20 {
-            let r = Registry::new();
-            let m = GrpcMetrics::builder(&r, Side::Server).build().unwrap();
-            let mut call = m.start("/kv.Store/Stream");
-            let go = Arc::new(std::sync::Barrier::new(5));
-            let progress = Arc::new(AtomicU64::new(0));
-            let threads: Vec<_> = (0..4)
-                .map(|i| {
-                    let c = if i % 2 == 0 {
-                        call.received_counter()
-                    } else {
-                        call.sent_counter()
-                    };
-                    let (go, progress) = (Arc::clone(&go), Arc::clone(&progress));
-                    std::thread::spawn(move || {
-                        go.wait();
-                        for _ in 0..ADDS {
-                            c.add(1);
-                            progress.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                })
-                .collect();
-            // Decide while the counters are busy, so adds race with the decision.
-            go.wait();
-            while progress.load(Ordering::Relaxed) < ADDS {
-                std::hint::spin_loop();
-            }
-            call.resolve_route(round % 2 == 0);
-            for t in threads {
-                t.join().unwrap();
-            }
-            call.finish(GrpcCode::Ok);
-            let t = text(&r);
-            let labels = if round % 2 == 0 {
-                r#"{grpc_type="unknown",grpc_service="kv.Store",grpc_method="Stream"}"#
-            } else {
-                UNKNOWN_LABELS
-            };
-            let both = (2 * ADDS) as f64;
-            assert_eq!(
-                sample(&t, &format!("grpc_server_msg_received_total{labels}")),
-                both
-            );
-            assert_eq!(
-                sample(&t, &format!("grpc_server_msg_sent_total{labels}")),
-                both
-            );
-            assert_eq!(
-                sample(&t, &format!("grpc_server_started_total{labels}")),
-                1.0
-            );
-        }
-    }
-
-    #[test]
-    fn discovery_can_be_turned_off() {
-        let r = Registry::new();
-        let m = GrpcMetrics::builder(&r, Side::Server)
-            .discover_methods(false)
-            .build()
-            .unwrap();
-        let call = m.start("/kv.Store/Get");
-        assert!(!call.is_route_pending());
-        drop(call);
-        assert_eq!(
-            sample(
-                &text(&r),
-                &format!("grpc_server_started_total{UNKNOWN_LABELS}")
-            ),
-            1.0
-        );
-    }
-}
+mod tests;

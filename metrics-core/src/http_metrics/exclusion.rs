@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 /// The exclusion options as given to the builder, checked by [`ExclusionSpec::build`].
 #[derive(Debug, Default, Clone)]
 pub(super) struct ExclusionSpec {
+    pub(super) paths: Vec<String>,
     pub(super) prefixes: Vec<String>,
     pub(super) routes: Vec<String>,
     pub(super) allowed: Vec<String>,
@@ -30,9 +31,9 @@ pub(super) struct ExclusionSpec {
 
 impl ExclusionSpec {
     /// Validates the options (with messages naming the option and the value given) and
-    /// builds the matcher, together with the exact paths of `exclude_path`.
-    pub(super) fn build(self, paths: &[String]) -> Result<Exclusions> {
-        for path in paths {
+    /// builds the matcher.
+    pub(super) fn build(self) -> Result<Exclusions> {
+        for path in &self.paths {
             check_path("exclude_path", path)?;
         }
         for prefix in &self.prefixes {
@@ -61,7 +62,7 @@ impl ExclusionSpec {
             unmatched_statuses.insert(status);
         }
         Ok(Exclusions {
-            paths: boxed(paths),
+            paths: boxed(&self.paths),
             prefixes: boxed(&self.prefixes),
             routes: boxed(&self.routes),
             allowed: (!self.allowed.is_empty()).then(|| boxed(&self.allowed)),
@@ -314,7 +315,7 @@ mod tests {
         let with = |f: fn(&mut ExclusionSpec)| {
             let mut s = spec();
             f(&mut s);
-            s.build(&[]).map(|_| ()).unwrap_err().to_string()
+            s.build().map(|_| ()).unwrap_err().to_string()
         };
         assert!(with(|s| s.statuses.push(99)).contains("exclude_status(99)"));
         assert!(with(|s| s.statuses.push(1000)).contains("100 to 999"));
@@ -329,11 +330,11 @@ mod tests {
             both.contains("allow_route(\"/a\") and exclude_route(\"/a\")"),
             "{both}"
         );
-        assert!(spec().build(&[String::new()]).is_err());
+        assert!(with(|s| s.paths.push(String::new())).contains("empty"));
         for status in [100, 404, 999] {
             let mut s = spec();
             s.statuses.push(status);
-            assert!(s.build(&[]).is_ok());
+            assert!(s.build().is_ok());
         }
     }
 
@@ -344,7 +345,8 @@ mod tests {
         s.routes.push("/health/{probe}".into());
         s.statuses.push(418);
         s.unmatched_statuses.push(404);
-        let e = s.build(&["/metrics".into()]).unwrap();
+        s.paths.push("/metrics".into());
+        let e = s.build().unwrap();
         assert!(e.path("/metrics") && !e.path("/metrics2") && !e.path("/"));
         assert!(e.path("/static/") && e.path("/static/a.css") && !e.path("/static"));
         assert!(e.by_route());
@@ -355,14 +357,14 @@ mod tests {
         let mut s = spec();
         s.allowed.push("/a".into());
         s.routes.push("unmatched".into());
-        let e = s.build(&[]).unwrap();
+        let e = s.build().unwrap();
         assert!(!e.route(Some("/a")) && e.route(Some("/b")) && e.route(None));
         let mut s = spec();
         s.allowed.extend(["/a".into(), UNMATCHED_ROUTE.into()]);
-        let e = s.build(&[]).unwrap();
+        let e = s.build().unwrap();
         assert!(!e.route(Some("/a")) && e.route(Some("/b")) && !e.route(None));
 
-        let e = spec().build(&[]).unwrap();
+        let e = spec().build().unwrap();
         assert!(!e.by_route() && !e.route(None) && !e.status(404, true) && !e.path("/"));
     }
 

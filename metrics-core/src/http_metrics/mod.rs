@@ -9,7 +9,8 @@
 //! - `request`: what an adapter knows about a request ([`RequestInfo`]);
 //! - labels from the application ([`HeaderLookup`], [`ExtensionsRef`], [`LabelValues`]) live
 //!   in [`crate::app_labels`], shared with gRPC, and are re-exported here;
-//! - `builder`: [`HttpMetricsBuilder`], its options and the [`HttpMetrics`] handle;
+//! - `builder/`: [`HttpMetricsBuilder`], its options (one file per concern: general options,
+//!   exclusions, labels from the application, `build`) and the [`HttpMetrics`] handle;
 //! - `exclusion`: which requests are not recorded (paths, prefixes, routes, allow-list,
 //!   statuses) and where each adapter decides;
 //! - `route_policy`: [`RoutePolicy`], per-route duration end and buckets for long-lived routes;
