@@ -145,7 +145,6 @@ impl<M: Metric> FamilyBuilder<M> {
             .iter()
             .all(|l| crate::name::is_valid_label_name(l));
         let fallback = Arc::new(Entry {
-            hash: 0,
             labels: Box::from(""),
             position: AtomicUsize::new(DEAD),
             metric: M::build(&self.options),

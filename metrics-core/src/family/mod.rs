@@ -340,7 +340,6 @@ impl<M: Metric> Family<M> {
         let mut labels = String::new();
         render_labels(&mut labels, &self.inner.label_names, values);
         let entry = Arc::new(Entry {
-            hash,
             labels: labels.into_boxed_str(),
             position: AtomicUsize::new(state.order.len()),
             metric: M::build(&self.inner.options),
@@ -348,7 +347,7 @@ impl<M: Metric> Family<M> {
         state.order.push(Some(Arc::clone(&entry)));
         state.live += 1;
         state.occupied += 1;
-        let index = table.place(&entry);
+        let index = table.place(hash, &entry);
         SeriesRef {
             table: Guard::from_inner(table),
             index,
@@ -359,12 +358,22 @@ impl<M: Metric> Family<M> {
     /// at half load, and compacts the order list. Readers of the old table finish on it;
     /// dead entries are freed when the last of them lets go.
     fn rebuild(&self, state: &mut WriteState<M>, live: usize) {
-        let fallback = Arc::clone(&self.inner.table.load().fallback);
-        let table = Table::with_capacity(live.saturating_mul(2), fallback);
+        let old = self.inner.table.load_full();
+        let table = Table::with_capacity(live.saturating_mul(2), Arc::clone(&old.fallback));
+        // The hashes come from the old table (entries do not keep theirs); its live entries
+        // are exactly the order list's.
+        for (hash, slot) in old.hashes.iter().zip(old.slots.iter()) {
+            let hash = hash.load(Ordering::Relaxed);
+            if hash != 0
+                && let Some(entry) = slot.get()
+                && entry.is_live()
+            {
+                table.place(hash, entry);
+            }
+        }
         state.order.retain(Option::is_some);
         for (position, entry) in state.order.iter().flatten().enumerate() {
             entry.position.store(position, Ordering::Relaxed);
-            table.place(entry);
         }
         state.occupied = state.order.len();
         self.inner.table.store(Arc::new(table));

@@ -48,25 +48,31 @@ use crate::metric::{Exemplar, Metric, MetricType, created_now};
 #[derive(Debug)]
 pub struct Counter {
     int: AtomicU64,
-    /// How many times `int` has passed a multiple of 2^63, counted by the writer that
-    /// passed it, on a cold path. It may lag `int` by one pass; bit 63 of `int` tells
-    /// readers when it does (see [`Counter::get`]).
-    halves: AtomicU64,
     float_bits: AtomicU64,
     created_bits: AtomicU64,
-    // The latest exemplar, replaced whole: one word (a `OnceLock<Box<Mutex<_>>>` takes two),
-    // and a scrape reads it without a lock.
-    exemplar: ArcSwapOption<Exemplar>,
+    // What is rarely written, replaced whole and read by a scrape without a lock: the latest
+    // exemplar and the count of passes of 2^63. One word for both keeps a counter at 32
+    // bytes, so a family's series entry fits a smaller allocation class.
+    cold: ArcSwapOption<Cold>,
+}
+
+/// The rarely written part of a [`Counter`].
+#[derive(Debug, Default)]
+struct Cold {
+    /// How many times `int` has passed a multiple of 2^63, counted by the writer that
+    /// passed it, on a cold path. It may lag `int` by one pass; bit 63 of `int` tells
+    /// readers when it does (see [`Counter::value`]).
+    halves: u64,
+    exemplar: Option<Exemplar>,
 }
 
 impl Default for Counter {
     fn default() -> Self {
         Self {
             int: AtomicU64::new(0),
-            halves: AtomicU64::new(0),
             float_bits: AtomicU64::new(0),
             created_bits: created_now(),
-            exemplar: ArcSwapOption::const_empty(),
+            cold: ArcSwapOption::const_empty(),
         }
     }
 }
@@ -119,8 +125,15 @@ impl Counter {
     #[cold]
     #[inline(never)]
     fn passed_half(&self) {
-        // Release: a reader that sees the new count also sees the add that caused it.
-        self.halves.fetch_add(1, Ordering::Release);
+        // Published after the add that caused it: a reader that sees the new count also
+        // sees that add. `rcu` retries if an exemplar or another pass lands meanwhile.
+        self.cold.rcu(|cold| {
+            let cold = cold.as_deref();
+            Some(Arc::new(Cold {
+                halves: cold.map_or(0, |c| c.halves) + 1,
+                exemplar: cold.and_then(|c| c.exemplar.clone()),
+            }))
+        });
     }
 
     #[cold]
@@ -163,8 +176,28 @@ impl Counter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement(v));
         }
-        let exemplar = Exemplar::new(labels, v)?;
-        self.exemplar.store(Some(Arc::new(exemplar)));
+        let mut exemplar = Exemplar::new(labels, v)?;
+        // Replace the exemplar, keeping the pass count: a compare-and-swap loop that moves
+        // the exemplar back out of a lost attempt instead of cloning it.
+        let mut current = self.cold.load();
+        loop {
+            let next = Arc::new(Cold {
+                halves: current.as_deref().map_or(0, |c| c.halves),
+                exemplar: Some(exemplar),
+            });
+            let previous = self.cold.compare_and_swap(&current, Some(next.clone()));
+            if ptr_eq(&previous, &current) {
+                break;
+            }
+            current = previous;
+            exemplar = match Arc::try_unwrap(next) {
+                Ok(Cold {
+                    exemplar: Some(e), ..
+                }) => e,
+                // Unreachable (the new value was never published), but never panic.
+                _ => return self.inc_by(v),
+            };
+        }
         self.inc_by(v)
     }
 
@@ -174,9 +207,14 @@ impl Counter {
     /// assert_eq!(promenade_core::Counter::default().get(), 0.0);
     /// ```
     pub fn get(&self) -> f64 {
-        // `halves` first: the integer cell read after it has passed at least that many
-        // multiples of 2^63 (acquire pairs with the writer's release).
-        let halves = self.halves.load(Ordering::Acquire);
+        self.value(self.cold.load().as_deref())
+    }
+
+    /// The value, with the rarely written part already loaded by the caller.
+    fn value(&self, cold: Option<&Cold>) -> f64 {
+        // The pass count first: the integer cell read after it has passed at least that many
+        // multiples of 2^63 (the load of `cold` pairs with the writer's publication).
+        let halves = cold.map_or(0, |c| c.halves);
         let int = self.int.load(Ordering::Relaxed);
         // A writer that just passed a multiple of 2^63 may not have counted it yet: then the
         // parity of `halves` differs from bit 63 of the cell.
@@ -206,12 +244,13 @@ impl Metric for Counter {
     fn encode(&self, labels: &LabelSet<'_>, enc: &mut MetricEncoder<'_>) {
         // The exemplar is read before the value, so it never refers to an uncounted event (as
         // in the Go client).
-        let exemplar = self.exemplar.load();
+        let cold = self.cold.load();
+        let cold = cold.as_deref();
         enc.counter_with_exemplar(
             labels,
-            self.get(),
+            self.value(cold),
             Some(self.created()),
-            exemplar.as_deref(),
+            cold.and_then(|c| c.exemplar.as_ref()),
         );
     }
 }
@@ -224,6 +263,15 @@ const MAX_INT_INCREMENT: u64 = 1 << 53;
 
 /// The integer cell's bits below bit 63.
 const LOW_BITS: u64 = (1 << 63) - 1;
+
+/// Whether two loads of an `ArcSwapOption` saw the same value.
+fn ptr_eq(a: &Option<Arc<Cold>>, b: &Option<Arc<Cold>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
 
 /// Adds `v` to an f64 stored as bits, with a CAS loop.
 #[inline]
@@ -242,17 +290,67 @@ pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
 mod tests {
     use super::*;
 
+    fn halves(c: &Counter) -> u64 {
+        c.cold.load().as_deref().map_or(0, |c| c.halves)
+    }
+
+    fn set_halves(c: &Counter, halves: u64) {
+        c.cold.store(Some(Arc::new(Cold {
+            halves,
+            exemplar: None,
+        })));
+    }
+
+    #[test]
+    fn a_counter_is_four_words() {
+        // A family's counter entry (labels, position, counter) then fits a 72-byte
+        // allocation with the `Arc` header: the 80-byte malloc class, not the 96-byte one.
+        assert_eq!(std::mem::size_of::<Counter>(), 32);
+    }
+
+    #[test]
+    fn exemplars_and_passes_do_not_lose_each_other() {
+        let c = std::sync::Arc::new(Counter::default());
+        c.int.store(LOW_BITS - 1_000, Ordering::Relaxed);
+        let exemplars = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000 {
+                    let id = i.to_string();
+                    c.inc_by_with_exemplar(1.0, &[("trace_id", &id)]).unwrap();
+                }
+            })
+        };
+        for _ in 0..100_000 {
+            c.inc();
+        }
+        exemplars.join().unwrap();
+        assert_eq!(
+            halves(&c),
+            1,
+            "the pass is counted once, not lost to an exemplar"
+        );
+        let want = u128::from(LOW_BITS) - 1_000 + 102_000;
+        assert_eq!(c.get(), want as f64);
+        let cold = c.cold.load();
+        let exemplar = cold.as_deref().and_then(|c| c.exemplar.as_ref());
+        assert!(
+            exemplar.is_some(),
+            "the last exemplar is kept across the pass"
+        );
+    }
+
     #[test]
     fn carry_is_counted_on_the_cold_path() {
         let c = Counter::default();
         c.int.store(LOW_BITS, Ordering::Relaxed);
         c.inc();
-        assert_eq!(c.halves.load(Ordering::Relaxed), 1);
+        assert_eq!(halves(&c), 1);
         assert_eq!(c.get(), 9_223_372_036_854_775_808.0);
         c.int.store(u64::MAX - 2, Ordering::Relaxed);
         c.inc_by_u64(5);
         assert_eq!(c.int.load(Ordering::Relaxed), 2);
-        assert_eq!(c.halves.load(Ordering::Relaxed), 2);
+        assert_eq!(halves(&c), 2);
         assert_eq!(c.get(), 18_446_744_073_709_551_618.0);
     }
 
@@ -263,11 +361,11 @@ mod tests {
         let c = Counter::default();
         c.int.store((1 << 63) + 7, Ordering::Relaxed);
         assert_eq!(c.get(), 9_223_372_036_854_775_815.0);
-        c.halves.store(1, Ordering::Relaxed);
+        set_halves(&c, 1);
         assert_eq!(c.get(), 9_223_372_036_854_775_815.0);
         c.int.store(3, Ordering::Relaxed); // wrapped past 2^64, still counted once
         assert_eq!(c.get(), 18_446_744_073_709_551_619.0);
-        c.halves.store(2, Ordering::Relaxed);
+        set_halves(&c, 2);
         assert_eq!(c.get(), 18_446_744_073_709_551_619.0);
     }
 
