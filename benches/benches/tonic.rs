@@ -281,7 +281,62 @@ where
     }
 }
 
+/// Runs `n` unary calls through `svc`: the loop `TONIC_COUNT` mode hands to callgrind
+/// (`--toggle-collect='*counted_calls*'`), so that only the calls are counted.
+#[inline(never)]
+fn counted_calls<S, B>(rt: &tokio::runtime::Runtime, svc: &S, body: &Bytes, n: usize)
+where
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    rt.block_on(async {
+        for _ in 0..n {
+            black_box(call(svc, body).await);
+        }
+    });
+}
+
+/// `TONIC_COUNT=variant[:n]`: instead of timing, runs `n` in-process unary calls (default
+/// 10,000) of one variant (`bare`, `layer`, `passthrough`) after 100 warm-up calls, for an
+/// instruction count that does not depend on the machine's load:
+///
+/// ```text
+/// TONIC_COUNT=layer:5000 valgrind --tool=callgrind --collect-atstart=no \
+///     --toggle-collect='*counted_calls*' target/release/deps/tonic-<hash>
+/// ```
+fn count(spec: &str) {
+    let (variant, n) = spec.split_once(':').unwrap_or((spec, "10000"));
+    let n: usize = n.parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = framed_ping();
+    macro_rules! run {
+        ($svc:expr) => {{
+            let svc = $svc;
+            counted_calls(&rt, &svc, &body, 100);
+            counted_calls(&rt, &svc, &body, n);
+        }};
+    }
+    match variant {
+        "bare" => run!(promenade_tonic_demo::server()),
+        "layer" => run!(GrpcServerService::new(
+            promenade_tonic_demo::server(),
+            metrics(Side::Server)
+        )),
+        "passthrough" => run!(PassthroughBody(promenade_tonic_demo::server())),
+        other => panic!("TONIC_COUNT: unknown variant {other:?} (bare, layer, passthrough)"),
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("TONIC_COUNT") {
+        count(&spec);
+        return;
+    }
     ab();
     benches();
     Criterion::default().configure_from_args().final_summary();

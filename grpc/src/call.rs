@@ -94,6 +94,10 @@ fn is_grpc<B>(req: &Request<B>) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
+/// W3C Trace Context's header. A constant name: looking a `&str` up parses and hashes it
+/// on every call.
+static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// Starts tracking a gRPC call: `started` now, with the request labels from the
 /// application read from the request's metadata and extensions as this layer sees them, and
 /// a sampled W3C `traceparent` in the metadata becomes the handling-seconds exemplar. `None`
@@ -109,7 +113,7 @@ pub(crate) fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> Option<C
     );
     if let Some(tp) = req
         .headers()
-        .get("traceparent")
+        .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
     {
         tracker.set_traceparent(tp);
