@@ -10,9 +10,14 @@
 //! on 127.0.0.1:0, 2 keep-alive client threads, a bounded number of requests per round,
 //! variants alternating, median requests/s of the rounds.
 //!
+//! Paired (instead of criterion, with `ACTIX_PAIRED=batches`): bare and each app in
+//! interleaved batches, median of the per-batch differences; instruction counts (with
+//! `ACTIX_COUNT=variant[:n]` under callgrind, see [`count`]).
+//!
 //! ```text
 //! cargo bench -p promenade-benches --bench actix -- --warm-up-time 1 --measurement-time 3
 //! LOOPBACK_ROUNDS=5 LOOPBACK_REQUESTS=20000 (defaults); ACTIX_LOOPBACK=0 skips the loopback
+//! ACTIX_PAIRED=101 cargo bench -p promenade-benches --bench actix
 //! ```
 #![allow(missing_docs, clippy::unwrap_used)] // benchmark harness
 
@@ -470,9 +475,93 @@ fn count(spec: &str) {
     }
 }
 
+/// A batch of in-process requests to one app; returns ns per request.
+type Batch = Box<dyn FnMut(&actix_rt::SystemRunner) -> f64>;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `ACTIX_PAIRED=batches` (default 101): paired in-process overhead. Short batches of bare
+/// actix-web and of each instrumented app, interleaved with the bare one in alternating order,
+/// so that drift and load from other processes hit both sides of each difference alike;
+/// reports the median over batches of (app − bare) ns per request, and the ratios the
+/// targets are stated in. The sequential criterion cases drift by more than the 0.1 µs
+/// between promenade and the hand-written middleware.
+fn paired(batches: usize) {
+    const PER_BATCH: u32 = 2_000;
+    let sys = actix_rt::System::new();
+    macro_rules! batch {
+        ($app:expr) => {{
+            let app = sys.block_on(test::init_service($app));
+            Box::new(move |sys: &actix_rt::SystemRunner| {
+                let start = Instant::now();
+                sys.block_on(async {
+                    for _ in 0..PER_BATCH {
+                        let req = test::TestRequest::get().uri("/users/42").to_request();
+                        let res = test::call_service(&app, req).await;
+                        black_box(test::read_body(res).await);
+                    }
+                });
+                start.elapsed().as_nanos() as f64 / f64::from(PER_BATCH)
+            }) as Batch
+        }};
+    }
+    let mut bare = batch!(App::new().configure(routes));
+    let mut others: Vec<(&str, Batch)> = vec![
+        (
+            "promenade",
+            batch!(App::new().wrap(promenade()).configure(routes)),
+        ),
+        ("hand-written", batch!(hand_written_app!(hand()))),
+        (
+            "actix-web-prom",
+            batch!(App::new().wrap(actix_web_prom()).configure(routes)),
+        ),
+    ];
+    let mut diffs: Vec<Vec<f64>> = vec![Vec::with_capacity(batches); others.len()];
+    let mut bare_ns = Vec::with_capacity(batches * others.len());
+    for i in 0..batches {
+        for (k, (_, run)) in others.iter_mut().enumerate() {
+            let (b, x) = if (i + k) % 2 == 0 {
+                let b = bare(&sys);
+                (b, run(&sys))
+            } else {
+                let x = run(&sys);
+                (bare(&sys), x)
+            };
+            diffs[k].push(x - b);
+            bare_ns.push(b);
+        }
+    }
+    println!(
+        "\npaired overhead vs bare actix-web (GET /users/42): {batches} interleaved batches x {PER_BATCH} requests, median of differences; bare median {:.0} ns",
+        median(&mut bare_ns)
+    );
+    let overhead: Vec<f64> = diffs.iter_mut().map(|d| median(d)).collect();
+    for ((name, _), o) in others.iter().zip(&overhead) {
+        println!("  {name:<16} {o:+7.0} ns/request");
+    }
+    println!(
+        "  promenade / hand-written {:.2}x, promenade / actix-web-prom {:.2}x",
+        overhead[0] / overhead[1],
+        overhead[0] / overhead[2]
+    );
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("ACTIX_COUNT") {
         count(&spec);
+        return;
+    }
+    if let Ok(batches) = std::env::var("ACTIX_PAIRED") {
+        paired(batches.parse().unwrap_or(101));
         return;
     }
     let mut c = Criterion::default().configure_from_args();

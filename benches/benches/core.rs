@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group};
 use promenade_benches::{
     DEFAULT_BUCKETS, HOT_LABELS, LABEL_NAMES, Library, OBSERVATIONS, Scenario, build_counters,
     build_histograms, metrics_rs, prom_client,
@@ -735,4 +735,38 @@ criterion_group!(
     encode,
     encode_protobuf
 );
-criterion_main!(benches);
+/// Runs `n` histogram observations of one library: the loop `CORE_COUNT` mode hands to
+/// callgrind (`--toggle-collect='core::counted_observations'`).
+#[inline(never)]
+fn counted_observations(h: &Histograms, lib: Library, n: u64) {
+    black_box(h.run(lib, n));
+}
+
+/// `CORE_COUNT=library[:n]`: instead of timing, runs `n` classic histogram observations
+/// (default 1,000,000) after 1,000 warm-up ones, for an instruction count that does not
+/// depend on the machine's load:
+///
+/// ```text
+/// CORE_COUNT=promenade:1000000 valgrind --tool=callgrind --collect-atstart=no \
+///     --toggle-collect='core::counted_observations' target/release/deps/core-<hash>
+/// ```
+fn count(spec: &str) {
+    let (name, n) = spec.split_once(':').unwrap_or((spec, "1000000"));
+    let n: u64 = n.parse().expect("CORE_COUNT: n is a number");
+    let lib = Library::ALL
+        .into_iter()
+        .find(|l| l.name() == name)
+        .expect("CORE_COUNT: a library name, as in the benchmark ids");
+    let h = Histograms::new();
+    counted_observations(&h, lib, 1_000);
+    counted_observations(&h, lib, n);
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("CORE_COUNT") {
+        count(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

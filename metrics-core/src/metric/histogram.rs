@@ -165,11 +165,8 @@ impl Buckets {
         // NaN compares false everywhere and lands in +Inf, as in the Go client.
         if v.is_nan() {
             b.len()
-        } else if b.len() <= 16 {
-            // The first bound >= v is at the number of bounds below v (bounds ascend): a count
-            // without early exit compiles to branch-free (vectorised) compares.
-            b.iter().filter(|bound| **bound < v).count()
         } else {
+            // Bounds ascend: the first bound >= v (a branch-free binary search).
             b.partition_point(|bound| *bound < v)
         }
     }

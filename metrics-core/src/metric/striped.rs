@@ -171,18 +171,29 @@ impl StripedCells {
         if !self.try_take(base) {
             base = self.take_other(seed);
         }
+        // A stripe starts on a block: its lock and sum cells are the first block's first two,
+        // found with one bounds check; the bucket cell is usually in that block too.
+        let first = base / BLOCK;
+        let Some(head) = self.blocks.get(first) else {
+            return; // unreachable: `base` is a stripe's start
+        };
         // The stripe is ours until released: plain load/store pairs, no read-modify-write.
-        let sum = self.cell(base + 1);
+        let sum = &head.0[1];
         sum.store(
             (f64::from_bits(sum.load(Ordering::Relaxed)) + v).to_bits(),
             Ordering::Relaxed,
         );
-        let cell = self.cell(base + 2 + bucket.min(self.buckets));
+        let offset = 2 + bucket.min(self.buckets);
+        let cell = if offset < BLOCK {
+            &head.0[offset]
+        } else {
+            self.cell(base + offset)
+        };
         cell.store(
             cell.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        self.release(base);
+        head.0[0].store(FREE, Ordering::Release);
     }
 
     /// Reads all stripes consistently into `out` (reusing its allocation).
@@ -223,6 +234,26 @@ mod tests {
         assert_eq!(r.count, 3);
         assert_eq!(r.buckets, vec![1, 1]);
         assert_eq!(r.sum, 11.0);
+    }
+
+    #[test]
+    fn buckets_past_the_first_block() {
+        // 40 buckets: a stripe spans three blocks; bucket 35 and +Inf are outside the first.
+        let cells = StripedCells::new(40);
+        cells.record(0, 0.5);
+        cells.record(13, 1.0);
+        cells.record(14, 1.0);
+        cells.record(35, 1.0);
+        cells.record(100, 2.0);
+        let mut r = CellsReading::default();
+        cells.read_into(&mut r);
+        assert_eq!(r.count, 5);
+        assert_eq!(r.sum, 5.5);
+        let mut want = vec![0; 40];
+        for i in [0, 13, 14, 35] {
+            want[i] = 1;
+        }
+        assert_eq!(r.buckets, want);
     }
 
     /// Writers on more threads than stripes, with a reader that checks every reading is
