@@ -167,15 +167,24 @@ impl StripedCells {
     #[inline]
     pub(crate) fn record(&self, bucket: usize, v: f64) {
         let seed = this_thread_stripe();
-        let mut base = (seed & self.stripe_mask) * self.stride;
-        if !self.try_take(base) {
-            base = self.take_other(seed);
-        }
         // A stripe starts on a block: its lock and sum cells are the first block's first two,
         // found with one bounds check; the bucket cell is usually in that block too.
-        let first = base / BLOCK;
-        let Some(head) = self.blocks.get(first) else {
-            return; // unreachable: `base` is a stripe's start
+        let own = (seed & self.stripe_mask) * self.stride;
+        let (base, head) = match self.blocks.get(own / BLOCK) {
+            Some(head)
+                if head.0[0]
+                    .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok() =>
+            {
+                (own, head)
+            }
+            _ => {
+                let base = self.take_other(seed);
+                match self.blocks.get(base / BLOCK) {
+                    Some(head) => (base, head),
+                    None => return, // unreachable: `base` is a stripe's start
+                }
+            }
         };
         // The stripe is ours until released: plain load/store pairs, no read-modify-write.
         let sum = &head.0[1];
