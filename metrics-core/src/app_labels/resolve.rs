@@ -186,10 +186,12 @@ impl AppLabels {
         self.names.iter().map(|n| &**n)
     }
 
+    #[inline]
     pub(crate) fn reads_request_extensions(&self) -> bool {
         self.request_extensions
     }
 
+    #[inline]
     pub(crate) fn reads_response(&self) -> bool {
         self.response
     }
