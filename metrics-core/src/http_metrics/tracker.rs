@@ -106,7 +106,10 @@ impl HttpMetrics {
                 0
             },
             response_bytes: 0,
-            excluded: false,
+            // Adapters decide route rules before starting a request; asked here once more
+            // (a string comparison per rule, none without rules) so that a route given to
+            // `start`, or an unmatched request never routed, needs no check at the end.
+            excluded: inner.exclusions.route(info.route),
         }
     }
 }
@@ -158,7 +161,8 @@ pub struct RequestTracker {
     head_seconds: Option<f64>,
     request_bytes: u64,
     response_bytes: u64,
-    /// Set by [`RequestTracker::set_route`] for an excluded route: nothing is recorded.
+    /// The request's route is excluded (as given to start or to
+    /// [`RequestTracker::set_route`]): nothing is recorded.
     excluded: bool,
 }
 
@@ -276,8 +280,8 @@ impl RequestTracker {
     pub fn set_route(&mut self, route: Option<&str>) {
         let inner = &*self.inner;
         // An excluded route is not looked up: its entry would be a trace of it.
-        if inner.exclusions.route(route) {
-            self.excluded = true;
+        self.excluded = inner.exclusions.route(route);
+        if self.excluded {
             self.route = None;
             return;
         }
@@ -449,11 +453,6 @@ impl Drop for RequestTracker {
         let Some(entry) = self.route.take().or_else(|| self.unmatched_entry()) else {
             return;
         };
-        // Route rules are decided by the adapters before the request starts; asked again
-        // here for a route that was passed `None` at start and never set (unmatched).
-        if exclusions.by_route() && exclusions.route(Some(&entry.label_value(1))) {
-            return;
-        }
         let classes = self.inner.status_classes;
         // Without derived or application labels the series depends on (method, route,
         // status) only: the route entry remembers it per common status.
