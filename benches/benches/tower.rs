@@ -23,6 +23,9 @@
 //!    extension) with and without a request-extension label and a response-extension label
 //!    declared; and `core_tracker_app_labels`, the core tracker with both labels.
 //!
+//! 5. Instruction counts (`TOWER_COUNT=variant[:n[:unmatched]]`, see [`count`]): one
+//!    variant's requests under callgrind instead of the timings.
+//!
 //! ```text
 //! cargo bench -p promenade-benches --bench tower -- --warm-up-time 1 --measurement-time 3
 //! ```
@@ -610,7 +613,68 @@ fn paired() {
     }
 }
 
+/// Runs `n` requests to `path` through `router`: the loop `TOWER_COUNT` mode hands to
+/// callgrind (`--toggle-collect='tower::counted_requests'`), so that only the requests are
+/// counted. (Not `*counted_requests*`: the async block inside, `counted_requests::{{closure}}`,
+/// would match too and toggle collection off again.)
+#[inline(never)]
+fn counted_requests(
+    rt: &tokio::runtime::Runtime,
+    router: &mut Router,
+    n: usize,
+    path: &'static str,
+) {
+    rt.block_on(async {
+        for _ in 0..n {
+            one_request(router, path).await;
+        }
+    });
+}
+
+/// `TOWER_COUNT=variant[:n[:unmatched]]`: instead of timing, runs `n` requests (default
+/// 10,000) of one variant to `/users/42` (or `/nope` with `unmatched`) after 100 warm-up
+/// requests, for an instruction count that does not depend on the machine's load:
+///
+/// ```text
+/// TOWER_COUNT=promenade:5000 valgrind --tool=callgrind --collect-atstart=no \
+///     --toggle-collect='tower::counted_requests' target/release/deps/tower-<hash>
+/// ```
+///
+/// Instructions per request: the total ÷ (n + 100).
+fn count(spec: &str) {
+    let mut parts = spec.split(':');
+    let variant = parts.next().unwrap_or_default();
+    let n: usize = parts.next().map_or(10_000, |n| n.parse().unwrap());
+    let path = match parts.next() {
+        None | Some("matched") => "/users/42",
+        Some("unmatched") => "/nope",
+        Some(other) => panic!("TOWER_COUNT: {other:?} is neither matched nor unmatched"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut router = match variant {
+        "bare" => bare(),
+        "noop-layer" => noop_layer(),
+        "promenade" => ours(),
+        "route-excluded" => ours_route_excluded(),
+        "status-excluded" => ours_status_excluded(),
+        "hand-written" => hand_written(),
+        "axum-prometheus" => axum_prometheus_once(),
+        other => panic!(
+            "TOWER_COUNT: unknown variant {other:?} (bare, noop-layer, promenade, route-excluded, status-excluded, hand-written, axum-prometheus)"
+        ),
+    };
+    counted_requests(&rt, &mut router, 100, path);
+    counted_requests(&rt, &mut router, n, path);
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("TOWER_COUNT") {
+        count(&spec);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     if std::env::var("TOWER_PAIRED").as_deref() != Ok("0") {

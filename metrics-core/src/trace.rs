@@ -7,36 +7,39 @@ use std::fmt;
 
 use crate::metric::Histogram;
 
-/// A trace id as an exemplar carries it: 32 lower-case hex digits, not all zero (the W3C
-/// Trace Context form). It is checked once, when made, so attaching it as an exemplar
-/// label cannot fail later, and it is `Copy` so a request can hold it without allocating.
+/// A trace id as an exemplar carries it: 16 bytes, not all zero (the W3C Trace Context
+/// form), written as 32 lower-case hex digits when attached. It is checked once, when made,
+/// so attaching it as an exemplar label cannot fail later, and it is small and `Copy` so a
+/// request can hold it without allocating (binary: half the bytes a request moves around).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TraceId([u8; 32]);
+pub(crate) struct TraceId([u8; 16]);
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl TraceId {
     /// The id of 32 lower-case hex digits, not all zero; anything else is `None`.
     pub(crate) fn from_hex(hex: &str) -> Option<TraceId> {
-        if !is_lower_hex(hex, 32) || hex.bytes().all(|b| b == b'0') {
+        if !is_lower_hex(hex, 32) {
             return None;
         }
-        let mut id = [0u8; 32];
-        id.copy_from_slice(hex.as_bytes());
-        Some(TraceId(id))
+        let mut id = [0u8; 16];
+        for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            // Checked as lower-case hex above.
+            let digit = |c: u8| {
+                if c.is_ascii_digit() {
+                    c - b'0'
+                } else {
+                    c - b'a' + 10
+                }
+            };
+            *byte = digit(pair[0]) << 4 | digit(pair[1]);
+        }
+        Self::from_bytes(id)
     }
 
     /// The id of 16 binary bytes (as OpenTelemetry holds it); all zero is `None`.
-    #[cfg(feature = "opentelemetry")]
     pub(crate) fn from_bytes(bytes: [u8; 16]) -> Option<TraceId> {
-        if bytes == [0; 16] {
-            return None;
-        }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut id = [0u8; 32];
-        for (i, b) in bytes.iter().enumerate() {
-            id[2 * i] = HEX[usize::from(b >> 4)];
-            id[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-        }
-        Some(TraceId(id))
+        (bytes != [0; 16]).then_some(TraceId(bytes))
     }
 
     /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex flags>`)
@@ -80,16 +83,28 @@ impl TraceId {
             .or_else(TraceId::from_current_span)
     }
 
-    /// The 32 hex digits.
-    pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever stored, so this cannot fall back.
-        std::str::from_utf8(&self.0).unwrap_or("")
+    /// The 32 hex digits, written into `buf`.
+    pub(crate) fn hex<'b>(&self, buf: &'b mut [u8; 32]) -> &'b str {
+        for (pair, b) in buf.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0f)];
+        }
+        // Only ASCII hex digits were written, so this cannot fall back.
+        std::str::from_utf8(buf).unwrap_or("")
+    }
+
+    /// The 32 hex digits, for tests.
+    #[cfg(test)]
+    pub(crate) fn to_hex(self) -> String {
+        self.hex(&mut [0; 32]).to_owned()
     }
 }
 
 impl fmt::Debug for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TraceId").field(&self.as_str()).finish()
+        f.debug_tuple("TraceId")
+            .field(&self.hex(&mut [0; 32]))
+            .finish()
     }
 }
 
@@ -125,7 +140,7 @@ pub(crate) fn observe_with_trace(histogram: &Histogram, seconds: f64, trace_id: 
             // The id was validated as hex, so the exemplar is always accepted; were it ever
             // refused, the observation must still count.
             if histogram
-                .observe_with_exemplar(seconds, &[("trace_id", id.as_str())])
+                .observe_with_exemplar(seconds, &[("trace_id", id.hex(&mut [0; 32]))])
                 .is_err()
             {
                 histogram.observe(seconds);
@@ -143,7 +158,9 @@ mod tests {
     fn traceparent_parsing() {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         assert_eq!(
-            TraceId::from_traceparent(ok).as_ref().map(TraceId::as_str),
+            TraceId::from_traceparent(ok)
+                .map(TraceId::to_hex)
+                .as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         for bad in [
@@ -220,19 +237,19 @@ mod span_context_tests {
     fn sampled_span_context_gives_the_trace_id() {
         let _guard = context(TraceFlags::SAMPLED).attach();
         assert_eq!(
-            TraceId::for_exemplar(None).as_ref().map(TraceId::as_str),
+            TraceId::for_exemplar(None).map(TraceId::to_hex).as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         assert_eq!(
-            TraceId::from_current_span().as_ref().map(TraceId::as_str),
+            TraceId::from_current_span().map(TraceId::to_hex).as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         // A valid header wins over the context.
         let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         assert_eq!(
             TraceId::for_exemplar(Some(header))
-                .as_ref()
-                .map(TraceId::as_str),
+                .map(TraceId::to_hex)
+                .as_deref(),
             Some("0af7651916cd43dd8448eb211c80319c")
         );
     }

@@ -1,7 +1,7 @@
 //! The response body wrapper that ends a request's measurement.
 
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
@@ -14,17 +14,25 @@ use promenade_core::http_metrics::RequestTracker;
 /// either the tracker is dropped while the thread unwinds, or (when a `CatchPanic` layer
 /// outside caught the panic and drops the future later) the inner poll never returned,
 /// which `in_poll` remembers.
+///
+/// It travels boxed, from the service call through the response future into the response
+/// body: axum moves the future and the response several times (and boxes both), and a
+/// tracker held by value made every move copy it, costing more `memcpy` than the box's
+/// allocation.
 pub(crate) struct Tracked {
     pub(crate) tracker: RequestTracker,
     pub(crate) in_poll: bool,
+    /// Whether labels are read from the response head (`HttpMetrics::reads_response`).
+    pub(crate) reads_response: bool,
 }
 
 impl Tracked {
-    pub(crate) fn new(tracker: RequestTracker) -> Self {
-        Self {
+    pub(crate) fn new(tracker: RequestTracker, reads_response: bool) -> Box<Self> {
+        Box::new(Self {
             tracker,
             in_poll: false,
-        }
+            reads_response,
+        })
     }
 }
 
@@ -56,7 +64,7 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
-        tracker: Option<Tracked>,
+        tracker: Option<Box<Tracked>>,
     }
 }
 
@@ -69,7 +77,7 @@ impl<B> std::fmt::Debug for ResponseBody<B> {
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, tracker: Option<Tracked>) -> Self {
+    pub(crate) fn new(inner: B, tracker: Option<Box<Tracked>>) -> Self {
         Self { inner, tracker }
     }
 
@@ -108,10 +116,15 @@ impl<B: Body> Body for ResponseBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let mut inner = this.inner;
-        let frame = ready!(inner.as_mut().poll_frame(cx));
-        match &frame {
-            Some(Ok(f)) => {
-                if let (Some(data), Some(t)) = (f.data_ref(), this.tracker.as_mut()) {
+        // The inner poll is returned as it is, never moved out and rebuilt: a frame is
+        // about 100 bytes, and every rebuild copied it.
+        let poll = inner.as_mut().poll_frame(cx);
+        let Some(t) = this.tracker.as_mut() else {
+            return poll;
+        };
+        match &poll {
+            Poll::Ready(Some(Ok(f))) => {
+                if let Some(data) = f.data_ref() {
                     t.tracker.add_response_bytes(data.remaining() as u64);
                 }
                 if inner.is_end_stream() {
@@ -120,9 +133,10 @@ impl<B: Body> Body for ResponseBody<B> {
                 }
             }
             // An error ends the response for good; keep the status of the head that was sent.
-            Some(Err(_)) | None => drop(this.tracker.take()),
+            Poll::Ready(Some(Err(_)) | None) => drop(this.tracker.take()),
+            Poll::Pending => {}
         }
-        Poll::Ready(frame)
+        poll
     }
 
     #[inline]

@@ -37,7 +37,7 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        tracker: Option<Tracked>,
+        tracker: Option<Box<Tracked>>,
     }
 }
 
@@ -50,7 +50,7 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, tracker: Option<Tracked>) -> Self {
+    pub(crate) fn new(inner: F, tracker: Option<Box<Tracked>>) -> Self {
         Self { inner, tracker }
     }
 }
@@ -78,10 +78,12 @@ where
             Ok(response) => {
                 if let Some(t) = tracker.as_mut() {
                     t.tracker.response_head(response.status().as_u16());
-                    t.tracker.response_labels(
-                        response.headers(),
-                        ExtensionsRef::from(response.extensions()),
-                    );
+                    if t.reads_response {
+                        t.tracker.response_labels(
+                            response.headers(),
+                            ExtensionsRef::from(response.extensions()),
+                        );
+                    }
                 }
                 Ok(response.map(|body| ResponseBody::new(body, tracker)))
             }
@@ -93,5 +95,18 @@ where
                 Err(e)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What axum moves with every response: the future and the body add one pointer to
+    /// what they wrap, whatever the tracker's size (it travels boxed).
+    #[test]
+    fn future_and_body_stay_small() {
+        let future = std::mem::size_of::<super::ResponseFuture<std::future::Pending<()>>>();
+        let body = std::mem::size_of::<crate::body::ResponseBody<()>>();
+        assert_eq!(future, std::mem::size_of::<usize>());
+        assert_eq!(body, std::mem::size_of::<usize>());
     }
 }

@@ -251,8 +251,10 @@ where
                 });
                 // Labels from the request's extensions are read here, before the request
                 // moves on.
-                tracker.request_extensions(ExtensionsRef::from(req.extensions()));
-                Tracked::new(tracker)
+                if self.metrics.reads_request_extensions() {
+                    tracker.request_extensions(ExtensionsRef::from(req.extensions()));
+                }
+                Tracked::new(tracker, self.metrics.reads_response())
             })
         };
         ResponseFuture::new(self.inner.call(req), tracker)

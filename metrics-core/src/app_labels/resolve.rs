@@ -67,26 +67,33 @@ pub(crate) enum Resolved {
 /// Label values kept in the tracker without a heap allocation for the usual few labels.
 const INLINE: usize = 4;
 
-/// The application label values of one request, in declaration order.
-pub(crate) struct AppValues {
-    inline: [Resolved; INLINE],
-    spill: Vec<Resolved>,
+/// The application label values of one request, in declaration order. Small, because a
+/// tracker carries it through every move of the response future and body: nothing without
+/// labels, table indexes for a few labels with declared values.
+pub(crate) enum AppValues {
+    /// No label declared.
+    None,
+    /// Up to [`INLINE`] labels, all with declared values: their table indexes.
+    Table([u32; INLINE]),
+    /// More labels, or a label that keeps any value: every value, on the heap.
+    Resolved(Box<[Resolved]>),
 }
 
 impl AppValues {
     fn set(&mut self, i: usize, value: Resolved) {
-        if let Some(slot) = self.inline.get_mut(i) {
-            *slot = value;
-        } else if let Some(slot) = self.spill.get_mut(i - INLINE) {
-            *slot = value;
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<&Resolved> {
-        if i < INLINE {
-            self.inline.get(i)
-        } else {
-            self.spill.get(i - INLINE)
+        match (self, value) {
+            (Self::Table(table), Resolved::Table(j)) => {
+                if let Some(slot) = table.get_mut(i) {
+                    *slot = j;
+                }
+            }
+            (Self::Resolved(all), value) => {
+                if let Some(slot) = all.get_mut(i) {
+                    *slot = value;
+                }
+            }
+            // A table-only request never resolves an owned value (see `AppLabels::start`).
+            (Self::Table(_) | Self::None, _) => {}
         }
     }
 }
@@ -100,6 +107,8 @@ pub(crate) struct AppLabels {
     request_headers: bool,
     request_extensions: bool,
     response: bool,
+    /// At most [`INLINE`] labels, all with declared values: values fit [`AppValues::Table`].
+    table_only: bool,
 }
 
 impl AppLabels {
@@ -147,6 +156,7 @@ impl AppLabels {
                 .any(|l| l.side == side && matches!(l.source, Source::Extension(_)) == ext)
         };
         Self {
+            table_only: labels.len() <= INLINE && labels.iter().all(|l| l.declared.is_some()),
             request_headers: any(Side::Request, false),
             request_extensions: any(Side::Request, true),
             response: labels.iter().any(|l| l.side == Side::Response),
@@ -176,23 +186,24 @@ impl AppLabels {
         self.names.iter().map(|n| &**n)
     }
 
+    #[inline]
     pub(crate) fn reads_request_extensions(&self) -> bool {
         self.request_extensions
     }
 
+    #[inline]
     pub(crate) fn reads_response(&self) -> bool {
         self.response
     }
 
     /// A request's values when it starts: request headers read, everything else absent.
     pub(crate) fn start(&self, headers: &dyn HeaderLookup) -> AppValues {
-        let mut values = AppValues {
-            inline: std::array::from_fn(|_| Resolved::Table(0)),
-            spill: if self.labels.len() > INLINE {
-                vec![Resolved::Table(0); self.labels.len() - INLINE]
-            } else {
-                Vec::new()
-            },
+        let mut values = if self.labels.is_empty() {
+            return AppValues::None;
+        } else if self.table_only {
+            AppValues::Table([0; INLINE])
+        } else {
+            AppValues::Resolved(vec![Resolved::Table(0); self.labels.len()].into_boxed_slice())
         };
         for (i, label) in self.labels.iter().enumerate() {
             let value = match (&label.source, label.side) {
@@ -237,15 +248,17 @@ impl AppLabels {
 
     /// The value of label `i` in `values`.
     pub(crate) fn value<'a>(&'a self, values: &'a AppValues, i: usize) -> &'a str {
-        match values.get(i) {
-            Some(Resolved::Owned(v)) => v,
-            Some(Resolved::Table(j)) => self
-                .labels
-                .get(i)
-                .and_then(|l| l.table.get(*j as usize))
-                .map_or("", |v| &**v),
-            None => "",
-        }
+        let j = match values {
+            AppValues::Table(table) => table.get(i).copied(),
+            AppValues::Resolved(all) => match all.get(i) {
+                Some(Resolved::Owned(v)) => return v,
+                Some(Resolved::Table(j)) => Some(*j),
+                None => None,
+            },
+            AppValues::None => None,
+        };
+        j.and_then(|j| self.labels.get(i)?.table.get(j as usize))
+            .map_or("", |v| &**v)
     }
 }
 
@@ -339,27 +352,11 @@ mod tests {
             let label = &labels.labels[0];
             for (i, v) in allowed.iter().enumerate() {
                 let r = label.resolve(Some(v));
-                let values = AppValues {
-                    inline: [
-                        r,
-                        Resolved::Table(0),
-                        Resolved::Table(0),
-                        Resolved::Table(0),
-                    ],
-                    spill: Vec::new(),
-                };
+                let values = AppValues::Resolved(Box::new([r]));
                 assert_eq!(labels.value(&values, 0), v.as_str(), "{n} {i}");
             }
             for (raw, want) in [(Some("v-1"), "other"), (Some(""), "other"), (None, "none")] {
-                let values = AppValues {
-                    inline: [
-                        label.resolve(raw),
-                        Resolved::Table(0),
-                        Resolved::Table(0),
-                        Resolved::Table(0),
-                    ],
-                    spill: Vec::new(),
-                };
+                let values = AppValues::Resolved(Box::new([label.resolve(raw)]));
                 assert_eq!(labels.value(&values, 0), want, "{n} {raw:?}");
             }
         }

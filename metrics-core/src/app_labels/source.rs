@@ -38,9 +38,19 @@ pub trait HeaderLookup {
     fn header(&self, name: &str) -> Option<&str>;
 }
 
+/// `traceparent`, read on every request for exemplars.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 impl HeaderLookup for http::HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
+        // `get(&str)` parses (validates, lowercases) the name before hashing it: the names
+        // the core asks for on every request go through constants instead.
+        let value = match name {
+            "traceparent" => self.get(&TRACEPARENT),
+            "content-length" => self.get(http::header::CONTENT_LENGTH),
+            _ => self.get(name),
+        };
+        value.and_then(|v| v.to_str().ok())
     }
 }
 

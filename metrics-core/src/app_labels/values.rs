@@ -10,7 +10,8 @@ use std::fmt;
 ///   request costs no allocation: the value is an index into the list.
 /// - [`LabelValues::any`]: any value, bounded by the family's series cap
 ///   (`max_series` ([HTTP](crate::http_metrics::HttpMetricsBuilder::max_series), [gRPC](crate::grpc_metrics::GrpcMetricsBuilder::max_series))); past it, requests go to the
-///   overflow series. Each request copies its value (one small allocation).
+///   overflow series. Each request copies its value (small allocations: the copy, and the
+///   request's values then live on the heap).
 ///
 /// A label whose header or extension is absent takes the `absent` value: for `one_of` the
 /// fallback unless [`LabelValues::when_absent`] says otherwise.

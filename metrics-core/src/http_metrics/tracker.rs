@@ -59,26 +59,25 @@ impl HttpMetrics {
                 inner.routes.series(&[method, route]).ok()
             })
         });
-        let in_flight = if inner.in_flight_by_route {
+        let (in_flight_route, in_flight_method) = if inner.in_flight_by_route {
             let entry = route
                 .clone()
                 .or_else(|| inner.routes.series(&[method, UNMATCHED_ROUTE]).ok());
             if let Some(e) = &entry {
                 e.gauge.inc();
             }
-            entry.map(InFlightGauge::Route)
+            (entry, false)
         } else {
-            inner.methods.get(method_idx).and_then(|slot| {
+            let raised = inner.methods.get(method_idx).is_some_and(|slot| {
                 if slot.in_flight.get().is_none()
                     && let Ok(found) = inner.in_flight.series(&[method])
                 {
                     // Another request may have filled the slot meanwhile: with the same series.
                     let _ = slot.in_flight.set(found);
                 }
-                let gauge = slot.in_flight.get()?;
-                gauge.inc();
-                Some(InFlightGauge::Method)
-            })
+                slot.in_flight.get().inspect(|gauge| gauge.inc()).is_some()
+            });
+            (None, raised)
         };
         let derived = self
             .inner
@@ -89,7 +88,8 @@ impl HttpMetrics {
         RequestTracker {
             inner: Arc::clone(&self.inner),
             method: method_idx,
-            in_flight,
+            in_flight_route,
+            in_flight_method,
             route,
             derived,
             app: inner.app.start(info.headers),
@@ -106,7 +106,10 @@ impl HttpMetrics {
                 0
             },
             response_bytes: 0,
-            excluded: false,
+            // Adapters decide route rules before starting a request; asked here once more
+            // (a string comparison per rule, none without rules) so that a route given to
+            // `start`, or an unmatched request never routed, needs no check at the end.
+            excluded: inner.exclusions.route(info.route),
         }
     }
 }
@@ -142,11 +145,14 @@ pub struct RequestTracker {
     inner: Arc<Inner>,
     /// The method's index (see `policy::method_index`).
     method: usize,
-    /// The gauge raised at start, lowered at drop; `None` if none was raised.
-    in_flight: Option<InFlightGauge>,
+    /// The route entry whose gauge start raised (in-flight by route), lowered at drop.
+    in_flight_route: Option<Series<RouteEntry>>,
+    /// Whether start raised the method's in-flight gauge (in its method slot, never unset
+    /// once set), lowered at drop.
+    in_flight_method: bool,
     /// The request's route; `None` while unmatched (looked up at the end, when needed).
     route: Option<Series<RouteEntry>>,
-    derived: Vec<String>,
+    derived: Box<[String]>,
     /// Values of the labels from the application (none unless configured).
     app: AppValues,
     trace_id: Option<TraceId>,
@@ -155,16 +161,9 @@ pub struct RequestTracker {
     head_seconds: Option<f64>,
     request_bytes: u64,
     response_bytes: u64,
-    /// Set by [`RequestTracker::set_route`] for an excluded route: nothing is recorded.
+    /// The request's route is excluded (as given to start or to
+    /// [`RequestTracker::set_route`]): nothing is recorded.
     excluded: bool,
-}
-
-/// Which in-flight gauge a tracker raised.
-enum InFlightGauge {
-    /// Its method's, in the method slot (never unset once set).
-    Method,
-    /// Its route's, when in-flight is labelled by route.
-    Route(Series<RouteEntry>),
 }
 
 impl fmt::Debug for RequestTracker {
@@ -281,8 +280,8 @@ impl RequestTracker {
     pub fn set_route(&mut self, route: Option<&str>) {
         let inner = &*self.inner;
         // An excluded route is not looked up: its entry would be a trace of it.
-        if inner.exclusions.route(route) {
-            self.excluded = true;
+        self.excluded = inner.exclusions.route(route);
+        if self.excluded {
             self.route = None;
             return;
         }
@@ -434,19 +433,17 @@ impl RequestTracker {
 impl Drop for RequestTracker {
     fn drop(&mut self) {
         let end = self.start.elapsed().as_secs_f64();
-        match self.in_flight.take() {
-            Some(InFlightGauge::Route(entry)) => entry.gauge.dec(),
-            Some(InFlightGauge::Method) => {
-                if let Some(gauge) = self
-                    .inner
-                    .methods
-                    .get(self.method)
-                    .and_then(|slot| slot.in_flight.get())
-                {
-                    gauge.dec();
-                }
-            }
-            None => {}
+        if let Some(entry) = self.in_flight_route.take() {
+            entry.gauge.dec();
+        }
+        if std::mem::take(&mut self.in_flight_method)
+            && let Some(gauge) = self
+                .inner
+                .methods
+                .get(self.method)
+                .and_then(|slot| slot.in_flight.get())
+        {
+            gauge.dec();
         }
         let code = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
         let exclusions = &self.inner.exclusions;
@@ -456,11 +453,6 @@ impl Drop for RequestTracker {
         let Some(entry) = self.route.take().or_else(|| self.unmatched_entry()) else {
             return;
         };
-        // Route rules are decided by the adapters before the request starts; asked again
-        // here for a route that was passed `None` at start and never set (unmatched).
-        if exclusions.by_route() && exclusions.route(Some(&entry.label_value(1))) {
-            return;
-        }
         let classes = self.inner.status_classes;
         // Without derived or application labels the series depends on (method, route,
         // status) only: the route entry remembers it per common status.
@@ -652,6 +644,15 @@ mod tests {
                 assert!(text.contains(line), "{line}{text}");
             }
         }
+    }
+
+    /// Adapters that hold the tracker by value move it with every move of the response
+    /// future and body: it must stay small (it was 240 bytes).
+    #[test]
+    fn tracker_stays_small() {
+        let size = std::mem::size_of::<RequestTracker>();
+        eprintln!("RequestTracker: {size} bytes");
+        assert!(size <= 144, "RequestTracker is {size} bytes");
     }
 
     /// Without a `traceparent` header, the current OpenTelemetry span's trace is the exemplar.

@@ -225,6 +225,7 @@ impl HttpMetrics {
     /// assert!(labelled.reads_request_extensions());
     /// assert!(!labelled.reads_response());
     /// ```
+    #[inline]
     pub fn reads_request_extensions(&self) -> bool {
         self.inner.app.reads_request_extensions()
     }
@@ -244,6 +245,7 @@ impl HttpMetrics {
     ///     .unwrap();
     /// assert!(metrics.reads_response());
     /// ```
+    #[inline]
     pub fn reads_response(&self) -> bool {
         self.inner.app.reads_response()
     }
