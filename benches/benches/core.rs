@@ -742,9 +742,18 @@ fn counted_observations(h: &Histograms, lib: Library, n: u64) {
     black_box(h.run(lib, n));
 }
 
+/// Runs `n` observations of a Promenade histogram with native buckets.
+#[inline(never)]
+fn counted_native_observations(h: &promenade_core::Histogram, n: usize) {
+    for i in 0..n {
+        h.observe(black_box(OBSERVATIONS[i % OBSERVATIONS.len()]));
+    }
+}
+
 /// `CORE_COUNT=library[:n]`: instead of timing, runs `n` classic histogram observations
 /// (default 1,000,000) after 1,000 warm-up ones, for an instruction count that does not
-/// depend on the machine's load:
+/// depend on the machine's load. `native` instead of a library name: Promenade's native
+/// histogram (`--toggle-collect='core::counted_native_observations'`).
 ///
 /// ```text
 /// CORE_COUNT=promenade:1000000 valgrind --tool=callgrind --collect-atstart=no \
@@ -753,6 +762,14 @@ fn counted_observations(h: &Histograms, lib: Library, n: u64) {
 fn count(spec: &str) {
     let (name, n) = spec.split_once(':').unwrap_or((spec, "1000000"));
     let n: u64 = n.parse().expect("CORE_COUNT: n is a number");
+    if name == "native" {
+        let h = promenade_core::Histogram::new(Buckets::native_only(
+            promenade_core::NativeBuckets::default(),
+        ));
+        counted_native_observations(&h, 1_000);
+        counted_native_observations(&h, usize::try_from(n).unwrap_or(usize::MAX));
+        return;
+    }
     let lib = Library::ALL
         .into_iter()
         .find(|l| l.name() == name)
