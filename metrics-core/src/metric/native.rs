@@ -256,16 +256,24 @@ fn fraction_bounds(schema: i32) -> &'static [f64] {
 }
 
 /// `(frac, exp)` with `v = frac * 2^exp`, `frac` in `[0.5, 1)`, for finite `v > 0`.
+#[inline]
 fn frexp(v: f64) -> (f64, i32) {
     let bits = v.to_bits();
     let raw_exp = ((bits >> 52) & 0x7ff) as i32;
     if raw_exp == 0 {
-        // Subnormal: scale into the normal range first.
-        let (f, e) = frexp(v * 2f64.powi(64));
-        return (f, e - 64);
+        return frexp_subnormal(v);
     }
     let frac = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | (1022u64 << 52));
     (frac, raw_exp - 1022)
+}
+
+/// [`frexp`] of a subnormal: scaled into the normal range first. Apart, so that the common
+/// case inlines.
+#[cold]
+#[inline(never)]
+fn frexp_subnormal(v: f64) -> (f64, i32) {
+    let (f, e) = frexp(v * 2f64.powi(64));
+    (f, e - 64)
 }
 
 /// The bucket index of `v > 0` (infinity included) at `schema`, as the native-histogram spec
@@ -280,12 +288,18 @@ fn frexp(v: f64) -> (f64, i32) {
 /// assert_eq!(idx(f64::INFINITY, 0), 1025);
 /// ```
 pub fn native_bucket_index(v: f64, schema: i32) -> i32 {
+    bucket_index_in(v, schema, fraction_bounds(schema))
+}
+
+/// [`native_bucket_index`] with the schema's fraction bounds already at hand (a histogram
+/// keeps them: looking them up costs as much as the search).
+#[inline]
+fn bucket_index_in(v: f64, schema: i32, bounds: &[f64]) -> i32 {
     if v.is_infinite() {
-        return native_bucket_index(f64::MAX, schema) + 1;
+        return bucket_index_in(f64::MAX, schema, bounds) + 1;
     }
     let (frac, exp) = frexp(v);
     if schema > 0 {
-        let bounds = fraction_bounds(schema);
         // Small tables: a branch-free count beats a binary search's mispredictions.
         let j = if bounds.len() <= 16 {
             bounds.iter().map(|b| i32::from(*b < frac)).sum::<i32>()
@@ -344,6 +358,8 @@ fn increment(buckets: &mut Vec<(i32, u64)>, index: i32) {
 pub(crate) struct NativeState {
     pub config: NativeBuckets,
     pub schema: i32,
+    /// `fraction_bounds(schema)`, kept in step with `schema`.
+    fractions: &'static [f64],
     pub zero_threshold: f64,
     pub zero_count: u64,
     pub positive: Vec<(i32, u64)>,
@@ -361,6 +377,7 @@ impl NativeState {
     pub(crate) fn new(config: NativeBuckets, classic_buckets: usize, created: f64) -> Self {
         Self {
             schema: config.schema,
+            fractions: fraction_bounds(config.schema),
             zero_threshold: config.zero_threshold,
             config,
             zero_count: 0,
@@ -377,6 +394,7 @@ impl NativeState {
 
     pub(crate) fn reset(&mut self, created: f64) {
         self.schema = self.config.schema;
+        self.fractions = fraction_bounds(self.schema);
         self.zero_threshold = self.config.zero_threshold;
         self.zero_count = 0;
         self.positive.clear();
@@ -416,9 +434,15 @@ impl NativeState {
             return;
         }
         if v > self.zero_threshold {
-            increment(&mut self.positive, native_bucket_index(v, self.schema));
+            increment(
+                &mut self.positive,
+                bucket_index_in(v, self.schema, self.fractions),
+            );
         } else if v < -self.zero_threshold {
-            increment(&mut self.negative, native_bucket_index(-v, self.schema));
+            increment(
+                &mut self.negative,
+                bucket_index_in(-v, self.schema, self.fractions),
+            );
         } else {
             self.zero_count += 1;
         }
@@ -477,6 +501,7 @@ impl NativeState {
             return;
         }
         self.schema -= 1;
+        self.fractions = fraction_bounds(self.schema);
         for list in [&mut self.positive, &mut self.negative] {
             let mut merged: Vec<(i32, u64)> = Vec::with_capacity(list.len());
             for &(i, c) in list.iter() {
@@ -626,6 +651,35 @@ mod tests {
         assert!(s.positive.len() <= 4, "{:?}", s.positive);
         assert!(s.schema < 3);
         assert_eq!(s.positive.iter().map(|b| b.1).sum::<u64>(), 6);
+    }
+
+    #[test]
+    fn after_halving_and_reset_observations_use_the_current_schema() {
+        // Ten values in one octave fill 8 buckets at schema 3; 5 allowed: schema 2 (4 per
+        // octave) fits, so the schema stays positive and its fraction bounds matter.
+        let mut s = NativeState::new(NativeBuckets::default().max_buckets(5), 0, 0.0);
+        for i in 0..10 {
+            s.observe(1.05 + 0.1 * f64::from(i), usize::MAX, || 0.0);
+        }
+        assert_eq!(s.schema, 2);
+        for v in [1.07, 1.33, 1.61, 1.97] {
+            s.observe(v, usize::MAX, || 0.0);
+            let want = native_bucket_index(v, 2);
+            assert!(
+                s.positive.iter().any(|b| b.0 == want),
+                "{v}: bucket {want} missing from {:?}",
+                s.positive
+            );
+        }
+        assert!(
+            s.positive.iter().all(|b| (1..=4).contains(&b.0)),
+            "{:?}",
+            s.positive
+        );
+        // After a reset, the configured schema's buckets again.
+        s.reset(0.0);
+        s.observe(1.3, usize::MAX, || 0.0);
+        assert_eq!(s.positive, vec![(native_bucket_index(1.3, 3), 1)]);
     }
 
     #[test]
