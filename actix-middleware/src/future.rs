@@ -164,27 +164,17 @@ impl PathCopy {
 ///
 /// It travels boxed, from the response future into the response body: actix moves a
 /// response several times between the middleware and the connection, and a tracker held
-/// by value (about 240 bytes) made every move copy it — more instructions in `memcpy` than
+/// by value made every move copy it — more instructions in `memcpy` than
 /// the allocation of the box costs.
 pub(crate) struct Routed {
     tracker: RequestTracker,
     later: Option<RouteLater>,
-    /// Whether labels are read from the response head (`HttpMetrics::reads_response`).
-    reads_response: bool,
 }
 
 impl Routed {
     /// `later` is `None` when the tracker already has its route.
-    pub(crate) fn new(
-        tracker: RequestTracker,
-        later: Option<RouteLater>,
-        reads_response: bool,
-    ) -> Box<Self> {
-        Box::new(Self {
-            tracker,
-            later,
-            reads_response,
-        })
+    pub(crate) fn new(tracker: RequestTracker, later: Option<RouteLater>) -> Box<Self> {
+        Box::new(Self { tracker, later })
     }
 
     /// The response head is ready: takes the route from the routed request; the caller then
@@ -195,7 +185,7 @@ impl Routed {
                 .set_route(response.request().match_pattern().as_deref());
         }
         self.tracker.response_head(response.status().as_u16());
-        if self.reads_response {
+        if self.tracker.reads_response() {
             read_response_labels(&mut self.tracker, response);
         }
     }

@@ -267,7 +267,7 @@ where
             ),
             path: PathCopy::new(req.path()),
         });
-        let mut routed = Routed::new(tracker, later, shared.metrics.reads_response());
+        let mut routed = Routed::new(tracker, later);
         // A service whose `call` itself panics is recorded like a panicking handler.
         let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
             Ok(fut) => fut,

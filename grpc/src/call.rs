@@ -5,7 +5,7 @@
 
 use http::{HeaderMap, Request, Response};
 use promenade_core::grpc_metrics::{
-    CallTracker, ExtensionsRef, GrpcCode, GrpcMetrics, MsgCounter, Side,
+    CallTracker, ExtensionsRef, GrpcCode, GrpcMetrics, HeaderLookup, MsgCounter, Side,
 };
 
 /// The side of the calls a [`GrpcMetricsLayer`](crate::GrpcMetricsLayer) records:
@@ -94,10 +94,6 @@ fn is_grpc<B>(req: &Request<B>) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
-/// W3C Trace Context's header. A constant name: looking a `&str` up parses and hashes it
-/// on every call.
-static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
-
 /// Starts tracking a gRPC call: `started` now, with the request labels from the
 /// application read from the request's metadata and extensions as this layer sees them, and
 /// a sampled W3C `traceparent` in the metadata becomes the handling-seconds exemplar. `None`
@@ -111,11 +107,8 @@ pub(crate) fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> Option<C
         req.headers(),
         ExtensionsRef::from(req.extensions()),
     );
-    if let Some(tp) = req
-        .headers()
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-    {
+    // Through the core's header lookup, which finds `traceparent` by a constant name.
+    if let Some(tp) = HeaderLookup::header(req.headers(), "traceparent") {
         tracker.set_traceparent(tp);
     }
     Some(tracker)

@@ -22,16 +22,13 @@ use promenade_core::http_metrics::RequestTracker;
 pub(crate) struct Tracked {
     pub(crate) tracker: RequestTracker,
     pub(crate) in_poll: bool,
-    /// Whether labels are read from the response head (`HttpMetrics::reads_response`).
-    pub(crate) reads_response: bool,
 }
 
 impl Tracked {
-    pub(crate) fn new(tracker: RequestTracker, reads_response: bool) -> Box<Self> {
+    pub(crate) fn new(tracker: RequestTracker) -> Box<Self> {
         Box::new(Self {
             tracker,
             in_poll: false,
-            reads_response,
         })
     }
 }

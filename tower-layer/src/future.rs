@@ -78,7 +78,7 @@ where
             Ok(response) => {
                 if let Some(t) = tracker.as_mut() {
                     t.tracker.response_head(response.status().as_u16());
-                    if t.reads_response {
+                    if t.tracker.reads_response() {
                         t.tracker.response_labels(
                             response.headers(),
                             ExtensionsRef::from(response.extensions()),

@@ -254,7 +254,7 @@ where
                 if self.metrics.reads_request_extensions() {
                     tracker.request_extensions(ExtensionsRef::from(req.extensions()));
                 }
-                Tracked::new(tracker, self.metrics.reads_response())
+                Tracked::new(tracker)
             })
         };
         ResponseFuture::new(self.inner.call(req), tracker)

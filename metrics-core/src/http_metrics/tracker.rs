@@ -370,6 +370,21 @@ impl RequestTracker {
 }
 
 impl RequestTracker {
+    /// [`HttpMetrics::reads_response`] of the configuration this request is recorded by:
+    /// whether an adapter needs to hand over the response head at all.
+    ///
+    /// ```
+    /// use promenade_core::http_metrics::{HttpMetrics, RequestInfo};
+    /// let metrics = HttpMetrics::builder(&promenade_core::Registry::new()).build().unwrap();
+    /// let headers = http::HeaderMap::new();
+    /// let tracker = metrics.start(&RequestInfo { method: "GET", route: None, path: "/", headers: &headers });
+    /// assert!(!tracker.reads_response());
+    /// ```
+    #[inline]
+    pub fn reads_response(&self) -> bool {
+        self.inner.app.reads_response()
+    }
+
     /// Calls `f` with the request series' label values: method, route, status, derived.
     fn with_values<R>(
         &self,
