@@ -288,75 +288,104 @@ fn labelled_lookup_inc(c: &mut Criterion) {
     g.finish();
 }
 
-/// Lookup + increment in a family that already holds 12 series (4 routes × 3 statuses),
-/// cycling through them with label values that are owned `String`s made at run time: not
-/// the pointers the series were created with, so no library can win by comparing pointers.
-/// (`metrics` is left out: its `counter!` with run-time values clones them into the key.)
-fn labelled_lookup_inc_12series(c: &mut Criterion) {
-    const ROUTES: [&str; 4] = ["/users/{id}", "/orders/{id}", "/cart", "/search"];
-    const STATUSES: [&str; 3] = ["200", "404", "500"];
-    let keys: Vec<[String; 3]> = ROUTES
-        .iter()
-        .flat_map(|r| {
-            STATUSES
-                .iter()
-                .map(move |s| ["GET".to_owned(), (*r).to_owned(), (*s).to_owned()])
-        })
-        .collect();
-    let owned: Vec<promenade_benches::prom_client::OwnedLabels> = keys
-        .iter()
-        .map(|[m, r, s]| promenade_benches::prom_client::OwnedLabels {
-            method: m.clone(),
-            route: r.clone(),
-            status: s.clone(),
-        })
-        .collect();
+/// A family that already holds 12 series (4 routes × 3 statuses) per library, looked up
+/// with label values that are owned `String`s made at run time: not the pointers the series
+/// were created with, so no library can win by comparing pointers. (`metrics` is left out:
+/// its `counter!` with run-time values clones them into the key.)
+struct Lookups12 {
+    keys: Vec<[String; 3]>,
+    owned: Vec<promenade_benches::prom_client::OwnedLabels>,
+    promenade: promenade_core::Family<promenade_core::Counter>,
+    pc: PcFamily<promenade_benches::prom_client::OwnedLabels, PcCounter>,
+    tikv: prometheus::IntCounterVec,
+}
 
-    let promenade = Registry::new()
-        .counter_family("http_requests_total", "Requests.", &LABEL_NAMES)
-        .expect("valid family");
-    let pc = PcFamily::<promenade_benches::prom_client::OwnedLabels, PcCounter>::default();
-    let tikv = prometheus::IntCounterVec::new(
-        prometheus::Opts::new("http_requests_total", "Requests."),
-        &LABEL_NAMES,
-    )
-    .expect("valid counter vec");
-    for r in ROUTES {
-        for st in STATUSES {
-            promenade.get(&["GET", r, st]).expect("three values").inc();
-            tikv.with_label_values(&["GET", r, st]).inc();
+impl Lookups12 {
+    fn new() -> Self {
+        const ROUTES: [&str; 4] = ["/users/{id}", "/orders/{id}", "/cart", "/search"];
+        const STATUSES: [&str; 3] = ["200", "404", "500"];
+        let keys: Vec<[String; 3]> = ROUTES
+            .iter()
+            .flat_map(|r| {
+                STATUSES
+                    .iter()
+                    .map(move |s| ["GET".to_owned(), (*r).to_owned(), (*s).to_owned()])
+            })
+            .collect();
+        let owned = keys
+            .iter()
+            .map(|[m, r, s]| promenade_benches::prom_client::OwnedLabels {
+                method: m.clone(),
+                route: r.clone(),
+                status: s.clone(),
+            })
+            .collect();
+        let t = Self {
+            keys,
+            owned,
+            promenade: Registry::new()
+                .counter_family("http_requests_total", "Requests.", &LABEL_NAMES)
+                .expect("valid family"),
+            pc: PcFamily::default(),
+            tikv: prometheus::IntCounterVec::new(
+                prometheus::Opts::new("http_requests_total", "Requests."),
+                &LABEL_NAMES,
+            )
+            .expect("valid counter vec"),
+        };
+        for lib in [
+            Library::Promenade,
+            Library::PrometheusClient,
+            Library::Prometheus,
+        ] {
+            for i in 0..t.keys.len() {
+                t.op(lib, i);
+            }
+        }
+        t
+    }
+
+    /// One lookup + increment of series `i` by `lib` (not `metrics`).
+    #[inline(always)]
+    fn op(&self, lib: Library, i: usize) {
+        match lib {
+            Library::Promenade => black_box(&self.promenade)
+                .get(black_box(&self.keys[i]))
+                .expect("three values")
+                .inc(),
+            Library::PrometheusClient => {
+                black_box(&self.pc)
+                    .get_or_create(black_box(&self.owned[i]))
+                    .inc();
+            }
+            Library::Prometheus => {
+                let [m, r, st] = &self.keys[i];
+                black_box(&self.tikv)
+                    .with_label_values(black_box(&[m.as_str(), r.as_str(), st.as_str()]))
+                    .inc();
+            }
+            Library::Metrics => unreachable!("the 12-series case has no `metrics` variant"),
         }
     }
-    for k in &owned {
-        pc.get_or_create(k).inc();
-    }
+}
 
+/// Lookup + increment cycling through the 12 series of [`Lookups12`].
+fn labelled_lookup_inc_12series(c: &mut Criterion) {
+    let t = Lookups12::new();
     let mut g = c.benchmark_group("labelled_lookup_inc_12series");
-    let mut i = 0usize;
-    g.bench_function(Library::Promenade.name(), |b| {
-        b.iter(|| {
-            i = (i + 1) % keys.len();
-            black_box(&promenade)
-                .get(black_box(&keys[i]))
-                .expect("three values")
-                .inc();
-        })
-    });
-    g.bench_function(Library::PrometheusClient.name(), |b| {
-        b.iter(|| {
-            i = (i + 1) % owned.len();
-            black_box(&pc).get_or_create(black_box(&owned[i])).inc();
-        })
-    });
-    g.bench_function(Library::Prometheus.name(), |b| {
-        b.iter(|| {
-            i = (i + 1) % keys.len();
-            let [m, r, st] = &keys[i];
-            black_box(&tikv)
-                .with_label_values(black_box(&[m.as_str(), r.as_str(), st.as_str()]))
-                .inc();
-        })
-    });
+    for lib in [
+        Library::Promenade,
+        Library::PrometheusClient,
+        Library::Prometheus,
+    ] {
+        let mut i = 0usize;
+        g.bench_function(lib.name(), |b| {
+            b.iter(|| {
+                i = (i + 1) % t.keys.len();
+                t.op(lib, i);
+            })
+        });
+    }
     g.finish();
 }
 
@@ -750,10 +779,19 @@ fn counted_native_observations(h: &promenade_core::Histogram, n: usize) {
     }
 }
 
+/// Runs `n` lookups + increments of the 12-series case (owned run-time values) by `lib`.
+#[inline(never)]
+fn counted_lookups(t: &Lookups12, lib: Library, n: u64) {
+    for i in 0..n {
+        t.op(lib, (i % 12) as usize);
+    }
+}
+
 /// `CORE_COUNT=library[:n]`: instead of timing, runs `n` classic histogram observations
 /// (default 1,000,000) after 1,000 warm-up ones, for an instruction count that does not
 /// depend on the machine's load. `native` instead of a library name: Promenade's native
-/// histogram (`--toggle-collect='core::counted_native_observations'`).
+/// histogram (`--toggle-collect='core::counted_native_observations'`). `lookup-library`:
+/// lookups + increments of the 12-series labelled case (`--toggle-collect='core::counted_lookups'`).
 ///
 /// ```text
 /// CORE_COUNT=promenade:1000000 valgrind --tool=callgrind --collect-atstart=no \
@@ -770,10 +808,19 @@ fn count(spec: &str) {
         counted_native_observations(&h, usize::try_from(n).unwrap_or(usize::MAX));
         return;
     }
-    let lib = Library::ALL
-        .into_iter()
-        .find(|l| l.name() == name)
-        .expect("CORE_COUNT: a library name, as in the benchmark ids");
+    let library = |name: &str| {
+        Library::ALL
+            .into_iter()
+            .find(|l| l.name() == name)
+            .expect("CORE_COUNT: a library name, as in the benchmark ids")
+    };
+    if let Some(name) = name.strip_prefix("lookup-") {
+        let (lib, t) = (library(name), Lookups12::new());
+        counted_lookups(&t, lib, 1_000);
+        counted_lookups(&t, lib, n);
+        return;
+    }
+    let lib = library(name);
     let h = Histograms::new();
     counted_observations(&h, lib, 1_000);
     counted_observations(&h, lib, n);

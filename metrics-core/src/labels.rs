@@ -49,13 +49,65 @@ pub(crate) fn render_labels<N: AsRef<str>, V: AsRef<str>>(
     }
 }
 
-#[inline]
-fn needs_escaping(v: &[u8]) -> bool {
-    // Label values are short: a plain loop beats a vectorised search's set-up cost.
-    if v.len() < 32 {
-        v.iter().any(|&b| b == b'\\' || b == b'"' || b == b'\n')
+/// Whether a word holds the byte `b` (exact as a yes/no: the borrow of the subtraction can
+/// only mark bytes above a real match).
+#[inline(always)]
+fn has_byte(word: u64, b: u8) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+/// A word holding the bytes of `b` at `at..at + 8` (little-endian); 0 past the end.
+#[inline(always)]
+fn word8(b: &[u8], at: usize) -> u64 {
+    b.get(at..)
+        .and_then(<[u8]>::first_chunk::<8>)
+        .map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+/// A word holding the bytes of `b` at `at..at + 4` (little-endian); 0 past the end.
+#[inline(always)]
+fn word4(b: &[u8], at: usize) -> u64 {
+    b.get(at..)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+}
+
+/// Whether a word holds `"` or `\`.
+#[inline(always)]
+fn has_special(w: u64) -> bool {
+    has_byte(w, b'"') | has_byte(w, b'\\')
+}
+
+/// Whether `stored` (a stretch of rendered text) equals `value` and `value` holds neither `"`
+/// nor `\`: then the stored value is `value` itself, unescaped (see
+/// [`rendered_labels_match`]). Same lengths assumed.
+///
+/// Values of up to 16 bytes are compared as words that together hold every byte (the loads
+/// overlap; two slices of one length are equal exactly when their words are).
+#[inline(always)]
+fn equal_and_plain(stored: &[u8], value: &[u8]) -> bool {
+    let n = value.len();
+    if n >= 8 {
+        if n > 16 {
+            return stored == value && memchr::memchr2(b'"', b'\\', value).is_none();
+        }
+        let (v1, v2) = (word8(value, 0), word8(value, n - 8));
+        (v1 == word8(stored, 0))
+            & (v2 == word8(stored, n - 8))
+            & !has_special(v1)
+            & !has_special(v2)
+    } else if n >= 4 {
+        let v = word4(value, 0) | word4(value, n - 4) << 32;
+        (v == word4(stored, 0) | word4(stored, n - 4) << 32) & !has_special(v)
     } else {
-        memchr::memchr3(b'\\', b'"', b'\n', v).is_some()
+        // 1 to 3 bytes: the first, middle and last cover them all (0 for an empty value).
+        let byte = |b: &[u8], i: usize| b.get(i).map_or(0, |&x| u64::from(x));
+        let three = |b: &[u8]| byte(b, 0) | byte(b, n / 2) << 8 | byte(b, n.wrapping_sub(1)) << 16;
+        let v = three(value);
+        (v == three(stored)) & !has_special(v)
     }
 }
 
@@ -72,40 +124,50 @@ pub(crate) fn rendered_labels_match<N: AsRef<str>, V: AsRef<str>>(
     for (name, value) in names.iter().zip(values) {
         pos += name.as_ref().len() + 2;
         let v = value.as_ref().as_bytes();
-        // Common case: the rendered bytes are the value itself, followed by the closing quote.
-        // That is proof of a match only when the value needs no escaping (a value `\n` must
-        // not match a stored newline), which is checked after the cheap comparison.
-        if r.get(pos..pos + v.len()) == Some(v)
-            && r.get(pos + v.len()) == Some(&b'"')
-            && !needs_escaping(v)
+        let end = pos + v.len();
+        // Common case: the rendered bytes are the value itself, followed by a quote. That
+        // proves a match when the value holds no `"` and no `\`: the stored stretch then holds
+        // neither, so it is plain text (escapes start with `\`) that stops at the first `"`
+        // after it, the value's closing quote. A raw line feed never equals rendered text
+        // (it is always escaped there), so it needs no check.
+        if let (Some(stored), Some(b'"')) = (r.get(pos..end), r.get(end))
+            && equal_and_plain(stored, v)
         {
-            pos += v.len() + 2;
+            pos = end + 2;
             continue;
         }
-        for &b in v {
-            let escaped: &[u8] = match b {
-                b'\\' => b"\\\\",
-                b'"' => b"\\\"",
-                b'\n' => b"\\n",
-                _ => {
-                    if r.get(pos) != Some(&b) {
-                        return false;
-                    }
-                    pos += 1;
-                    continue;
-                }
-            };
-            if r.get(pos..pos + 2) != Some(escaped) {
-                return false;
-            }
-            pos += 2;
+        match escaped_value_end(r, pos, v) {
+            Some(next) => pos = next,
+            None => return false,
         }
-        if r.get(pos) != Some(&b'"') {
-            return false;
+    }
+    pos >= r.len()
+}
+
+/// Compares `value`, escaped byte by byte, with the rendered text at `pos`; the position
+/// after its closing quote and comma when they match.
+#[cold]
+#[inline(never)]
+fn escaped_value_end(r: &[u8], mut pos: usize, value: &[u8]) -> Option<usize> {
+    for &b in value {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => {
+                if r.get(pos) != Some(&b) {
+                    return None;
+                }
+                pos += 1;
+                continue;
+            }
+        };
+        if r.get(pos..pos + 2) != Some(escaped) {
+            return None;
         }
         pos += 2;
     }
-    pos >= r.len()
+    (r.get(pos) == Some(&b'"')).then_some(pos + 2)
 }
 
 /// Iterates `(name, unescaped value)` over a rendered label string; values are borrowed
@@ -207,6 +269,63 @@ mod tests {
         assert!(!rendered_labels_match(&r, &["a", "b"], &["x", "y"]));
         assert!(!rendered_labels_match(&r, &["a", "b"], &["x\n", "yy"]));
         assert!(!rendered_labels_match(&r, &["a", "b"], &["x\n", ""]));
+    }
+
+    /// Label values from characters that matter to the comparison (escapes, quotes, the
+    /// separators of the rendered form), of lengths across the word-size boundaries.
+    fn tricky_values() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let value = proptest::collection::vec(
+            // Mostly plain, so escapes often come after a long plain run.
+            proptest::sample::select(vec![
+                'a', 'b', 'a', 'b', 'a', 'b', '"', '\\', '\n', ',', '=',
+            ]),
+            0..20,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>());
+        proptest::collection::vec(value, 3)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// A lookup matches a stored label set exactly when the values are equal: never for
+        /// values that only look alike once escaped, or whose boundaries fall elsewhere.
+        #[test]
+        fn comparison_is_exact(stored in tricky_values(), other in tricky_values(), cut in 0usize..40) {
+            let names = ["a", "bb", "c"];
+            let mut r = String::new();
+            render_labels(&mut r, &names, &stored);
+            proptest::prop_assert!(rendered_labels_match(&r, &names, &stored));
+            proptest::prop_assert_eq!(rendered_labels_match(&r, &names, &other), stored == other);
+            // Each value replaced by raw stretches of the rendered text where it starts (the
+            // escaped form, quotes and following labels): equal only to the value itself.
+            let mut start = 0;
+            for (i, name) in names.iter().enumerate() {
+                start += name.len() + 2;
+                for end in start..=r.len() {
+                    let Some(raw) = r.get(start..end) else { continue };
+                    let mut probe = stored.clone();
+                    probe[i] = raw.to_owned();
+                    proptest::prop_assert_eq!(
+                        rendered_labels_match(&r, &names, &probe),
+                        probe == stored,
+                        "{:?} looked up with {:?}", r, probe
+                    );
+                }
+                let mut escaped = String::new();
+                escape_label_value(&mut escaped, &stored[i]);
+                start += escaped.len() + 2;
+            }
+            // The same text with the boundary between the first two values moved.
+            let joined = format!("{}{}", stored[0], stored[1]);
+            if let Some((x, y)) = joined.split_at_checked(cut.min(joined.len())) {
+                let moved = [x.to_owned(), y.to_owned(), stored[2].clone()];
+                proptest::prop_assert_eq!(
+                    rendered_labels_match(&r, &names, &moved),
+                    moved[..] == stored[..]
+                );
+            }
+        }
     }
 
     #[test]

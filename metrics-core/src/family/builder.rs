@@ -2,9 +2,9 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
-use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 
+use super::current::CurrentTable;
 use super::table::{DEAD, Entry, MIN_CAPACITY, Table};
 use super::{Family, Inner, WriteState};
 use crate::error::Result;
@@ -163,7 +163,7 @@ impl<M: Metric> FamilyBuilder<M> {
                 max_series: self.max_series,
                 legacy_labels,
                 hasher: foldhash::fast::RandomState::default(),
-                table: ArcSwap::from_pointee(Table::with_capacity(MIN_CAPACITY, fallback)),
+                table: CurrentTable::new(Table::with_capacity(MIN_CAPACITY, fallback)),
                 write: Mutex::new(WriteState {
                     order: Vec::new(),
                     live: 0,

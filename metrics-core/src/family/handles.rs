@@ -4,10 +4,10 @@
 use std::fmt;
 use std::ops::Deref;
 
-use arc_swap::Guard;
 use std::sync::{Arc, OnceLock};
 
-use super::table::{Entry, Table};
+use super::current::TableRef;
+use super::table::Entry;
 use crate::labels::rendered_label_value;
 
 /// A kept handle to one series of a family; dereferences to the metric.
@@ -64,9 +64,11 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
 
 /// A series found by [`Family::get`](super::Family::get), for immediate use; dereferences to the metric.
 ///
-/// It pins the family's lookup table while it lives (a removed series' memory is freed
-/// only after the last such reference is gone), so use it and let it go; keep a
-/// [`Series`] (from [`Family::series`](super::Family::series)) instead when the series is needed for long.
+/// It borrows the family and the lookup table this thread reads (a removed series' memory
+/// is freed only after the last such reference is gone), so use it and let it go; keep a
+/// [`Series`] (from [`Family::series`](super::Family::series)) instead when the series is
+/// needed for long or on another thread (a `SeriesRef` stays on the thread that looked it up:
+/// it is not `Send`).
 ///
 /// ```
 /// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
@@ -74,12 +76,12 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
 /// c.inc();
 /// assert_eq!(c.get(), 1.0);
 /// ```
-pub struct SeriesRef<M> {
-    pub(super) table: Guard<Arc<Table<M>>>,
+pub struct SeriesRef<'a, M> {
+    pub(super) table: TableRef<'a, M>,
     pub(super) index: usize,
 }
 
-impl<M> Deref for SeriesRef<M> {
+impl<M> Deref for SeriesRef<'_, M> {
     type Target = M;
     #[inline]
     fn deref(&self) -> &M {
@@ -90,7 +92,7 @@ impl<M> Deref for SeriesRef<M> {
     }
 }
 
-impl<M> SeriesRef<M> {
+impl<M> SeriesRef<'_, M> {
     pub(super) fn entry(&self) -> &Arc<Entry<M>> {
         match self.table.slots.get(self.index).and_then(OnceLock::get) {
             Some(entry) => entry,
@@ -99,7 +101,7 @@ impl<M> SeriesRef<M> {
     }
 }
 
-impl<M: fmt::Debug> fmt::Debug for SeriesRef<M> {
+impl<M: fmt::Debug> fmt::Debug for SeriesRef<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entry = self.entry();
         f.debug_struct("SeriesRef")

@@ -1,9 +1,11 @@
 //! Families: one metric per label set, found without locks or allocation on the hot path.
 //!
-//! Files: `table.rs` (the lookup table), `handles.rs` (`Series`, `SeriesRef`), `builder.rs`
+//! Files: `table.rs` (the lookup table), `current.rs` (the current table, pinned per
+//! thread), `handles.rs` (`Series`, `SeriesRef`), `builder.rs`
 //! (`FamilyBuilder`), this file (the family: lookups, creation, cap, removal, exposition).
 
 mod builder;
+mod current;
 mod handles;
 mod table;
 
@@ -11,7 +13,6 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::collector::{Collector, Descriptor};
@@ -25,6 +26,7 @@ use crate::labels::{
 use crate::metric::Metric;
 
 pub use builder::FamilyBuilder;
+use current::{CurrentTable, TableRef};
 pub use handles::{Series, SeriesRef};
 use table::{DEAD, Entry, MIN_CAPACITY, Table};
 
@@ -69,7 +71,7 @@ struct Inner<M: Metric> {
     /// All label names are legacy-valid, so the pre-rendered labels can be written as they are.
     legacy_labels: bool,
     hasher: foldhash::fast::RandomState,
-    table: ArcSwap<Table<M>>,
+    table: CurrentTable<M>,
     write: Mutex<WriteState<M>>,
     overflowed: AtomicU64,
 }
@@ -78,7 +80,8 @@ struct Inner<M: Metric> {
 /// label-value combination.
 ///
 /// Finding an existing series hashes the values and probes a table whose slots are written
-/// once: no lock, no allocation, no write to shared memory. [`Family::get`] returns a
+/// once: no lock, no allocation, no write to shared memory (each thread keeps the current
+/// table pinned, so a lookup only reads shared memory). [`Family::get`] returns a
 /// short-lived [`SeriesRef`] for immediate use; [`Family::series`] returns a handle that can
 /// be kept to skip the lookup entirely.
 ///
@@ -162,10 +165,10 @@ impl<M: Metric> Family<M> {
     #[inline]
     fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
         let mut h = self.inner.hasher.build_hasher();
+        // No separator between values: foldhash mixes each write's length in, and a lookup
+        // compares the label text exactly anyway, so ("ab","c") and ("a","bc") never merge.
         for v in values {
             h.write(v.as_ref().as_bytes());
-            // 0xff never occurs in UTF-8, so ("ab","c") and ("a","bc") hash apart.
-            h.write_u8(0xff);
         }
         h.finish() | 1
     }
@@ -200,7 +203,7 @@ impl<M: Metric> Family<M> {
     /// assert!(f.get(&["x", "y"]).is_err());
     /// ```
     #[inline]
-    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Result<SeriesRef<M>> {
+    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Result<SeriesRef<'_, M>> {
         self.check_count(values.len())?;
         let hash = self.hash(values);
         let table = self.inner.table.load();
@@ -234,7 +237,7 @@ impl<M: Metric> Family<M> {
     /// assert_eq!(f.get(&["1", "2"]).unwrap().get(), 1.0);
     /// assert!(f.get_by_name(&[("a", "1"), ("z", "2")]).is_err());
     /// ```
-    pub fn get_by_name(&self, pairs: &[(&str, &str)]) -> Result<SeriesRef<M>> {
+    pub fn get_by_name(&self, pairs: &[(&str, &str)]) -> Result<SeriesRef<'_, M>> {
         self.check_count(pairs.len())?;
         let values = self
             .inner
@@ -283,13 +286,13 @@ impl<M: Metric> Family<M> {
 
     #[cold]
     #[inline(never)]
-    fn create<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> SeriesRef<M> {
+    fn create<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> SeriesRef<'_, M> {
         let mut state = self.lock();
         let table = self.inner.table.load_full();
         if let Some(index) = self.find(&table, hash, values) {
             // Created by another thread meanwhile.
             return SeriesRef {
-                table: Guard::from_inner(table),
+                table: TableRef::Shared(arc_swap::Guard::from_inner(table)),
                 index,
             };
         }
@@ -304,14 +307,14 @@ impl<M: Metric> Family<M> {
         self.inner.max_series.is_some_and(|max| state.live >= max)
     }
 
-    fn overflow(&self, mut state: MutexGuard<'_, WriteState<M>>) -> SeriesRef<M> {
+    fn overflow(&self, mut state: MutexGuard<'_, WriteState<M>>) -> SeriesRef<'_, M> {
         self.inner.overflowed.fetch_add(1, Ordering::Relaxed);
         let values = vec![OVERFLOW_LABEL_VALUE; self.inner.label_names.len()];
         let hash = self.hash(&values);
         let table = self.inner.table.load_full();
         match self.find(&table, hash, &values) {
             Some(index) => SeriesRef {
-                table: Guard::from_inner(table),
+                table: TableRef::Shared(arc_swap::Guard::from_inner(table)),
                 index,
             },
             // The overflow series is created even past the cap: it is what keeps the cap.
@@ -327,7 +330,7 @@ impl<M: Metric> Family<M> {
         state: &mut WriteState<M>,
         hash: u64,
         values: &[S],
-    ) -> SeriesRef<M> {
+    ) -> SeriesRef<'_, M> {
         let mut table = self.inner.table.load_full();
         // Keep the load factor at most 7/8 so probe sequences always end and stay short: a
         // probe compares 8-byte hashes in one contiguous array, so a fuller table costs
@@ -349,7 +352,7 @@ impl<M: Metric> Family<M> {
         state.occupied += 1;
         let index = table.place(hash, &entry);
         SeriesRef {
-            table: Guard::from_inner(table),
+            table: TableRef::Shared(arc_swap::Guard::from_inner(table)),
             index,
         }
     }
@@ -376,13 +379,15 @@ impl<M: Metric> Family<M> {
             entry.position.store(position, Ordering::Relaxed);
         }
         state.occupied = state.order.len();
-        self.inner.table.store(Arc::new(table));
+        self.inner.table.store(table);
     }
 
     /// Removes the series for these label values; returns whether it existed.
     ///
     /// The series stops being exported at once and its memory is reclaimed (a removal is
-    /// O(1) amortised; the lookup table is rebuilt when removed series outnumber live ones).
+    /// O(1) amortised; the lookup table is rebuilt when removed series outnumber live ones,
+    /// and each thread that looked this family up lets the old table go at its next lookup
+    /// here, or when the family is dropped).
     /// Handles kept from before ([`Series`]) stay valid but detached: what they record is
     /// not exported. Using the label set again creates a fresh series that starts from zero,
     /// whatever observers of the old one are still doing.
