@@ -1,11 +1,11 @@
 //! [`FamilyBuilder`]: names, labels, unit, options and series cap, validated once.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 
 use std::sync::{Arc, Mutex};
 
 use super::current::CurrentTable;
-use super::table::{DEAD, Entry, MIN_CAPACITY, Table};
+use super::table::{MIN_CAPACITY, Table};
 use super::{Family, Inner, WriteState};
 use crate::error::Result;
 use crate::metric::{Metric, MetricType};
@@ -144,11 +144,6 @@ impl<M: Metric> FamilyBuilder<M> {
             .labels
             .iter()
             .all(|l| crate::name::is_valid_label_name(l));
-        let fallback = Arc::new(Entry {
-            labels: Box::from(""),
-            position: AtomicUsize::new(DEAD),
-            metric: M::build(&self.options),
-        });
         let family = Family {
             inner: Arc::new(Inner {
                 name,
@@ -163,7 +158,7 @@ impl<M: Metric> FamilyBuilder<M> {
                 max_series: self.max_series,
                 legacy_labels,
                 hasher: foldhash::fast::RandomState::default(),
-                table: CurrentTable::new(Table::with_capacity(MIN_CAPACITY, fallback)),
+                table: CurrentTable::new(Table::with_capacity(MIN_CAPACITY)),
                 write: Mutex::new(WriteState {
                     order: Vec::new(),
                     live: 0,

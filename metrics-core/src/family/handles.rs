@@ -4,9 +4,9 @@
 use std::fmt;
 use std::ops::Deref;
 
-use std::sync::{Arc, OnceLock};
+use std::cell::Ref;
+use std::sync::Arc;
 
-use super::current::TableRef;
 use super::table::Entry;
 use crate::labels::rendered_label_value;
 
@@ -77,27 +77,31 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
 /// assert_eq!(c.get(), 1.0);
 /// ```
 pub struct SeriesRef<'a, M> {
-    pub(super) table: TableRef<'a, M>,
-    pub(super) index: usize,
+    pub(super) held: Held<'a, M>,
+}
+
+/// How a [`SeriesRef`] keeps its entry alive: borrowed from this thread's pinned table (no
+/// reference count touched), or owned (after a creation, or when the pin was busy).
+pub(super) enum Held<'a, M> {
+    Pinned(Ref<'a, Entry<M>>),
+    Owned(Arc<Entry<M>>),
+}
+
+impl<M> SeriesRef<'_, M> {
+    #[inline]
+    fn entry(&self) -> &Entry<M> {
+        match &self.held {
+            Held::Pinned(entry) => entry,
+            Held::Owned(entry) => entry,
+        }
+    }
 }
 
 impl<M> Deref for SeriesRef<'_, M> {
     type Target = M;
     #[inline]
     fn deref(&self) -> &M {
-        match self.table.slots.get(self.index).and_then(OnceLock::get) {
-            Some(entry) => &entry.metric,
-            None => &self.table.fallback.metric,
-        }
-    }
-}
-
-impl<M> SeriesRef<'_, M> {
-    pub(super) fn entry(&self) -> &Arc<Entry<M>> {
-        match self.table.slots.get(self.index).and_then(OnceLock::get) {
-            Some(entry) => entry,
-            None => &self.table.fallback,
-        }
+        &self.entry().metric
     }
 }
 

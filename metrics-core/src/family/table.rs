@@ -26,23 +26,29 @@ pub(super) struct Entry<M> {
 /// into a new table that replaces this one atomically, so removed series are reclaimed once
 /// the last reader of the old table has finished.
 pub(super) struct Table<M> {
-    pub(super) mask: usize,
-    /// The entry's hash (never 0, see [`Family::hash`]) once the slot is set; 0 while vacant.
-    pub(super) hashes: Box<[AtomicU64]>,
-    pub(super) slots: Box<[OnceLock<Arc<Entry<M>>>]>,
-    /// What a [`SeriesRef`] derefs to if its slot were ever empty (it cannot be: a slot is
-    /// set before its hash is published). Avoids a panic path in `Deref`.
-    pub(super) fallback: Arc<Entry<M>>,
+    mask: usize,
+    slots: Box<[Slot<M>]>,
+}
+
+/// A slot: the hash beside the entry, so a probe that finds its hash reads the entry from
+/// the same cache line.
+struct Slot<M> {
+    /// The entry's hash (never 0, see `Family::hash`) once `entry` is set; 0 while vacant.
+    hash: AtomicU64,
+    entry: OnceLock<Arc<Entry<M>>>,
 }
 
 impl<M> Table<M> {
-    pub(super) fn with_capacity(capacity: usize, fallback: Arc<Entry<M>>) -> Self {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
         Self {
             mask: capacity - 1,
-            hashes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            slots: (0..capacity).map(|_| OnceLock::new()).collect(),
-            fallback,
+            slots: (0..capacity)
+                .map(|_| Slot {
+                    hash: AtomicU64::new(0),
+                    entry: OnceLock::new(),
+                })
+                .collect(),
         }
     }
 
@@ -51,22 +57,56 @@ impl<M> Table<M> {
     }
 
     #[inline]
-    pub(super) fn start(&self, hash: u64) -> usize {
+    fn start(&self, hash: u64) -> usize {
         (hash >> 1) as usize & self.mask
     }
 
-    /// Puts `entry`, whose labels hash to `hash`, in the first vacant slot of its probe
-    /// sequence; returns the slot index. Only called under the family's lock (or on a table
-    /// no reader can see yet), so a vacant slot stays vacant until this sets it.
-    pub(super) fn place(&self, hash: u64, entry: &Arc<Entry<M>>) -> usize {
+    /// The live entry with this hash that `matches` accepts (the caller compares the label
+    /// text: never the hash alone, two label sets must not merge).
+    #[inline]
+    pub(super) fn find(
+        &self,
+        hash: u64,
+        mut matches: impl FnMut(&Entry<M>) -> bool,
+    ) -> Option<&Arc<Entry<M>>> {
         let mut i = self.start(hash);
         loop {
-            if self.hashes[i].load(Ordering::Relaxed) == 0
-                && self.slots[i].set(Arc::clone(entry)).is_ok()
+            let slot = self.slots.get(i)?;
+            let h = slot.hash.load(Ordering::Acquire);
+            if h == 0 {
+                return None;
+            }
+            if h == hash
+                && let Some(entry) = slot.entry.get()
+                && entry.is_live()
+                && matches(entry)
             {
-                // Publish the hash last: a reader that sees it also sees the slot.
-                self.hashes[i].store(hash, Ordering::Release);
-                return i;
+                return Some(entry);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Every live entry with its hash (for a rebuild: entries do not keep their hash).
+    pub(super) fn live(&self) -> impl Iterator<Item = (u64, &Arc<Entry<M>>)> {
+        self.slots.iter().filter_map(|slot| {
+            let hash = slot.hash.load(Ordering::Relaxed);
+            let entry = slot.entry.get()?;
+            (hash != 0 && entry.is_live()).then_some((hash, entry))
+        })
+    }
+
+    /// Puts `entry`, whose labels hash to `hash`, in the first vacant slot of its probe
+    /// sequence. Only called under the family's lock (or on a table no reader can see yet),
+    /// so a vacant slot stays vacant until this sets it; the load factor (at most 7/8, kept
+    /// by the family) guarantees a vacant slot.
+    pub(super) fn place(&self, hash: u64, entry: &Arc<Entry<M>>) {
+        let mut i = self.start(hash);
+        while let Some(slot) = self.slots.get(i) {
+            if slot.hash.load(Ordering::Relaxed) == 0 && slot.entry.set(Arc::clone(entry)).is_ok() {
+                // Publish the hash last: a reader that sees it also sees the entry.
+                slot.hash.store(hash, Ordering::Release);
+                return;
             }
             i = (i + 1) & self.mask;
         }
