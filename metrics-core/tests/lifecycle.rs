@@ -314,3 +314,36 @@ fn collectors_run_outside_the_registry_lock() {
     );
     scrape.join().unwrap();
 }
+
+/// A reference held on this thread keeps the thread's pinned table borrowed: after another
+/// thread grows the table and removes a series, lookups here read the current table instead,
+/// find what the other thread created, start the removed label set afresh, and the held
+/// reference still reads its (now detached) series.
+#[test]
+fn lookups_stay_exact_while_a_reference_is_held_across_a_rebuild() {
+    let f = Family::<promenade_core::Counter>::builder("held_total", "Held.")
+        .labels(&["k"])
+        .build()
+        .unwrap();
+    let held = f.get(&["a"]).unwrap();
+    held.inc();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..1_000 {
+                f.get(&[format!("k{i}")]).unwrap().inc();
+            }
+            assert!(f.remove(&["a"]));
+        });
+    });
+    assert_eq!(f.get(&["k999"]).unwrap().get(), 1.0);
+    assert_eq!(
+        f.get(&["a"]).unwrap().get(),
+        0.0,
+        "a fresh series after removal"
+    );
+    assert_eq!(held.get(), 1.0);
+    drop(held);
+    f.get(&["k5"]).unwrap().inc();
+    assert_eq!(f.get(&["k5"]).unwrap().get(), 2.0);
+    assert_eq!(f.len(), 1_001);
+}
