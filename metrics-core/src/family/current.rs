@@ -13,7 +13,7 @@
 //! While a reference from a thread's pin is still out, that thread cannot re-pin and reads
 //! through `arc-swap` instead.
 
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,29 @@ pub(super) struct CurrentTable<M: Send + Sync> {
     /// Bumped after every replacement of `shared`.
     version: AtomicU64,
     pins: ThreadLocal<Padded<RefCell<Pin<M>>>>,
+}
+
+/// Whether this thread may create pin cells (see [`CurrentTable::pin_cell`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pinning {
+    NotYet,
+    On,
+    Over,
+}
+
+std::thread_local! {
+    /// No destructor, so readable at any point of the thread's life.
+    static PINNING: Cell<Pinning> = const { Cell::new(Pinning::NotYet) };
+    /// Registered after this thread's first pin; its destructor ends pinning.
+    static TEARDOWN_GUARD: TeardownGuard = const { TeardownGuard };
+}
+
+struct TeardownGuard;
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        let _ = PINNING.try_with(|p| p.set(Pinning::Over));
+    }
 }
 
 /// A thread's pin on lines of its own: 128 bytes, two cache lines, as adjacent-line
@@ -87,12 +110,9 @@ impl<M: Send + Sync> CurrentTable<M> {
     #[cold]
     #[inline(never)]
     fn repin(&self, version: u64) -> TableRef<'_, M> {
-        let Padded(cell) = self.pins.get_or(|| {
-            Padded(RefCell::new(Pin {
-                version,
-                table: self.shared.load_full(),
-            }))
-        });
+        let Some(Padded(cell)) = self.pin_cell(version) else {
+            return TableRef::Shared(self.shared.load());
+        };
         if let Ok(mut pin) = cell.try_borrow_mut() {
             if pin.version != version {
                 // The old table is let go here: on this thread, at its next lookup.
@@ -108,6 +128,38 @@ impl<M: Send + Sync> CurrentTable<M> {
         }
         // A reference from this thread's pin is still out: read without re-pinning.
         TableRef::Shared(self.shared.load())
+    }
+
+    /// This thread's pin cell, created if needed; `None` once the thread's thread-local
+    /// storage is being torn down.
+    ///
+    /// Creating a cell (`ThreadLocal::get_or`) needs `thread_local`'s per-thread id, and asking
+    /// for one after that crate's own thread guard was destroyed panics, which inside a
+    /// thread-local destructor aborts the process. So after its first pin a thread registers a
+    /// guard of its own: thread-local destructors run in reverse order of registration, so that
+    /// guard runs before `thread_local`'s (registered by then) and turns pinning off for the
+    /// rest of the teardown; lookups then read through `arc-swap`. (Not covered: a thread whose
+    /// very first lookup runs in a thread-local destructor after another library's use of
+    /// `thread_local` has torn its guard down; nothing public tells that moment apart.)
+    fn pin_cell(&self, version: u64) -> Option<&Padded<RefCell<Pin<M>>>> {
+        let standing = PINNING.try_with(Cell::get).unwrap_or(Pinning::Over);
+        if standing == Pinning::Over {
+            return None;
+        }
+        let cell = self.pins.get_or(|| {
+            Padded(RefCell::new(Pin {
+                version,
+                table: self.shared.load_full(),
+            }))
+        });
+        if standing == Pinning::NotYet {
+            let next = match TEARDOWN_GUARD.try_with(|_| ()) {
+                Ok(()) => Pinning::On,
+                Err(_) => Pinning::Over,
+            };
+            let _ = PINNING.try_with(|p| p.set(next));
+        }
+        Some(cell)
     }
 
     /// The current table, owned (for writers, under the family's lock).
