@@ -9,7 +9,9 @@
 //!
 //! A replaced table (after growth or a rebuild) bumps the version; a thread re-pins on its next
 //! lookup, and only then lets the old table go. So a thread keeps at most one old table (and
-//! the removed series it holds) until it looks this family up again or the family is dropped.
+//! the removed series it holds) until it looks this family up again or the family is dropped;
+//! the pin of a thread that has exited stays until a new thread takes over its slot
+//! (`thread_local` reuses the ids of exited threads) or the family is dropped.
 //! While a reference from a thread's pin is still out, that thread cannot re-pin and reads
 //! through `arc-swap` instead.
 
