@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::cell::Ref;
 use std::sync::Arc;
 
+use super::current::PinUse;
 use super::table::Entry;
 use crate::labels::rendered_label_value;
 
@@ -68,7 +69,9 @@ impl<M: fmt::Debug> fmt::Debug for Series<M> {
 /// is freed only after the last such reference is gone), so use it and let it go; keep a
 /// [`Series`] (from [`Family::series`](super::Family::series)) instead when the series is
 /// needed for long or on another thread (a `SeriesRef` stays on the thread that looked it up:
-/// it is not `Send`).
+/// it is not `Send`). While one is held, this thread cannot move its pin to a replaced table
+/// (after the family grew or was rebuilt), so its lookups in this family take a slower path
+/// (an atomic reference count per lookup) until the last one is let go.
 ///
 /// ```
 /// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
@@ -83,7 +86,7 @@ pub struct SeriesRef<'a, M> {
 /// How a [`SeriesRef`] keeps its entry alive: borrowed from this thread's pinned table (no
 /// reference count touched), or owned (after a creation, or when the pin was busy).
 pub(super) enum Held<'a, M> {
-    Pinned(Ref<'a, Entry<M>>),
+    Pinned(Ref<'a, Entry<M>>, PinUse),
     Owned(Arc<Entry<M>>),
 }
 
@@ -91,7 +94,7 @@ impl<M> SeriesRef<'_, M> {
     #[inline]
     fn entry(&self) -> &Entry<M> {
         match &self.held {
-            Held::Pinned(entry) => entry,
+            Held::Pinned(entry, _) => entry,
             Held::Owned(entry) => entry,
         }
     }

@@ -27,7 +27,7 @@ use crate::labels::{
 use crate::metric::Metric;
 
 pub use builder::FamilyBuilder;
-use current::{CurrentTable, TableRef};
+use current::{CurrentTable, PinUse, TableRef};
 use handles::Held;
 pub use handles::{Series, SeriesRef};
 use table::{DEAD, Entry, MIN_CAPACITY, Table};
@@ -88,7 +88,9 @@ struct Inner<M: Metric> {
 /// be kept to skip the lookup entirely.
 ///
 /// Removing series ([`Family::remove`], [`Family::clear`]) reclaims their memory, and
-/// re-creating a removed label set starts a fresh series: see [`Family::remove`].
+/// re-creating a removed label set starts a fresh series: see [`Family::remove`] (also for
+/// when the memory is freed: each thread that looked the family up lets go of the table it
+/// read at its next lookup here).
 ///
 /// ```
 /// use promenade_core::{Counter, Family};
@@ -204,7 +206,7 @@ impl<M: Metric> Family<M> {
     pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Result<SeriesRef<'_, M>> {
         self.check_count(values.len())?;
         let held = match self.lookup(values) {
-            Some(entry) => Held::Pinned(entry),
+            Some((entry, used)) => Held::Pinned(entry, used),
             None => Held::Owned(self.lookup_or_create(values)),
         };
         Ok(SeriesRef { held })
@@ -214,11 +216,12 @@ impl<M: Metric> Family<M> {
     /// no reference count touched. `None` when it is not there or the pin is busy. (Out of
     /// line: it returns in two registers, and `get` stays small.)
     #[inline(never)]
-    fn lookup<S: AsRef<str>>(&self, values: &[S]) -> Option<Ref<'_, Entry<M>>> {
+    fn lookup<S: AsRef<str>>(&self, values: &[S]) -> Option<(Ref<'_, Entry<M>>, PinUse)> {
         let hash = self.hash(values);
         match self.inner.table.load() {
-            TableRef::Pinned(pin) => {
-                Ref::filter_map(pin, |t| self.find(t, hash, values).map(|e| &**e)).ok()
+            TableRef::Pinned(pin, used) => {
+                let entry = Ref::filter_map(pin, |t| self.find(t, hash, values).map(|e| &**e));
+                entry.ok().map(|e| (e, used))
             }
             TableRef::Shared(_) => None,
         }
@@ -428,8 +431,8 @@ impl<M: Metric> Family<M> {
         true
     }
 
-    /// Removes every series and frees their memory (handles kept from before become
-    /// detached, as after [`Family::remove`]).
+    /// Removes every series and frees their memory, as [`Family::remove`] does (handles kept
+    /// from before become detached).
     ///
     /// ```
     /// let f = promenade_core::Family::<promenade_core::Counter>::builder("c", "C.").labels(&["a"]).build().unwrap();
