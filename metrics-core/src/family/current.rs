@@ -33,18 +33,12 @@ pub(super) struct CurrentTable<M: Send + Sync> {
     pins: ThreadLocal<Slot<M>>,
 }
 
-/// Whether this thread may create pin cells (see [`CurrentTable::pin_cell`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pinning {
-    NotYet,
-    On,
-    Over,
-}
+/// [`token`] once the thread's thread-local storage is being torn down: no more pinning
+/// (see [`CurrentTable::pin_cell`]). No slot has this owner.
+const TORN_DOWN: u64 = u64::MAX;
 
 std::thread_local! {
-    /// No destructor, so readable at any point of the thread's life.
-    static PINNING: Cell<Pinning> = const { Cell::new(Pinning::NotYet) };
-    /// See [`token`]. No destructor.
+    /// See [`token`]. No destructor, so readable at any point of the thread's life.
     static TOKEN: Cell<u64> = const { Cell::new(0) };
     /// References from this thread's pins now out ([`PinUse`]s alive). No destructor.
     static OUTSTANDING: Cell<usize> = const { Cell::new(0) };
@@ -60,10 +54,9 @@ struct TeardownGuard {
 
 impl Drop for TeardownGuard {
     fn drop(&mut self) {
-        let _ = PINNING.try_with(|p| p.set(Pinning::Over));
         // No new reference from a pin after this (the fast path compares slot owners with
         // the token), so with none out the slots are free for the thread that gets this id.
-        let _ = TOKEN.try_with(|t| t.set(0));
+        let _ = TOKEN.try_with(|t| t.set(TORN_DOWN));
         if OUTSTANDING.try_with(Cell::get) == Ok(0) {
             self.left.store(true, Ordering::Release);
         }
@@ -116,10 +109,10 @@ struct Slot<M> {
     pin: RefCell<Pin<M>>,
 }
 
-/// This thread's token: unique per thread for the process's life; 0 before its first pin and
-/// again once its thread-local storage is being torn down (no slot has owner 0).
+/// This thread's token: unique per thread for the process's life; 0 before its first pin,
+/// [`TORN_DOWN`] once its thread-local storage is being torn down (no slot has either owner).
 fn token() -> u64 {
-    TOKEN.try_with(Cell::get).unwrap_or(0)
+    TOKEN.try_with(Cell::get).unwrap_or(TORN_DOWN)
 }
 
 /// This thread's token, given one if it has none yet.
@@ -218,10 +211,10 @@ impl<M: Send + Sync> CurrentTable<M> {
     /// very first lookup runs in a thread-local destructor after another library's use of
     /// `thread_local` has torn its guard down; nothing public tells that moment apart.)
     fn pin_cell(&self, version: u64) -> Option<&RefCell<Pin<M>>> {
-        let standing = PINNING.try_with(Cell::get).unwrap_or(Pinning::Over);
-        if standing == Pinning::Over {
-            return None;
-        }
+        let first = match token() {
+            TORN_DOWN => return None,
+            t => t == 0,
+        };
         let me = assign_token();
         let slot = self.pins.get_or(|| Slot {
             owner: AtomicU64::new(me),
@@ -231,12 +224,8 @@ impl<M: Send + Sync> CurrentTable<M> {
                 table: self.shared.load_full(),
             }),
         });
-        if standing == Pinning::NotYet {
-            let next = match TEARDOWN_GUARD.try_with(|_| ()) {
-                Ok(()) => Pinning::On,
-                Err(_) => Pinning::Over,
-            };
-            let _ = PINNING.try_with(|p| p.set(next));
+        if first && TEARDOWN_GUARD.try_with(|_| ()).is_err() {
+            let _ = TOKEN.try_with(|t| t.set(TORN_DOWN));
         }
         if slot.owner.load(Ordering::Relaxed) != me {
             // A slot left by an exited thread whose id this thread now has: taken over only
