@@ -139,3 +139,51 @@ proptest! {
         prop_assert!((-4..=8).contains(&schema));
     }
 }
+
+/// Four threads observe while a reader snapshots: every reading's count equals its zero,
+/// positive and negative buckets' total and its sum (the writers observe ±1 and 0, so the
+/// sum is the positive minus the negative count), and no observation is lost.
+#[test]
+fn concurrent_observations_and_readings_stay_consistent() {
+    let h = std::sync::Arc::new(promenade_core::Histogram::new(Buckets::native_only(
+        NativeBuckets::with_factor(2.0).unwrap(),
+    )));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let h = std::sync::Arc::clone(&h);
+            std::thread::spawn(move || {
+                let v = [1.0, -1.0, 0.0, 1.0][t];
+                for _ in 0..100_000 {
+                    h.observe(v);
+                }
+            })
+        })
+        .collect();
+    let check = |s: &promenade_core::HistogramSnapshot| {
+        let n = s.native.as_ref().unwrap();
+        let pos: u64 = n.positive.iter().map(|b| b.1).sum();
+        let neg: u64 = n.negative.iter().map(|b| b.1).sum();
+        assert_eq!(
+            s.count,
+            n.zero_count + pos + neg,
+            "count and buckets from different sets"
+        );
+        assert_eq!(
+            s.sum,
+            pos as f64 - neg as f64,
+            "sum and buckets from different sets"
+        );
+    };
+    let mut readings = 0u32;
+    while writers.iter().any(|w| !w.is_finished()) && readings < 200_000 {
+        check(&h.snapshot());
+        readings += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = h.snapshot();
+    check(&s);
+    assert_eq!(s.count, 400_000);
+    assert_eq!(s.sum, 100_000.0);
+}

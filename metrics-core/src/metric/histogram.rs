@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::encoding::{HistogramValue, LabelSet, MetricEncoder, NativeValue};
 use crate::error::{Error, Result};
 use crate::metric::native::{NativeBuckets, NativeState};
+use crate::metric::short_lock::{ShortLock, ShortLockGuard};
 use crate::metric::striped::{CellsReading, StripedCells};
 use crate::metric::{
     Exemplar, Metric, MetricType, NATIVE_EXEMPLARS, Observe, Timer, created_now, unix_now_seconds,
@@ -234,13 +235,14 @@ struct HistogramExemplars {
     native: std::collections::VecDeque<Exemplar>,
 }
 
-/// Classic-only histograms use the striped cells (one short lock word per stripe); with native buckets the whole
-/// state sits under one mutex (sparse buckets, zero bucket, schema changes and resets must
-/// stay consistent with count and sum).
+/// Classic-only histograms use the striped cells (one short lock word per stripe); with native
+/// buckets the whole state sits under one [`ShortLock`] (sparse buckets, zero bucket, schema
+/// changes and resets must stay consistent with count and sum; the section is this crate's
+/// own bounded work, so a lock released with a plain store fits).
 #[derive(Debug)]
 enum Storage {
     Classic(StripedCells),
-    Native(Box<Mutex<NativeState>>),
+    Native(Box<ShortLock<NativeState>>),
 }
 
 /// A consistent reading of a histogram.
@@ -316,7 +318,7 @@ impl Histogram {
     pub fn new(buckets: Buckets) -> Self {
         let created_bits = created_now();
         let storage = match buckets.native() {
-            Some(native) => Storage::Native(Box::new(Mutex::new(NativeState::new(
+            Some(native) => Storage::Native(Box::new(ShortLock::new(NativeState::new(
                 native.clone(),
                 buckets.bounds().len(),
                 f64::from_bits(created_bits.load(Ordering::Relaxed)),
@@ -363,8 +365,8 @@ impl Histogram {
         Ok(())
     }
 
-    fn native_state(m: &Mutex<NativeState>) -> std::sync::MutexGuard<'_, NativeState> {
-        m.lock().unwrap_or_else(|p| p.into_inner())
+    fn native_state(m: &ShortLock<NativeState>) -> ShortLockGuard<'_, NativeState> {
+        m.lock()
     }
 
     /// Records one observation.

@@ -9,6 +9,7 @@ mod histogram;
 mod info;
 mod native;
 pub mod quantile;
+mod short_lock;
 mod stateset;
 mod striped;
 mod summary;

@@ -20,6 +20,8 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use super::short_lock::Backoff;
+
 /// How many stripes writers are spread over (one per core, at most 8), so that threads on
 /// different cores do not fight over one cache line.
 fn stripe_count() -> usize {
@@ -60,9 +62,6 @@ fn prefer_stripe(stripe: usize) {
 
 const FREE: u64 = 0;
 const HELD: u64 = 1;
-
-/// Spins before a waiter starts yielding its time slice.
-const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// Cells per [`Block`].
 const BLOCK: usize = 16;
@@ -131,7 +130,7 @@ impl StripedCells {
     /// Takes some stripe for a writer whose own stripe is busy, and returns its base index.
     #[cold]
     fn take_other(&self, seed: usize) -> usize {
-        let mut spins = 0u32;
+        let mut backoff = Backoff::default();
         loop {
             for step in 1..=self.stripe_mask + 1 {
                 let stripe = (seed + step) & self.stripe_mask;
@@ -141,25 +140,15 @@ impl StripedCells {
                     return base;
                 }
             }
-            spins = spins.wrapping_add(1);
-            if spins < SPINS_BEFORE_YIELD {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.wait();
         }
     }
 
     /// Takes stripe `base` for a reader, waiting for its writer (a few stores) if needed.
     fn take_for_read(&self, base: usize) {
-        let mut spins = 0u32;
+        let mut backoff = Backoff::default();
         while !self.try_take(base) {
-            spins = spins.wrapping_add(1);
-            if spins < SPINS_BEFORE_YIELD {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.wait();
         }
     }
 
