@@ -275,3 +275,52 @@ async fn panic_in_an_inner_service_call_is_recorded() {
         "{text}"
     );
 }
+
+/// Without `catch_panics` the panic goes on to actix, from the inner service's `call` as
+/// from its future's poll: both requests are still recorded as `500` (seen during the
+/// unwind) and leave in-flight at 0.
+#[actix_rt::test]
+async fn uncaught_panics_in_call_and_poll_are_recorded() {
+    use actix_web::dev::Service as _;
+    use std::future::Future as _;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let registry = Registry::new();
+    let mw = PrometheusMetrics::builder(&registry).build().unwrap();
+    let app = test::init_service(
+        App::new()
+            .wrap_fn(|req, srv| {
+                if req.path() == "/" {
+                    panic!("synchronous panic in a middleware's call (test)");
+                }
+                srv.call(req)
+            })
+            .wrap(mw)
+            .configure(common::routes),
+    )
+    .await;
+    let in_call = catch_unwind(AssertUnwindSafe(|| {
+        app.call(test::TestRequest::get().uri("/").to_request())
+    }));
+    assert!(in_call.is_err(), "the panic in call reaches the caller");
+    let mut fut = Box::pin(app.call(test::TestRequest::get().uri("/panic").to_request()));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let in_poll = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+    assert!(in_poll.is_err(), "the handler's panic reaches the executor");
+    drop(fut);
+    let text = registry
+        .encode_to_string(promenade_core::Format::Text)
+        .unwrap();
+    for route in ["/", "/panic"] {
+        let labels = format!(r#"method="GET",route="{route}",status="500""#);
+        assert_eq!(
+            sample(&text, "http_requests_total", &labels),
+            Some(1.0),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "http_requests_in_flight", r#"method="GET""#),
+        Some(0.0),
+        "{text}"
+    );
+}
