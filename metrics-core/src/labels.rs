@@ -59,56 +59,127 @@ fn has_byte(word: u64, b: u8) -> bool {
     x.wrapping_sub(ONES) & !x & HIGHS != 0
 }
 
-/// A word holding the bytes of `b` at `at..at + 8` (little-endian); 0 past the end.
-#[inline(always)]
-fn word8(b: &[u8], at: usize) -> u64 {
-    b.get(at..)
-        .and_then(<[u8]>::first_chunk::<8>)
-        .map_or(0, |c| u64::from_le_bytes(*c))
-}
-
-/// A word holding the bytes of `b` at `at..at + 4` (little-endian); 0 past the end.
-#[inline(always)]
-fn word4(b: &[u8], at: usize) -> u64 {
-    b.get(at..)
-        .and_then(<[u8]>::first_chunk::<4>)
-        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
-}
-
 /// Whether a word holds `"` or `\`.
 #[inline(always)]
 fn has_special(w: u64) -> bool {
     has_byte(w, b'"') | has_byte(w, b'\\')
 }
 
+/// Words that together hold every byte of `b` (at most 16 bytes long): two overlapping
+/// 8-byte words from 8 bytes on, two overlapping 4-byte halves of one word from 4, the bytes
+/// themselves below that. Two slices of one length are equal exactly when their words are.
+/// (Slice patterns: no bounds check is left to do.)
+#[inline(always)]
+fn words(b: &[u8]) -> (u64, u64) {
+    if let (Some(head), Some(tail)) = (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        return (u64::from_le_bytes(*head), u64::from_le_bytes(*tail));
+    }
+    if let (Some(head), Some(tail)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+        return (half(head) | half(tail) << 32, 0);
+    }
+    let w = match *b {
+        [x] => u64::from(x),
+        [x, y] => u64::from(x) | u64::from(y) << 8,
+        [x, y, z] => u64::from(x) | u64::from(y) << 8 | u64::from(z) << 16,
+        _ => 0,
+    };
+    (w, 0)
+}
+
 /// Whether `stored` (a stretch of rendered text) equals `value` and `value` holds neither `"`
 /// nor `\`: then the stored value is `value` itself, unescaped (see
 /// [`rendered_labels_match`]). Same lengths assumed.
-///
-/// Values of up to 16 bytes are compared as words that together hold every byte (the loads
-/// overlap; two slices of one length are equal exactly when their words are).
 #[inline(always)]
 fn equal_and_plain(stored: &[u8], value: &[u8]) -> bool {
     let n = value.len();
-    if n >= 8 {
-        if n > 16 {
-            return stored == value && memchr::memchr2(b'"', b'\\', value).is_none();
-        }
-        let (v1, v2) = (word8(value, 0), word8(value, n - 8));
-        (v1 == word8(stored, 0))
-            & (v2 == word8(stored, n - 8))
-            & !has_special(v1)
-            & !has_special(v2)
-    } else if n >= 4 {
-        let v = word4(value, 0) | word4(value, n - 4) << 32;
-        (v == word4(stored, 0) | word4(stored, n - 4) << 32) & !has_special(v)
-    } else {
-        // 1 to 3 bytes: the first, middle and last cover them all (0 for an empty value).
-        let byte = |b: &[u8], i: usize| b.get(i).map_or(0, |&x| u64::from(x));
-        let three = |b: &[u8]| byte(b, 0) | byte(b, n / 2) << 8 | byte(b, n.wrapping_sub(1)) << 16;
-        let v = three(value);
-        (v == three(stored)) & !has_special(v)
+    if n > 16 {
+        return stored == value && memchr::memchr2(b'"', b'\\', value).is_none();
     }
+    let (v1, v2) = words(value);
+    (words(stored) == (v1, v2)) & !has_special(v1) & !has_special(v2)
+}
+
+/// Whether two slices of the same length are equal (by words up to 16 bytes).
+#[inline(always)]
+fn same_bytes(stored: &[u8], value: &[u8]) -> bool {
+    let n = value.len();
+    if n > 16 {
+        return stored == value;
+    }
+    words(stored) == words(value)
+}
+
+/// The shape of a label set no value of which needs escaping: the byte length of each of
+/// its (at most four) values, one byte each, first value lowest; [`NO_SHAPE`] for any other
+/// (more than four values, a value longer than 254 bytes, or one holding `"`, `\` or a line
+/// feed). With a shape, the rendered text of the set is determined by its names and these
+/// lengths, and each value's stretch is the value itself: [`labels_match`] compares lengths
+/// and bytes only.
+pub(crate) fn plain_shape<V: AsRef<str>>(values: &[V]) -> u32 {
+    if values.len() > 4 {
+        return NO_SHAPE;
+    }
+    let mut shape = 0;
+    for (i, v) in values.iter().enumerate() {
+        let v = v.as_ref();
+        if v.len() > 254 || v.contains(['"', '\\', '\n']) {
+            return NO_SHAPE;
+        }
+        // At most 254, so it fits its byte; no shape has 255 there.
+        shape |= (v.len() as u32) << (8 * i);
+    }
+    shape
+}
+
+/// See [`plain_shape`]: no shape (255 in every length byte cannot be four lengths up to 254).
+pub(crate) const NO_SHAPE: u32 = u32::MAX;
+
+/// Whether the label set rendered as `rendered`, of shape `shape` (see [`plain_shape`]), holds
+/// exactly `values` for `names`. With a shape, the lengths of all values are compared at
+/// once and then the bytes, with no check for characters that need escaping (a stored
+/// value of that shape has none, so an equal one has none either); without, the values are
+/// compared against the escaped text ([`rendered_labels_match`]).
+#[inline(always)]
+pub(crate) fn labels_match<N: AsRef<str>, V: AsRef<str>>(
+    rendered: &str,
+    shape: u32,
+    names: &[N],
+    values: &[V],
+) -> bool {
+    if shape == NO_SHAPE {
+        return escaped_labels_match(rendered, names, values);
+    }
+    let mut lengths = 0;
+    for (i, v) in values.iter().take(4).enumerate() {
+        // 255 for anything longer: never a length in a shape.
+        lengths |= (v.as_ref().len().min(255) as u32) << (8 * i);
+    }
+    if lengths != shape || values.len() > 4 {
+        return false;
+    }
+    let r = rendered.as_bytes();
+    let mut pos = 0;
+    for (name, value) in names.iter().zip(values) {
+        pos += name.as_ref().len() + 2;
+        let v = value.as_ref().as_bytes();
+        let end = pos + v.len();
+        match r.get(pos..end) {
+            Some(stored) if same_bytes(stored, v) => pos = end + 2,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`rendered_labels_match`] out of line: the lookup's code stays small for shaped sets.
+#[inline(never)]
+fn escaped_labels_match<N: AsRef<str>, V: AsRef<str>>(
+    rendered: &str,
+    names: &[N],
+    values: &[V],
+) -> bool {
+    rendered_labels_match(rendered, names, values)
 }
 
 /// Whether a rendered label string holds exactly `values` for `names` (compares the escaped
@@ -297,6 +368,9 @@ mod tests {
             render_labels(&mut r, &names, &stored);
             proptest::prop_assert!(rendered_labels_match(&r, &names, &stored));
             proptest::prop_assert_eq!(rendered_labels_match(&r, &names, &other), stored == other);
+            let shape = plain_shape(&stored);
+            proptest::prop_assert!(labels_match(&r, shape, &names, &stored));
+            proptest::prop_assert_eq!(labels_match(&r, shape, &names, &other), stored == other);
             // Each value replaced by raw stretches of the rendered text where it starts (the
             // escaped form, quotes and following labels): equal only to the value itself.
             let mut start = 0;
@@ -311,6 +385,11 @@ mod tests {
                         probe == stored,
                         "{:?} looked up with {:?}", r, probe
                     );
+                    proptest::prop_assert_eq!(
+                        labels_match(&r, shape, &names, &probe),
+                        probe == stored,
+                        "{:?} (shape {:x}) looked up with {:?}", r, shape, probe
+                    );
                 }
                 let mut escaped = String::new();
                 escape_label_value(&mut escaped, &stored[i]);
@@ -324,8 +403,88 @@ mod tests {
                     rendered_labels_match(&r, &names, &moved),
                     moved[..] == stored[..]
                 );
+                proptest::prop_assert_eq!(
+                    labels_match(&r, shape, &names, &moved),
+                    moved[..] == stored[..]
+                );
             }
         }
+
+        /// The same for label sets that mostly have a shape (plain values, one to five of
+        /// them, some longer than a shape holds): the shaped comparison of lengths and bytes
+        /// agrees with equality, for other sets, for values with one byte changed, with a
+        /// character moved between neighbours, and cut or grown by one byte.
+        #[test]
+        fn shaped_comparison_is_exact(
+            stored in plain_values(),
+            other in plain_values(),
+            cut in 0usize..300,
+        ) {
+            let names = ["a", "bb", "c", "dddd", "e"];
+            let names = &names[..stored.len()];
+            let mut r = String::new();
+            render_labels(&mut r, names, &stored);
+            let shape = plain_shape(&stored);
+            let check = |probe: &[String]| {
+                let want = probe == stored.as_slice();
+                (labels_match(&r, shape, names, probe) == want
+                    && rendered_labels_match(&r, names, probe) == want)
+                    .then_some(())
+                    .ok_or_else(|| format!("{r:?} (shape {shape:x}) looked up with {probe:?}"))
+            };
+            proptest::prop_assert!(check(&stored).is_ok());
+            if other.len() == stored.len() {
+                proptest::prop_assert!(check(&other).is_ok(), "{:?}", check(&other));
+            }
+            for i in 0..stored.len() {
+                // One byte changed, the length kept: at every position of a short value,
+                // around both ends of a long one.
+                let n = stored[i].len();
+                for j in (0..n).filter(|&j| j < 20 || j + 4 > n) {
+                    let mut bytes = stored[i].clone().into_bytes();
+                    if bytes[j] == b'a' {
+                        bytes[j] = b'b';
+                        let probe_value = String::from_utf8(bytes).map_err(|e| e.to_string());
+                        let mut probe = stored.clone();
+                        probe[i] = probe_value.map_err(proptest::test_runner::TestCaseError::fail)?;
+                        proptest::prop_assert!(check(&probe).is_ok(), "{:?}", check(&probe));
+                    }
+                }
+                let mut probe = stored.clone();
+                probe[i].push('a');
+                proptest::prop_assert!(check(&probe).is_ok(), "{:?}", check(&probe));
+                let mut probe = stored.clone();
+                if probe[i].pop().is_some() {
+                    proptest::prop_assert!(check(&probe).is_ok(), "{:?}", check(&probe));
+                }
+                if i + 1 < stored.len() {
+                    let joined = format!("{}{}", stored[i], stored[i + 1]);
+                    if let Some((x, y)) = joined.split_at_checked(cut.min(joined.len())) {
+                        let mut probe = stored.clone();
+                        probe[i] = x.to_owned();
+                        probe[i + 1] = y.to_owned();
+                        proptest::prop_assert!(check(&probe).is_ok(), "{:?}", check(&probe));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One to five values, mostly without characters that need escaping (one in ~50 has
+    /// one), of lengths around the word sizes and sometimes around the 254-byte limit of a
+    /// shape.
+    fn plain_values() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let ch = proptest::sample::select(vec!['a', 'b', 'a', 'b', ',', '=', 'é']);
+        let short = proptest::collection::vec(ch.clone(), 0..20);
+        let long = proptest::collection::vec(ch, 250..258);
+        let value =
+            prop_oneof![8 => short, 1 => long].prop_map(|cs| cs.into_iter().collect::<String>());
+        let value = prop_oneof![
+            49 => value,
+            1 => proptest::sample::select(vec!["q\"", "b\\", "\n"]).prop_map(str::to_owned),
+        ];
+        proptest::collection::vec(value, 1..=5)
     }
 
     #[test]

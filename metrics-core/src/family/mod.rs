@@ -11,7 +11,7 @@ mod table;
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::cell::Ref;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,7 +22,7 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result};
 use crate::labels::{
-    escape_label_value, parse_rendered_labels, render_labels, rendered_labels_match,
+    escape_label_value, labels_match, parse_rendered_labels, plain_shape, render_labels,
 };
 use crate::metric::Metric;
 
@@ -30,7 +30,7 @@ pub use builder::FamilyBuilder;
 use current::{CurrentTable, PinUse, TableRef};
 use handles::Held;
 pub use handles::{Series, SeriesRef};
-use table::{DEAD, Entry, MIN_CAPACITY, Table};
+use table::{Entry, MIN_CAPACITY, Table};
 
 /// The label value every label of the overflow series carries once a family's series cap is
 /// reached (see [`FamilyBuilder::max_series`]).
@@ -186,8 +186,8 @@ impl<M: Metric> Family<M> {
         hash: u64,
         values: &[S],
     ) -> Option<&'t Arc<Entry<M>>> {
-        table.find(hash, |entry| {
-            rendered_labels_match(&entry.labels, &self.inner.label_names, values)
+        table.find(hash, |entry, shape| {
+            labels_match(&entry.labels, shape, &self.inner.label_names, values)
         })
     }
 
@@ -359,11 +359,12 @@ impl<M: Metric> Family<M> {
         }
         let mut labels = String::new();
         render_labels(&mut labels, &self.inner.label_names, values);
-        let entry = Arc::new(Entry {
-            labels: labels.into_boxed_str(),
-            position: AtomicUsize::new(state.order.len()),
-            metric: M::build(&self.inner.options),
-        });
+        let entry = Arc::new(Entry::new(
+            labels.into_boxed_str(),
+            plain_shape(values),
+            state.order.len(),
+            M::build(&self.inner.options),
+        ));
         state.order.push(Some(Arc::clone(&entry)));
         state.live += 1;
         state.occupied += 1;
@@ -384,7 +385,7 @@ impl<M: Metric> Family<M> {
         }
         state.order.retain(Option::is_some);
         for (position, entry) in state.order.iter().flatten().enumerate() {
-            entry.position.store(position, Ordering::Relaxed);
+            entry.set_index(position);
         }
         state.occupied = state.order.len();
         self.inner.table.store(table);
@@ -417,8 +418,7 @@ impl<M: Metric> Family<M> {
         let Some(entry) = self.find(&table, hash, values) else {
             return false;
         };
-        let position = entry.position.swap(DEAD, Ordering::Relaxed);
-        if let Some(slot) = state.order.get_mut(position) {
+        if let Some(slot) = entry.kill().and_then(|i| state.order.get_mut(i)) {
             *slot = None;
         }
         state.live -= 1;
@@ -443,7 +443,7 @@ impl<M: Metric> Family<M> {
     pub fn clear(&self) {
         let mut state = self.lock();
         for entry in state.order.iter().flatten() {
-            entry.position.store(DEAD, Ordering::Relaxed);
+            entry.kill();
         }
         state.order.clear();
         state.live = 0;

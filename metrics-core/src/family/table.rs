@@ -1,7 +1,7 @@
 //! The lookup table behind a family: write-once slots, probed without locks, replaced whole
 //! (through `arc-swap`) on growth or when removed series outnumber live ones.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,9 +13,12 @@ use std::sync::{Arc, OnceLock};
 /// one can never leave a half-finished observation in the new one.
 pub(super) struct Entry<M> {
     pub(super) labels: Box<str>,
-    /// Index in [`WriteState::order`] while live, [`DEAD`] once removed; written only under
-    /// the family's lock. (One word for both: an entry is one allocation size class smaller.)
-    pub(super) position: AtomicUsize,
+    /// The low half: the index in [`WriteState::order`] while live, [`DEAD`] once removed,
+    /// written only under the family's lock. The high half: the labels' shape
+    /// ([`plain_shape`](crate::labels::plain_shape)), fixed at creation, read by lookups
+    /// with the liveness in one load. (One word for all of it: an entry is one allocation
+    /// size class smaller; a family never holds 2^32 series, which would take over 300 GiB.)
+    position: AtomicU64,
     pub(super) metric: M,
 }
 
@@ -61,13 +64,14 @@ impl<M> Table<M> {
         (hash >> 1) as usize & self.mask
     }
 
-    /// The live entry with this hash that `matches` accepts (the caller compares the label
-    /// text: never the hash alone, two label sets must not merge).
+    /// The live entry with this hash that `matches` accepts, given the entry and its labels'
+    /// shape (the caller compares the label text: never the hash alone, two label sets must
+    /// not merge).
     #[inline]
     pub(super) fn find(
         &self,
         hash: u64,
-        mut matches: impl FnMut(&Entry<M>) -> bool,
+        mut matches: impl FnMut(&Entry<M>, u32) -> bool,
     ) -> Option<&Arc<Entry<M>>> {
         let mut i = self.start(hash);
         loop {
@@ -78,8 +82,9 @@ impl<M> Table<M> {
             }
             if h == hash
                 && let Some(entry) = slot.entry.get()
-                && entry.is_live()
-                && matches(entry)
+                && let word = entry.position.load(Ordering::Relaxed)
+                && word as u32 != DEAD
+                && matches(entry, (word >> 32) as u32)
             {
                 return Some(entry);
             }
@@ -113,15 +118,51 @@ impl<M> Table<M> {
     }
 }
 
-/// The [`Entry::position`] of a removed entry.
-pub(super) const DEAD: usize = usize::MAX;
+/// The position of a removed entry.
+const DEAD: u32 = u32::MAX;
 
 impl<M> Entry<M> {
+    /// An entry at `index` in the order list, with labels rendered as `labels` of shape
+    /// `shape`.
+    pub(super) fn new(labels: Box<str>, shape: u32, index: usize, metric: M) -> Self {
+        Self {
+            labels,
+            position: AtomicU64::new(u64::from(shape) << 32 | u64::from(index_bits(index))),
+            metric,
+        }
+    }
+
     /// Whether the series is still in its family (not removed).
     #[inline]
     pub(super) fn is_live(&self) -> bool {
-        self.position.load(Ordering::Relaxed) != DEAD
+        self.position.load(Ordering::Relaxed) as u32 != DEAD
     }
+
+    /// Moves the entry to `index` in the order list (under the family's lock).
+    pub(super) fn set_index(&self, index: usize) {
+        self.set_low(index_bits(index));
+    }
+
+    /// Marks the entry removed (under the family's lock); its index until now, if it was live.
+    pub(super) fn kill(&self) -> Option<usize> {
+        let old = self.position.load(Ordering::Relaxed) as u32;
+        self.set_low(DEAD);
+        (old != DEAD).then_some(old as usize)
+    }
+
+    /// Replaces the index half, keeping the shape (only the family's lock holder writes).
+    fn set_low(&self, low: u32) {
+        let word = self.position.load(Ordering::Relaxed);
+        self.position.store(
+            word & !u64::from(u32::MAX) | u64::from(low),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// An order-list index as stored (never [`DEAD`]: no family reaches 2^32 - 1 series).
+fn index_bits(index: usize) -> u32 {
+    u32::try_from(index).map_or(DEAD - 1, |i| i.min(DEAD - 1))
 }
 
 /// Slots a table has at least.
