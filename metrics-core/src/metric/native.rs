@@ -352,8 +352,9 @@ fn increment(buckets: &mut Vec<(i32, u64)>, index: i32) {
     }
 }
 
-/// The whole state of a histogram with native buckets. Kept under one mutex: count, sum,
-/// zero bucket, sparse buckets and the optional classic buckets always agree.
+/// The whole state of a histogram with native buckets. Kept under one lock (the histogram's
+/// short lock, released with a plain store): count, sum, zero bucket, sparse buckets and
+/// the optional classic buckets always agree.
 #[derive(Debug, Clone)]
 pub(crate) struct NativeState {
     pub config: NativeBuckets,
