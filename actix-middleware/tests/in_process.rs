@@ -230,34 +230,27 @@ async fn without_metrics_route_the_path_goes_to_the_app() {
     assert!(text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#));
 }
 
-#[actix_rt::test]
-async fn panic_in_an_inner_service_call_is_recorded() {
-    use actix_web::dev::Service as _;
-    let registry = Registry::new();
-    let mw = PrometheusMetrics::builder(&registry)
-        .catch_panics(true)
-        .build()
-        .unwrap();
-    let app = test::init_service(
-        App::new()
-            .wrap_fn(|req, srv| {
-                if req.path() == "/" {
-                    panic!("synchronous panic in a middleware's call (test)");
-                }
-                srv.call(req)
-            })
-            .wrap(mw)
-            .configure(common::routes),
-    )
-    .await;
-    // The caught panic is an `Err` (the HTTP dispatcher turns it into a 500 response).
-    for uri in ["/", "/panic"] {
-        let err = app
-            .call(test::TestRequest::get().uri(uri).to_request())
-            .await
-            .expect_err("a caught panic is an error");
-        assert_eq!(err.error_response().status(), 500);
-    }
+/// An app behind `mw` whose inner middleware panics in `call` for `/`, and whose
+/// `/panic` handler panics when polled.
+macro_rules! panicking_app {
+    ($mw:expr) => {
+        test::init_service(
+            App::new()
+                .wrap_fn(|req, srv| {
+                    if req.path() == "/" {
+                        panic!("synchronous panic in a middleware's call (test)");
+                    }
+                    srv.call(req)
+                })
+                .wrap($mw)
+                .configure(common::routes),
+        )
+        .await
+    };
+}
+
+/// Both requests of a [`panicking_app!`] recorded once as `500`, in-flight back at 0.
+fn assert_panics_recorded(registry: &Registry) {
     let text = registry
         .encode_to_string(promenade_core::Format::Text)
         .unwrap();
@@ -276,6 +269,26 @@ async fn panic_in_an_inner_service_call_is_recorded() {
     );
 }
 
+#[actix_rt::test]
+async fn panic_in_an_inner_service_call_is_recorded() {
+    use actix_web::dev::Service as _;
+    let registry = Registry::new();
+    let mw = PrometheusMetrics::builder(&registry)
+        .catch_panics(true)
+        .build()
+        .unwrap();
+    let app = panicking_app!(mw);
+    // The caught panic is an `Err` (the HTTP dispatcher turns it into a 500 response).
+    for uri in ["/", "/panic"] {
+        let err = app
+            .call(test::TestRequest::get().uri(uri).to_request())
+            .await
+            .expect_err("a caught panic is an error");
+        assert_eq!(err.error_response().status(), 500);
+    }
+    assert_panics_recorded(&registry);
+}
+
 /// Without `catch_panics` the panic goes on to actix, from the inner service's `call` as
 /// from its future's poll: both requests are still recorded as `500` (seen during the
 /// unwind) and leave in-flight at 0.
@@ -286,18 +299,7 @@ async fn uncaught_panics_in_call_and_poll_are_recorded() {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let registry = Registry::new();
     let mw = PrometheusMetrics::builder(&registry).build().unwrap();
-    let app = test::init_service(
-        App::new()
-            .wrap_fn(|req, srv| {
-                if req.path() == "/" {
-                    panic!("synchronous panic in a middleware's call (test)");
-                }
-                srv.call(req)
-            })
-            .wrap(mw)
-            .configure(common::routes),
-    )
-    .await;
+    let app = panicking_app!(mw);
     let in_call = catch_unwind(AssertUnwindSafe(|| {
         app.call(test::TestRequest::get().uri("/").to_request())
     }));
@@ -307,20 +309,5 @@ async fn uncaught_panics_in_call_and_poll_are_recorded() {
     let in_poll = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
     assert!(in_poll.is_err(), "the handler's panic reaches the executor");
     drop(fut);
-    let text = registry
-        .encode_to_string(promenade_core::Format::Text)
-        .unwrap();
-    for route in ["/", "/panic"] {
-        let labels = format!(r#"method="GET",route="{route}",status="500""#);
-        assert_eq!(
-            sample(&text, "http_requests_total", &labels),
-            Some(1.0),
-            "{text}"
-        );
-    }
-    assert_eq!(
-        sample(&text, "http_requests_in_flight", r#"method="GET""#),
-        Some(0.0),
-        "{text}"
-    );
+    assert_panics_recorded(&registry);
 }

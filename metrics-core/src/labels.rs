@@ -158,18 +158,33 @@ pub(crate) fn labels_match<N: AsRef<str>, V: AsRef<str>>(
     if lengths != shape || values.len() > 4 {
         return false;
     }
-    let r = rendered.as_bytes();
+    // Shaped: each value's stretch is the value itself, then `",` and the next label.
+    walk_values(rendered.as_bytes(), names, values, |r, start, v| {
+        let end = start + v.len();
+        match r.get(start..end) {
+            Some(stored) if same_bytes(stored, v) => Some(end + 2),
+            _ => None,
+        }
+    })
+    .is_some()
+}
+
+/// Walks the rendered label text along `names` and `values`: `value_end(text, start, value)`
+/// compares one value with the text where it starts (after `name="`) and returns where the
+/// next label starts, or `None` when they differ. The position after the last value, or
+/// `None` at the first difference.
+#[inline(always)]
+fn walk_values<N: AsRef<str>, V: AsRef<str>>(
+    r: &[u8],
+    names: &[N],
+    values: &[V],
+    value_end: impl Fn(&[u8], usize, &[u8]) -> Option<usize>,
+) -> Option<usize> {
     let mut pos = 0;
     for (name, value) in names.iter().zip(values) {
-        pos += name.as_ref().len() + 2;
-        let v = value.as_ref().as_bytes();
-        let end = pos + v.len();
-        match r.get(pos..end) {
-            Some(stored) if same_bytes(stored, v) => pos = end + 2,
-            _ => return false,
-        }
+        pos = value_end(r, pos + name.as_ref().len() + 2, value.as_ref().as_bytes())?;
     }
-    true
+    Some(pos)
 }
 
 /// [`rendered_labels_match`] out of line: the lookup's code stays small for shaped sets.
@@ -191,28 +206,21 @@ pub(crate) fn rendered_labels_match<N: AsRef<str>, V: AsRef<str>>(
     values: &[V],
 ) -> bool {
     let r = rendered.as_bytes();
-    let mut pos = 0;
-    for (name, value) in names.iter().zip(values) {
-        pos += name.as_ref().len() + 2;
-        let v = value.as_ref().as_bytes();
-        let end = pos + v.len();
+    walk_values(r, names, values, |r, start, v| {
+        let end = start + v.len();
         // Common case: the rendered bytes are the value itself, followed by a quote. That
         // proves a match when the value holds no `"` and no `\`: the stored stretch then holds
         // neither, so it is plain text (escapes start with `\`) that stops at the first `"`
         // after it, the value's closing quote. A raw line feed never equals rendered text
         // (it is always escaped there), so it needs no check.
-        if let (Some(stored), Some(b'"')) = (r.get(pos..end), r.get(end))
+        if let (Some(stored), Some(b'"')) = (r.get(start..end), r.get(end))
             && equal_and_plain(stored, v)
         {
-            pos = end + 2;
-            continue;
+            return Some(end + 2);
         }
-        match escaped_value_end(r, pos, v) {
-            Some(next) => pos = next,
-            None => return false,
-        }
-    }
-    pos >= r.len()
+        escaped_value_end(r, start, v)
+    })
+    .is_some_and(|pos| pos >= r.len())
 }
 
 /// Compares `value`, escaped byte by byte, with the rendered text at `pos`; the position
