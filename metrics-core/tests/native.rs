@@ -187,3 +187,22 @@ fn concurrent_observations_and_readings_stay_consistent() {
     assert_eq!(s.count, 400_000);
     assert_eq!(s.sum, 100_000.0);
 }
+
+/// A minimum reset duration too long to add to the clock (`Duration::MAX`: "never reset")
+/// keeps the histogram within its bucket limit by widening and halving, without panicking.
+#[test]
+fn a_reset_duration_past_the_clocks_range_means_never() {
+    let h = promenade_core::Histogram::new(Buckets::native_only(
+        NativeBuckets::with_factor(2.0)
+            .unwrap()
+            .max_buckets(2)
+            .min_reset_duration(std::time::Duration::MAX),
+    ));
+    for v in [1.0, 10.0, 100.0, 1000.0, 1e4] {
+        h.observe(v);
+    }
+    let s = h.snapshot();
+    assert_eq!(s.count, 5, "no reset");
+    let n = s.native.unwrap();
+    assert!(n.positive.len() + n.negative.len() <= 2, "{n:?}");
+}

@@ -193,7 +193,8 @@ impl NativeBuckets {
         self
     }
 
-    /// Minimum time between resets caused by the bucket limit (0 = never reset).
+    /// Minimum time between resets caused by the bucket limit (0, or a duration past the
+    /// clock's range such as `Duration::MAX`: never reset).
     ///
     /// ```
     /// use std::time::Duration;
@@ -459,7 +460,9 @@ impl NativeState {
             return;
         }
         if !min_reset.is_zero() && self.reset_at.is_none() {
-            self.reset_at = Some(self.last_reset + min_reset);
+            // A duration past the clock's range (`Duration::MAX`) never comes: no reset is
+            // scheduled, and the steps below keep the limit.
+            self.reset_at = self.last_reset.checked_add(min_reset);
         }
         // Go applies one step per observation and may stay above the limit for a while; we
         // step until the histogram fits again, so memory stays bounded.

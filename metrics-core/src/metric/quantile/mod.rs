@@ -134,12 +134,14 @@ impl QuantileOptions {
         })
     }
 
-    /// How far back quantiles look (must be positive; default 10 minutes).
+    /// How far back quantiles look (positive and within the clock's range; default 10
+    /// minutes).
     ///
     /// ```
     /// use std::time::Duration;
     /// let o = promenade_core::QuantileOptions::default();
     /// assert!(o.clone().with_max_age(Duration::ZERO).is_err());
+    /// assert!(o.clone().with_max_age(Duration::MAX).is_err()); // past the clock's range
     /// assert_eq!(o.with_max_age(Duration::from_secs(30)).unwrap().max_age(), Duration::from_secs(30));
     /// ```
     pub fn with_max_age(mut self, max_age: Duration) -> Result<Self> {
@@ -147,6 +149,16 @@ impl QuantileOptions {
             return Err(Error::InvalidConfig(
                 "summary max age must be positive".into(),
             ));
+        }
+        // The window's streams expire at "now + max_age / age_buckets"; a duration the clock
+        // cannot add (with room for the process's lifetime) would panic there.
+        if Instant::now()
+            .checked_add(max_age.saturating_mul(2))
+            .is_none()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "summary max age {max_age:?} is too long for the clock"
+            )));
         }
         self.max_age = max_age;
         self.check_stream_duration()?;
@@ -417,6 +429,21 @@ impl Metric for QuantileSummary {
 mod tests {
     use super::window::Stream;
     use super::*;
+
+    /// A window too long to add to the clock is refused with an error instead of panicking
+    /// when the first summary with it is built; long but representable ones still work.
+    #[test]
+    fn max_age_past_the_clocks_range_is_refused() {
+        let err = QuantileOptions::default()
+            .with_max_age(Duration::MAX)
+            .unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let options = QuantileOptions::default().with_max_age(year).unwrap();
+        let summary = QuantileSummary::new(options);
+        summary.observe(1.0);
+        assert_eq!(summary.snapshot().count, 1);
+    }
 
     /// A deterministic shuffle (xorshift), so the tests need no random crate.
     fn shuffled(n: u64, seed: u64) -> Vec<f64> {
