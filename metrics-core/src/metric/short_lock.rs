@@ -8,29 +8,40 @@
 //!
 //! Why it cannot hang: the sections these locks guard are a bounded amount of this crate's own
 //! work (no user code, no blocking call), so every wait ends when the holder runs again. A
-//! waiter spins briefly and then yields its time slice instead of burning it, so a holder that
-//! was preempted gets the core back.
+//! waiter spins briefly, then yields its time slice, and if the holder still has not run
+//! (more runnable threads than cores, or a waiter of higher real-time priority, which a
+//! yield does not step aside for) it sleeps between attempts, so the holder gets a core.
 
 /// Spins before a waiter starts yielding its time slice.
 const SPINS_BEFORE_YIELD: u32 = 64;
 
-/// The waiting policy for a short section another thread holds: spin, then yield. One per
-/// wait: call [`Backoff::wait`] after each failed attempt.
+/// Yields before a waiter starts sleeping between attempts.
+const YIELDS_BEFORE_SLEEP: u32 = 64;
+
+/// A sleeping waiter's pause between attempts: long enough to let any other thread run,
+/// short next to the wait it ends (the holder was not scheduled for 64 yields).
+const SLEEP: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The waiting policy for a short section another thread holds: spin, then yield, then
+/// sleep. One per wait: call [`Backoff::wait`] after each failed attempt.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
-    spins: u32,
+    attempts: u32,
 }
 
 impl Backoff {
     /// Waits a little before the next attempt.
     #[inline]
     pub(crate) fn wait(&mut self) {
-        if self.spins < SPINS_BEFORE_YIELD {
-            self.spins += 1;
+        if self.attempts < SPINS_BEFORE_YIELD {
             std::hint::spin_loop();
-        } else {
+        } else if self.attempts < SPINS_BEFORE_YIELD + YIELDS_BEFORE_SLEEP {
             std::thread::yield_now();
+        } else {
+            std::thread::sleep(SLEEP);
+            return;
         }
+        self.attempts += 1;
     }
 }
 

@@ -14,8 +14,8 @@
 //! holder owns — no user code, no allocation, no panic (indices are clamped) — so every wait
 //! is bounded by that section. A writer never waits while another stripe is free: it moves to
 //! the next free stripe and remembers it (as `LongAdder` re-probes), so two threads hammering
-//! one series settle on different stripes. Only when every stripe is held does it spin
-//! briefly and then yield to the scheduler.
+//! one series settle on different stripes. Only when every stripe is held does it wait:
+//! spinning briefly, then yielding, then sleeping between attempts (`short_lock::Backoff`).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
