@@ -117,19 +117,28 @@ fn same_bytes(stored: &[u8], value: &[u8]) -> bool {
 /// lengths, and each value's stretch is the value itself: [`labels_match`] compares lengths
 /// and bytes only.
 pub(crate) fn plain_shape<V: AsRef<str>>(values: &[V]) -> u32 {
-    if values.len() > 4 {
-        return NO_SHAPE;
+    let plain = values.len() <= 4
+        && values.iter().all(|v| {
+            let v = v.as_ref();
+            v.len() <= 254 && !v.contains(['"', '\\', '\n'])
+        });
+    if plain {
+        value_lengths(values)
+    } else {
+        NO_SHAPE
     }
-    let mut shape = 0;
-    for (i, v) in values.iter().enumerate() {
-        let v = v.as_ref();
-        if v.len() > 254 || v.contains(['"', '\\', '\n']) {
-            return NO_SHAPE;
-        }
-        // At most 254, so it fits its byte; no shape has 255 there.
-        shape |= (v.len() as u32) << (8 * i);
+}
+
+/// The byte lengths of the first four of `values`, one byte each, first value lowest, 255
+/// for any longer than 254 (never a length in a shape): a set's shape when it has one, and
+/// what a lookup compares with it.
+#[inline(always)]
+fn value_lengths<V: AsRef<str>>(values: &[V]) -> u32 {
+    let mut lengths = 0;
+    for (i, v) in values.iter().take(4).enumerate() {
+        lengths |= (v.as_ref().len().min(255) as u32) << (8 * i);
     }
-    shape
+    lengths
 }
 
 /// See [`plain_shape`]: no shape (255 in every length byte cannot be four lengths up to 254).
@@ -150,12 +159,7 @@ pub(crate) fn labels_match<N: AsRef<str>, V: AsRef<str>>(
     if shape == NO_SHAPE {
         return escaped_labels_match(rendered, names, values);
     }
-    let mut lengths = 0;
-    for (i, v) in values.iter().take(4).enumerate() {
-        // 255 for anything longer: never a length in a shape.
-        lengths |= (v.as_ref().len().min(255) as u32) << (8 * i);
-    }
-    if lengths != shape || values.len() > 4 {
+    if value_lengths(values) != shape || values.len() > 4 {
         return false;
     }
     // Shaped: each value's stretch is the value itself, then `",` and the next label.

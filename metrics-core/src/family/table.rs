@@ -82,9 +82,8 @@ impl<M> Table<M> {
             }
             if h == hash
                 && let Some(entry) = slot.entry.get()
-                && let word = entry.position.load(Ordering::Relaxed)
-                && word as u32 != DEAD
-                && matches(entry, (word >> 32) as u32)
+                && let Some(shape) = entry.live_shape()
+                && matches(entry, shape)
             {
                 return Some(entry);
             }
@@ -132,10 +131,18 @@ impl<M> Entry<M> {
         }
     }
 
+    /// The labels' shape while the series is in its family, `None` once removed: both from
+    /// one load of the position word.
+    #[inline]
+    fn live_shape(&self) -> Option<u32> {
+        let word = self.position.load(Ordering::Relaxed);
+        (word as u32 != DEAD).then_some((word >> 32) as u32)
+    }
+
     /// Whether the series is still in its family (not removed).
     #[inline]
     pub(super) fn is_live(&self) -> bool {
-        self.position.load(Ordering::Relaxed) as u32 != DEAD
+        self.live_shape().is_some()
     }
 
     /// Moves the entry to `index` in the order list (under the family's lock).
