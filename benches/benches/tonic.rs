@@ -6,7 +6,10 @@
 //!   (start, frame counting both ways, trailer parsing, handled + histogram) with no I/O;
 //! - `tonic_loopback/*`: real tonic client and server over 127.0.0.1, unary calls and a
 //!   100-message server stream;
-//! - `grpc_metrics/start_finish`: the core's call tracker alone.
+//! - `grpc_metrics/start_finish`: the core's call tracker alone;
+//! - the interleaved A/B run (`TONIC_AB_ROUNDS`) adds the request-body wrapper alone and a
+//!   minimal hand-written prometheus-client layer (calls by method and code, a duration
+//!   histogram; see `mod hand`), the least any layer that reads a call's status pays.
 //!
 //! `cargo bench -p promenade-benches --bench tonic -- --warm-up-time 1 --measurement-time 3`
 
@@ -219,8 +222,18 @@ fn ab() {
     let bare = promenade_tonic_demo::server();
     let layered = GrpcServerService::new(promenade_tonic_demo::server(), metrics(Side::Server));
     let passthrough = PassthroughBody(promenade_tonic_demo::server());
+    let hand_metrics = hand::metrics();
+    let hand_written = hand::Layer {
+        inner: promenade_tonic_demo::server(),
+        metrics: std::sync::Arc::clone(&hand_metrics),
+    };
+    // Same answer through every variant, and the hand-written layer records what it saw.
+    let expected = rt.block_on(call(&bare, &body));
+    assert_eq!(rt.block_on(call(&hand_written, &body)), expected);
+    assert_eq!(rt.block_on(call(&passthrough, &body)), expected);
+    assert_eq!(hand_metrics.handled(UNARY, 0), 1);
     const BATCH: u32 = 2_000;
-    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut times: [Vec<f64>; 4] = Default::default();
     for _ in 0..rounds {
         rt.block_on(async {
             for (i, t) in times.iter_mut().enumerate() {
@@ -229,7 +242,8 @@ fn ab() {
                     let n = match i {
                         0 => call(&bare, &body).await,
                         1 => call(&layered, &body).await,
-                        _ => call(&passthrough, &body).await,
+                        2 => call(&passthrough, &body).await,
+                        _ => call(&hand_written, &body).await,
                     };
                     black_box(n);
                 }
@@ -244,15 +258,203 @@ fn ab() {
     let (bare_min, bare_med) = stat(&mut times[0]);
     let (layer_min, layer_med) = stat(&mut times[1]);
     let (pass_min, pass_med) = stat(&mut times[2]);
+    let (hand_min, hand_med) = stat(&mut times[3]);
     eprintln!(
         "tonic_ab (ns/call, {rounds} interleaved rounds of {BATCH}): bare min {bare_min:.0} median {bare_med:.0}; \
          layer min {layer_min:.0} median {layer_med:.0}; request-body wrapper only min {pass_min:.0} median {pass_med:.0}; \
-         layer overhead min {:.0} ns ({:+.1}%), median {:.0} ns ({:+.1}%)",
+         hand-written min {hand_min:.0} median {hand_med:.0}; \
+         layer overhead min {:.0} ns ({:+.1}%), median {:.0} ns ({:+.1}%); \
+         hand-written overhead min {:.0} ns, median {:.0} ns; layer / hand-written (medians) {:.2}x",
         layer_min - bare_min,
         (layer_min / bare_min - 1.0) * 100.0,
         layer_med - bare_med,
         (layer_med / bare_med - 1.0) * 100.0,
+        hand_min - bare_min,
+        hand_med - bare_med,
+        (layer_med - bare_med) / (hand_med - bare_med),
     );
+}
+
+/// The least a user could write by hand for gRPC server metrics with prometheus-client: calls
+/// by method and status code and a duration histogram by method, recorded when the response
+/// body ends (the status of a unary call travels in the trailers) or is dropped. No started
+/// counter, no message counters, no in-flight, no exemplars: the floor any layer that reads a
+/// call's status pays (two clock reads, a response body wrapper, two labelled updates).
+mod hand {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use std::time::Instant;
+
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Handled {
+        method: String,
+        code: u16,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Method {
+        method: String,
+    }
+
+    pub(super) struct Metrics {
+        handled: Family<Handled, Counter>,
+        seconds: Family<Method, Histogram, fn() -> Histogram>,
+    }
+
+    pub(super) fn metrics() -> Arc<Metrics> {
+        let m = Metrics {
+            handled: Family::default(),
+            seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 12))
+            }),
+        };
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("grpc_server_handled", "Calls.", m.handled.clone());
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Duration.",
+            m.seconds.clone(),
+        );
+        Arc::new(m)
+    }
+
+    impl Metrics {
+        /// Calls recorded for `method` with `code` (the bench checks that it counted).
+        pub(super) fn handled(&self, method: &str, code: u16) -> u64 {
+            self.handled
+                .get_or_create(&Handled {
+                    method: method.to_owned(),
+                    code,
+                })
+                .get()
+        }
+    }
+
+    /// What ends with the response body: recorded once, at the trailers or on drop.
+    struct Call {
+        metrics: Arc<Metrics>,
+        method: String,
+        start: Instant,
+        code: u16,
+    }
+
+    impl Drop for Call {
+        fn drop(&mut self) {
+            let method = std::mem::take(&mut self.method);
+            self.metrics
+                .seconds
+                .get_or_create(&Method {
+                    method: method.clone(),
+                })
+                .observe(self.start.elapsed().as_secs_f64());
+            self.metrics
+                .handled
+                .get_or_create(&Handled {
+                    method,
+                    code: self.code,
+                })
+                .inc();
+        }
+    }
+
+    fn code(headers: &http::HeaderMap) -> Option<u16> {
+        headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    }
+
+    #[derive(Clone)]
+    pub(super) struct Layer<S> {
+        pub(super) inner: S,
+        pub(super) metrics: Arc<Metrics>,
+    }
+
+    impl<S, B> tower::Service<http::Request<tonic::body::Body>> for Layer<S>
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>>,
+        S::Future: Unpin,
+    {
+        type Response = http::Response<Body<B>>;
+        type Error = S::Error;
+        type Future = Future<S::Future>;
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+        fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+            let call = Call {
+                metrics: Arc::clone(&self.metrics),
+                method: req.uri().path().to_owned(),
+                start: Instant::now(),
+                // Unknown, until the status arrives.
+                code: 2,
+            };
+            Future {
+                fut: self.inner.call(req),
+                call: Some(call),
+            }
+        }
+    }
+
+    pub(super) struct Future<F> {
+        fut: F,
+        call: Option<Call>,
+    }
+
+    impl<F, B, E> std::future::Future for Future<F>
+    where
+        F: std::future::Future<Output = Result<http::Response<B>, E>> + Unpin,
+    {
+        type Output = Result<http::Response<Body<B>>, E>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let res = std::task::ready!(Pin::new(&mut self.fut).poll(cx));
+            let mut call = self.call.take();
+            Poll::Ready(res.map(|res| {
+                if let (Some(call), Some(code)) = (call.as_mut(), code(res.headers())) {
+                    call.code = code;
+                }
+                res.map(|inner| Body { inner, call })
+            }))
+        }
+    }
+
+    pub(super) struct Body<B> {
+        inner: B,
+        call: Option<Call>,
+    }
+
+    impl<B: http_body::Body + Unpin> http_body::Body for Body<B> {
+        type Data = B::Data;
+        type Error = B::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+            let polled = Pin::new(&mut self.inner).poll_frame(cx);
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(trailers) = frame.trailers_ref() {
+                        let code = code(trailers);
+                        if let Some(mut call) = self.call.take() {
+                            call.code = code.unwrap_or(call.code);
+                        }
+                    }
+                }
+                Poll::Ready(None | Some(Err(_))) => drop(self.call.take()),
+                Poll::Pending => {}
+            }
+            polled
+        }
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.inner.size_hint()
+        }
+    }
 }
 
 /// The bare service behind only the request-body wrapper (what tonic must box).
@@ -299,7 +501,7 @@ where
 }
 
 /// `TONIC_COUNT=variant[:n]`: instead of timing, runs `n` in-process unary calls (default
-/// 10,000) of one variant (`bare`, `layer`, `passthrough`) after 100 warm-up calls, for an
+/// 10,000) of one variant (`bare`, `layer`, `passthrough`, `hand-written`) after 100 warm-up calls, for an
 /// instruction count that does not depend on the machine's load:
 ///
 /// ```text
@@ -328,7 +530,13 @@ fn count(spec: &str) {
             metrics(Side::Server)
         )),
         "passthrough" => run!(PassthroughBody(promenade_tonic_demo::server())),
-        other => panic!("TONIC_COUNT: unknown variant {other:?} (bare, layer, passthrough)"),
+        "hand-written" => run!(hand::Layer {
+            inner: promenade_tonic_demo::server(),
+            metrics: hand::metrics(),
+        }),
+        other => panic!(
+            "TONIC_COUNT: unknown variant {other:?} (bare, layer, passthrough, hand-written)"
+        ),
     }
 }
 
