@@ -1,6 +1,6 @@
-//! The body wrappers: [`MsgCountingBody`] counts gRPC messages from the length-prefixed
-//! frames; [`CallBody`] wraps one around a response and ends the call with the status of
-//! its trailers. The counting is written once, in `MsgCountingBody`.
+//! The body wrappers: [`MsgCountingBody`] counts a request's gRPC messages from the
+//! length-prefixed frames; [`CallBody`] counts a response's the same way and ends the call
+//! with the status of its trailers. The counting is written once, in `Counting`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -9,14 +9,94 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use promenade_core::grpc_metrics::{FrameCounter, GrpcCode, MsgCounter};
+use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, MsgCounter};
 
 use crate::call::{CallState, guarded, status_of, transport_error_code};
 
+/// Where counted messages go: a call's handle (the request body, polled apart from the
+/// call) or the call's tracker itself (the response body, which carries it).
+trait MsgSink {
+    fn add(&self, n: u64);
+    fn observe(&self, seconds: f64);
+}
+
+impl MsgSink for MsgCounter {
+    #[inline]
+    fn add(&self, n: u64) {
+        MsgCounter::add(self, n);
+    }
+
+    fn observe(&self, seconds: f64) {
+        self.observe_msg_seconds(seconds);
+    }
+}
+
+/// One direction of the call whose tracker the response body holds.
+struct TrackerSink<'a> {
+    tracker: &'a CallTracker,
+    received: bool,
+}
+
+impl MsgSink for TrackerSink<'_> {
+    #[inline]
+    fn add(&self, n: u64) {
+        self.tracker.add_msgs(self.received, n);
+    }
+
+    fn observe(&self, seconds: f64) {
+        self.tracker.observe_msg_seconds(self.received, seconds);
+    }
+}
+
+/// How one direction's messages are counted as its frames pass, for both wrappers: where
+/// the gRPC length prefixes fall, and, when the messages are timed (the client's
+/// per-message histograms), where the current message's wait began.
+struct Counting {
+    frames: FrameCounter,
+    // `Some` when timed: the start of the current wait (the previous message's completion,
+    // or the first poll).
+    timing: Option<Option<Instant>>,
+}
+
+impl Counting {
+    fn new(timed: bool) -> Self {
+        Self {
+            frames: FrameCounter::default(),
+            timing: timed.then_some(None),
+        }
+    }
+
+    /// The inner body is about to be polled: a timed wait starts at the first poll.
+    #[inline]
+    fn polling(&mut self) {
+        if let Some(since @ None) = self.timing.as_mut() {
+            *since = Some(Instant::now());
+        }
+    }
+
+    /// A data chunk arrived: counts (and times) the messages it completes.
+    #[inline]
+    fn data(&mut self, data: &Bytes, sink: &impl MsgSink) {
+        let n = self.frames.push(data);
+        if n == 0 {
+            return;
+        }
+        sink.add(n);
+        if let Some(Some(since)) = self.timing.as_mut() {
+            let now = Instant::now();
+            sink.observe(now.duration_since(*since).as_secs_f64());
+            // Messages completed by the same chunk waited for nothing more.
+            for _ in 1..n {
+                sink.observe(0.0);
+            }
+            *since = now;
+        }
+    }
+}
+
 pin_project! {
     /// A body whose gRPC messages are counted as they are read: the request body on both
-    /// sides (inside tonic's body on the client), and the response body inside a
-    /// [`CallBody`]. Non-gRPC requests pass through uncounted.
+    /// sides (inside tonic's body on the client). Non-gRPC requests pass through uncounted.
     ///
     /// ```
     /// use promenade_tonic::MsgCountingBody;
@@ -26,24 +106,19 @@ pin_project! {
     pub struct MsgCountingBody<B> {
         #[pin]
         inner: B,
-        counter: Option<(MsgCounter, FrameCounter)>,
-        // When this direction's messages are timed: where the current message's wait
-        // began (the previous message's completion, or the first poll).
-        timing: Option<Option<Instant>>,
+        counter: Option<(MsgCounter, Counting)>,
     }
 }
 
 impl<B> MsgCountingBody<B> {
     pub(crate) fn new(inner: B, counter: Option<MsgCounter>) -> Self {
-        // The clock is read only when the client's per-message histograms apply.
-        let timing = counter
-            .as_ref()
-            .is_some_and(MsgCounter::times_msgs)
-            .then_some(None);
         Self {
             inner,
-            counter: counter.map(|c| (c, FrameCounter::default())),
-            timing,
+            // The clock is read only when the client's per-message histograms apply.
+            counter: counter.map(|c| {
+                let timed = c.times_msgs();
+                (c, Counting::new(timed))
+            }),
         }
     }
 
@@ -55,11 +130,6 @@ impl<B> MsgCountingBody<B> {
     /// ```
     pub fn passthrough(inner: B) -> Self {
         Self::new(inner, None)
-    }
-
-    /// Counts no further message: the call they belong to has ended.
-    fn stop_counting(self: Pin<&mut Self>) {
-        *self.project().counter = None;
     }
 }
 
@@ -83,26 +153,14 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        if let Some(since @ None) = this.timing.as_mut() {
-            *since = Some(Instant::now());
+        if let Some((_, counting)) = this.counter.as_mut() {
+            counting.polling();
         }
         let frame = ready!(this.inner.poll_frame(cx));
-        if let (Some(Ok(frame)), Some((counter, frames))) = (&frame, this.counter.as_mut())
+        if let (Some(Ok(frame)), Some((counter, counting))) = (&frame, this.counter.as_mut())
             && let Some(data) = frame.data_ref()
         {
-            let n = frames.push(data);
-            counter.add(n);
-            if n > 0
-                && let Some(Some(since)) = this.timing.as_mut()
-            {
-                let now = Instant::now();
-                counter.observe_msg_seconds(now.duration_since(*since).as_secs_f64());
-                // Messages completed by the same chunk waited for nothing more.
-                for _ in 1..n {
-                    counter.observe_msg_seconds(0.0);
-                }
-                *since = now;
-            }
+            counting.data(data, counter);
         }
         Poll::Ready(frame)
     }
@@ -146,10 +204,13 @@ pub struct CallBody<B> {
 }
 
 pin_project! {
-    /// What a [`CallBody`] keeps behind its pointer.
+    /// What a [`CallBody`] keeps behind its pointer. The messages are counted through the
+    /// call's own tracker, not through a handle of their own: a handle is one more reference
+    /// to the method's series, whose count two more locked instructions per call change.
     struct CallBodyState<B> {
         #[pin]
-        inner: MsgCountingBody<B>,
+        inner: B,
+        counting: Counting,
         call: Option<CallState>,
     }
 }
@@ -157,10 +218,13 @@ pin_project! {
 impl<B> CallBody<B> {
     /// Wraps `inner`, counting its messages into `call` (if tracked) until the call ends.
     pub(crate) fn new(inner: B, call: Option<CallState>) -> Self {
-        let counter = call.as_ref().map(CallState::response_counter);
+        let timed = call
+            .as_ref()
+            .is_some_and(|c| c.tracker.times_msgs(c.response_received()));
         Self {
             state: Box::pin(CallBodyState {
-                inner: MsgCountingBody::new(inner, counter),
+                inner,
+                counting: Counting::new(timed),
                 call,
             }),
         }
@@ -210,8 +274,11 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let mut this = self.project();
-        let inner = this.inner.as_mut();
+        let this = self.project();
+        if this.call.is_some() {
+            this.counting.polling();
+        }
+        let inner = this.inner;
         let frame = ready!(guarded(
             this.call.as_mut().and_then(CallState::panic_tracker),
             || inner.poll_frame(cx)
@@ -223,8 +290,16 @@ where
             Some(Ok(f)) => match f.trailers_ref() {
                 // Trailers are the last frame: the call ends here.
                 Some(trailers) => status_of(trailers).or(state.tracker.code()),
-                // A data frame: the inner body counted its messages.
-                None => return Poll::Ready(frame),
+                None => {
+                    if let Some(data) = f.data_ref() {
+                        let sink = TrackerSink {
+                            tracker: &state.tracker,
+                            received: state.response_received(),
+                        };
+                        this.counting.data(data, &sink);
+                    }
+                    return Poll::Ready(frame);
+                }
             }
             .unwrap_or(GrpcCode::Unknown),
             Some(Err(_)) => state
@@ -234,10 +309,10 @@ where
             // No trailers: the status came in the headers (trailers-only) or never.
             None => state.tracker.code().unwrap_or(GrpcCode::Unknown),
         };
+        // Ended: later frames, if any, are not counted.
         if let Some(state) = this.call.take() {
             state.tracker.finish(code);
         }
-        this.inner.stop_counting();
         Poll::Ready(frame)
     }
 

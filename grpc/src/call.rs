@@ -146,13 +146,10 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    /// The counter of the response body's messages: sent by the server, received by the
-    /// client.
-    pub(crate) fn response_counter(&self) -> MsgCounter {
-        match self.side {
-            Side::Server => self.tracker.sent_counter(),
-            Side::Client => self.tracker.received_counter(),
-        }
+    /// Whether the response body's messages are received ones (client side) or sent ones
+    /// (server side).
+    pub(crate) fn response_received(&self) -> bool {
+        self.side == Side::Client
     }
 
     /// The tracker to mark `Internal` if the inner poll panics, when that is the handler's.

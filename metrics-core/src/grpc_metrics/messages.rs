@@ -68,9 +68,7 @@ impl MsgCounter {
     /// ```
     #[inline]
     pub fn times_msgs(&self) -> bool {
-        self.target
-            .series()
-            .is_some_and(|m| m.msg_histogram(self.received).is_some())
+        self.target.times_msgs(self.received)
     }
 
     /// Observes one message's latency in this direction (see
@@ -86,13 +84,7 @@ impl MsgCounter {
     /// ```
     #[inline]
     pub fn observe_msg_seconds(&self, seconds: f64) {
-        if let Some(h) = self
-            .target
-            .series()
-            .and_then(|m| m.msg_histogram(self.received))
-        {
-            h.observe(seconds);
-        }
+        self.target.observe_msg_seconds(self.received, seconds);
     }
 }
 

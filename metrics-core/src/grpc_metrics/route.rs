@@ -51,6 +51,21 @@ impl Target {
         }
     }
 
+    /// Whether messages in this direction are timed (the client's per-message histograms
+    /// are on and apply to the method).
+    #[inline]
+    pub(super) fn times_msgs(&self, received: bool) -> bool {
+        self.series()
+            .is_some_and(|m| m.msg_histogram(received).is_some())
+    }
+
+    /// Observes one message's latency in this direction; nothing when not timed.
+    pub(super) fn observe_msg_seconds(&self, received: bool, seconds: f64) {
+        if let Some(h) = self.series().and_then(|m| m.msg_histogram(received)) {
+            h.observe(seconds);
+        }
+    }
+
     /// The series the call is recorded on, `None` while deferred.
     pub(super) fn series(&self) -> Option<&Arc<MethodSeries>> {
         match self {

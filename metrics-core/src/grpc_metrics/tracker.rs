@@ -434,6 +434,35 @@ impl CallTracker {
         self.target.add_msgs(received, n);
     }
 
+    /// Whether received (`received == true`) or sent messages of this call are timed (the
+    /// client's per-message histograms), as [`MsgCounter::times_msgs`] tells for a handle.
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ServerStream).client_msg_histograms(true).build().unwrap();
+    /// assert!(m.start("/a.B/C").times_msgs(true));
+    /// ```
+    #[doc(hidden)] // promenade-tonic's body wrappers only
+    #[inline]
+    pub fn times_msgs(&self, received: bool) -> bool {
+        self.target.times_msgs(received)
+    }
+
+    /// Observes one received or sent message's latency; nothing when not timed (see
+    /// [`CallTracker::times_msgs`]).
+    ///
+    /// ```
+    /// use promenade_core::grpc_metrics::{GrpcMetrics, GrpcType, Side};
+    /// let m = GrpcMetrics::builder(&promenade_core::Registry::new(), Side::Client)
+    ///     .method("/a.B/C", GrpcType::ServerStream).client_msg_histograms(true).build().unwrap();
+    /// m.start("/a.B/C").observe_msg_seconds(true, 0.01);
+    /// ```
+    #[doc(hidden)] // promenade-tonic's body wrappers only
+    pub fn observe_msg_seconds(&self, received: bool, seconds: f64) {
+        self.target.observe_msg_seconds(received, seconds);
+    }
+
     /// A handle counting received messages of this call.
     ///
     /// ```
