@@ -1,7 +1,8 @@
-//! A call's messages as a body wrapper sees them: [`MsgCounter`], the handle that counts
-//! one direction's messages apart from the [`CallTracker`](super::CallTracker) (a body is
-//! polled in another task than the one that ends the call), and that times them for the
-//! client's per-message latency histograms, whose families are defined here too.
+//! A call's messages as the request body wrapper sees them: [`MsgCounter`], the handle that
+//! counts one direction's messages apart from the [`CallTracker`](super::CallTracker) (the
+//! request body is polled in another task than the one that ends the call; the response
+//! body carries the tracker and counts through it), and that times them for the client's
+//! per-message latency histograms, whose families are defined here too.
 
 use std::fmt;
 
