@@ -2,7 +2,7 @@
 //! head, hands it on to the [`ResponseBody`], and records panics and errors.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -166,15 +166,27 @@ impl PathCopy {
 /// response several times between the middleware and the connection, and a tracker held
 /// by value made every move copy it — more instructions in `memcpy` than
 /// the allocation of the box costs.
+///
+/// A panic in the wrapped service is recorded as `500`, not as a request that ended without
+/// a response (`499`): with [`catch_panics`](crate::PrometheusMetricsBuilder::catch_panics)
+/// the middleware catches it; without, either the tracker is dropped while the thread
+/// unwinds, or (when something outside caught the panic and drops the future later) the
+/// inner poll never returned, which `in_poll` remembers. No `catch_unwind` on the default
+/// path: its result travels through a union, one more copy of the response per request.
 pub(crate) struct Routed {
     tracker: RequestTracker,
     later: Option<RouteLater>,
+    in_poll: bool,
 }
 
 impl Routed {
     /// `later` is `None` when the tracker already has its route.
     pub(crate) fn new(tracker: RequestTracker, later: Option<RouteLater>) -> Box<Self> {
-        Box::new(Self { tracker, later })
+        Box::new(Self {
+            tracker,
+            later,
+            in_poll: false,
+        })
     }
 
     /// The response head is ready: takes the route from the routed request; the caller then
@@ -203,6 +215,10 @@ impl Routed {
 
 impl Drop for Routed {
     fn drop(&mut self) {
+        if self.tracker.status().is_none() && (self.in_poll || std::thread::panicking()) {
+            self.tracker
+                .response_head(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+        }
         if let Some(later) = self.later.take() {
             let route = later.resource_map.match_pattern(later.path.as_str());
             self.tracker.set_route(route.as_deref());
@@ -271,17 +287,22 @@ where
                         })
                     });
                 };
-                let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(result)) => result,
-                    Err(panic) => {
-                        t.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-                        drop(tracker.take());
-                        if *catch_panics {
+                let polled = if *catch_panics {
+                    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(result)) => result,
+                        Err(_) => {
+                            t.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                            drop(tracker.take());
                             return Poll::Ready(Err(panic_error()));
                         }
-                        resume_unwind(panic);
                     }
+                } else {
+                    // A panic leaves `in_poll` set (see `Routed`).
+                    t.in_poll = true;
+                    let polled = fut.poll(cx);
+                    t.in_poll = false;
+                    std::task::ready!(polled)
                 };
                 match polled {
                     Ok(res) => {

@@ -4,7 +4,7 @@
 
 use std::cell::OnceCell;
 use std::future::{Ready, ready};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -195,11 +195,12 @@ where
     /// Calls the wrapped service for an excluded request: nothing recorded, panics caught
     /// as for any request when [`catch_panics`](crate::PrometheusMetricsBuilder::catch_panics) is on.
     fn untracked(&self, req: ServiceRequest) -> ResponseFuture<S::Future> {
-        let catch_panics = self.shared.catch_panics;
+        if !self.shared.catch_panics {
+            return ResponseFuture::untracked(self.service.call(req), false);
+        }
         match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
-            Ok(fut) => ResponseFuture::untracked(fut, catch_panics),
-            Err(_) if catch_panics => ResponseFuture::panicked(),
-            Err(panic) => resume_unwind(panic),
+            Ok(fut) => ResponseFuture::untracked(fut, true),
+            Err(_) => ResponseFuture::panicked(),
         }
     }
 }
@@ -268,17 +269,18 @@ where
             path: PathCopy::new(req.path()),
         });
         let mut routed = Routed::new(tracker, later);
-        // A service whose `call` itself panics is recorded like a panicking handler.
-        let fut = match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
-            Ok(fut) => fut,
-            Err(panic) => {
+        // A service whose `call` itself panics is recorded like a panicking handler: caught
+        // here when asked, else `routed` is dropped while the thread unwinds (see `Routed`).
+        if !shared.catch_panics {
+            let fut = self.service.call(req);
+            return ResponseFuture::tracked(fut, Some(routed), false);
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.service.call(req))) {
+            Ok(fut) => ResponseFuture::tracked(fut, Some(routed), true),
+            Err(_) => {
                 routed.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-                if !shared.catch_panics {
-                    resume_unwind(panic);
-                }
-                return ResponseFuture::panicked();
+                ResponseFuture::panicked()
             }
-        };
-        ResponseFuture::tracked(fut, Some(routed), shared.catch_panics)
+        }
     }
 }
