@@ -4,11 +4,11 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use promenade_core::clock::Instant;
 use promenade_core::grpc_metrics::{CallTracker, FrameCounter, GrpcCode, MsgCounter};
 
 use crate::call::{CallState, guarded, status_of, transport_error_code};

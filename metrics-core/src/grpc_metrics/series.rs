@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
@@ -14,6 +13,7 @@ use super::builder::{GrpcType, Side};
 use super::code::GrpcCode;
 use super::wire::{UNKNOWN, split_method};
 use crate::app_labels::{AppLabels, AppValues, with_values};
+use crate::clock::Instant;
 use crate::family::{Family, Series};
 use crate::metric::{Counter, Histogram};
 use crate::trace::{TraceId, observe_with_trace};
@@ -174,7 +174,7 @@ impl MethodSeries {
                 c.inc();
             }
             if let Some(h) = self.handling(code) {
-                observe_with_trace(h, start.elapsed().as_secs_f64(), trace_id);
+                observe_with_trace(h, start.elapsed_seconds(), trace_id);
             }
             return;
         };
@@ -195,7 +195,7 @@ impl MethodSeries {
             };
             with_values(base, &f.app, values, all, |v| {
                 if let Ok(h) = h.get(v) {
-                    observe_with_trace(&h, start.elapsed().as_secs_f64(), trace_id);
+                    observe_with_trace(&h, start.elapsed_seconds(), trace_id);
                 }
             });
         }

@@ -7,7 +7,6 @@
 use crate::trace::TraceId;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::builder::{GrpcMetricsBuilder, GrpcType, Side};
 use super::code::GrpcCode;
@@ -16,6 +15,7 @@ use super::route::Target;
 use super::series::{Families, MethodTable};
 use super::wire::UNKNOWN;
 use crate::app_labels::{AppValues, ExtensionsRef, HeaderLookup, NoHeaders};
+use crate::clock::Instant;
 use crate::registry::Registry;
 
 /// gRPC call metrics for one side (server or client), with the Go middleware's names and
@@ -517,7 +517,7 @@ impl CallTracker {
     /// assert!(m.start("/a.B/C").elapsed_seconds() >= 0.0);
     /// ```
     pub fn elapsed_seconds(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
+        self.start.elapsed_seconds()
     }
 
     /// Takes the trace id of a W3C `traceparent` header (request metadata) as the exemplar

@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::builder::{DurationEnd, HttpMetrics, Inner};
 use super::policy::{
@@ -18,6 +17,7 @@ use super::route_cache;
 use super::series::{RequestSeries, RouteEntry};
 use crate::app_labels::HeaderLookup;
 use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
+use crate::clock::Instant;
 use crate::family::Series;
 use crate::metric::Buckets;
 use crate::trace::{TraceId, observe_with_trace};
@@ -193,7 +193,7 @@ impl RequestTracker {
     pub fn response_head(&mut self, status: u16) {
         self.status = Some(status);
         if self.inner.route_policies.head_timing() {
-            self.head_seconds = Some(self.start.elapsed().as_secs_f64());
+            self.head_seconds = Some(self.start.elapsed_seconds());
         }
     }
 
@@ -447,7 +447,7 @@ impl RequestTracker {
 
 impl Drop for RequestTracker {
     fn drop(&mut self) {
-        let end = self.start.elapsed().as_secs_f64();
+        let end = self.start.elapsed_seconds();
         if let Some(entry) = self.in_flight_route.take() {
             entry.gauge.dec();
         }

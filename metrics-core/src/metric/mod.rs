@@ -15,7 +15,9 @@ mod striped;
 mod summary;
 
 use std::sync::atomic::AtomicU64;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::clock::Instant;
 
 pub use counter::Counter;
 pub(crate) use exemplar::NATIVE_EXEMPLARS;
@@ -208,7 +210,7 @@ impl<'a, M: Observe> Timer<'a, M> {
     /// ```
     pub fn stop(mut self) -> f64 {
         self.done = true;
-        let seconds = self.start.elapsed().as_secs_f64();
+        let seconds = self.start.elapsed_seconds();
         self.target.observe_seconds(seconds);
         seconds
     }
@@ -228,8 +230,7 @@ impl<'a, M: Observe> Timer<'a, M> {
 impl<M: Observe> Drop for Timer<'_, M> {
     fn drop(&mut self) {
         if !self.done {
-            self.target
-                .observe_seconds(self.start.elapsed().as_secs_f64());
+            self.target.observe_seconds(self.start.elapsed_seconds());
         }
     }
 }

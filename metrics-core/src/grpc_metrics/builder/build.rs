@@ -26,6 +26,8 @@ impl GrpcMetricsBuilder {
     /// assert!(GrpcMetrics::builder(&r, Side::Server).build().is_err()); // already registered
     /// ```
     pub fn build(mut self) -> Result<GrpcMetrics> {
+        // The clock's one-time calibration, here rather than in the first call.
+        crate::clock::calibrate();
         let (prefix, help) = match self.side {
             Side::Server => ("grpc_server", &SERVER_HELP),
             Side::Client => ("grpc_client", &CLIENT_HELP),

@@ -32,6 +32,8 @@ impl HttpMetricsBuilder {
     /// # drop(metrics);
     /// ```
     pub fn build(self) -> Result<HttpMetrics> {
+        // The clock's one-time calibration, here rather than in the first request.
+        crate::clock::calibrate();
         let derived_names: Vec<&str> = self
             .derived_labels
             .iter()
