@@ -246,83 +246,116 @@ where
     type Output = Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The common case (a tracked request, panics not caught) is written out here; the
+        // others are out of line so that this stays a few cache lines of code.
         match self.project().state.project() {
-            StateProj::Scrape {
-                response,
-                request,
+            StateProj::Tracked {
+                fut,
                 tracker,
-            } => {
-                let response = std::task::ready!(response.as_mut().poll(cx));
-                if let Some(mut tracker) = tracker.take() {
-                    tracker.response_head(response.status().as_u16());
-                }
-                Poll::Ready(match request.take() {
-                    Some(request) => {
-                        Ok(ServiceResponse::new(request, response).map_into_right_body())
+                catch_panics: false,
+            } if tracker.is_some() => {
+                let polled = match tracker.as_mut() {
+                    Some(t) => {
+                        // A panic leaves `in_poll` set (see `Routed`).
+                        t.in_poll = true;
+                        let polled = fut.poll(cx);
+                        t.in_poll = false;
+                        polled
                     }
-                    None => Err(actix_web::error::ErrorInternalServerError(
-                        "metrics future polled after completion",
-                    )),
+                    None => fut.poll(cx),
+                };
+                Poll::Ready(match std::task::ready!(polled) {
+                    Ok(res) => Ok(respond(res, tracker.take())),
+                    Err(err) => Err(failed(err, tracker.take())),
                 })
             }
-            StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
             StateProj::Tracked {
                 fut,
                 tracker,
                 catch_panics,
-            } => {
-                let Some(t) = tracker.as_mut() else {
-                    // Excluded: pass through unrecorded.
-                    let polled = if *catch_panics {
-                        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                            Ok(polled) => polled,
-                            Err(_) => return Poll::Ready(Err(panic_error())),
-                        }
-                    } else {
-                        fut.poll(cx)
-                    };
-                    return polled.map(|r| {
-                        r.map(|res| {
-                            res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, None)))
-                        })
-                    });
-                };
-                let polled = if *catch_panics {
-                    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                        Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(result)) => result,
-                        Err(_) => {
-                            t.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
-                            drop(tracker.take());
-                            return Poll::Ready(Err(panic_error()));
-                        }
-                    }
-                } else {
-                    // A panic leaves `in_poll` set (see `Routed`).
-                    t.in_poll = true;
-                    let polled = fut.poll(cx);
-                    t.in_poll = false;
-                    std::task::ready!(polled)
-                };
-                match polled {
-                    Ok(res) => {
-                        let tracker = tracker.take().map(|mut t| {
-                            t.respond(&res);
-                            t
-                        });
-                        Poll::Ready(Ok(res.map_body(|_, body| {
-                            EitherBody::left(ResponseBody::new(body, tracker))
-                        })))
-                    }
-                    Err(err) => {
-                        t.fail(err.as_response_error().status_code().as_u16());
-                        drop(tracker.take());
-                        Poll::Ready(Err(err))
-                    }
-                }
-            }
+            } => poll_other(fut, tracker, *catch_panics, cx),
+            StateProj::Scrape {
+                response,
+                request,
+                tracker,
+            } => poll_scrape(response, request, tracker, cx),
+            StateProj::Failed { err } => Poll::Ready(Err(err.take().unwrap_or_else(panic_error))),
         }
     }
+}
+
+/// The response head is here: the tracker takes the route and status and travels on with
+/// the body.
+#[inline]
+fn respond<B>(
+    res: ServiceResponse<B>,
+    tracker: Option<Box<Routed>>,
+) -> ServiceResponse<EitherBody<ResponseBody<B>>> {
+    let tracker = tracker.map(|mut t| {
+        t.respond(&res);
+        t
+    });
+    res.map_body(|_, body| EitherBody::left(ResponseBody::new(body, tracker)))
+}
+
+/// The wrapped service answered with an error: recorded with the error's status.
+#[inline(never)]
+fn failed(err: Error, tracker: Option<Box<Routed>>) -> Error {
+    if let Some(mut t) = tracker {
+        t.fail(err.as_response_error().status_code().as_u16());
+    }
+    err
+}
+
+/// An excluded request (passed through unrecorded), or any request with `catch_panics`.
+#[inline(never)]
+fn poll_other<F, B>(
+    fut: Pin<&mut F>,
+    tracker: &mut Option<Box<Routed>>,
+    catch_panics: bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    let polled = if catch_panics {
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(polled) => polled,
+            Err(_) => {
+                if let Some(mut t) = tracker.take() {
+                    t.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+                }
+                return Poll::Ready(Err(panic_error()));
+            }
+        }
+    } else {
+        fut.poll(cx)
+    };
+    Poll::Ready(match std::task::ready!(polled) {
+        Ok(res) => Ok(respond(res, tracker.take())),
+        Err(err) => Err(failed(err, tracker.take())),
+    })
+}
+
+/// A scrape the middleware answers itself.
+#[inline(never)]
+fn poll_scrape<B>(
+    response: &mut Pin<Box<dyn Future<Output = HttpResponse>>>,
+    request: &mut Option<HttpRequest>,
+    tracker: &mut Option<Box<RequestTracker>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<ServiceResponse<EitherBody<ResponseBody<B>>>, Error>> {
+    let response = std::task::ready!(response.as_mut().poll(cx));
+    if let Some(mut tracker) = tracker.take() {
+        tracker.response_head(response.status().as_u16());
+    }
+    Poll::Ready(match request.take() {
+        Some(request) => Ok(ServiceResponse::new(request, response).map_into_right_body()),
+        None => Err(actix_web::error::ErrorInternalServerError(
+            "metrics future polled after completion",
+        )),
+    })
 }
 
 #[cfg(test)]

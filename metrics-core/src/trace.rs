@@ -134,19 +134,24 @@ fn current_span() -> Option<TraceId> {
 
 /// Observes `seconds` on `histogram` with `trace_id` as its exemplar (label `trace_id`), or
 /// plainly when there is no trace. Either way the observation is counted exactly once.
+#[inline]
 pub(crate) fn observe_with_trace(histogram: &Histogram, seconds: f64, trace_id: Option<&TraceId>) {
     match trace_id {
-        Some(id) => {
-            // The id was validated as hex, so the exemplar is always accepted; were it ever
-            // refused, the observation must still count.
-            if histogram
-                .observe_with_exemplar(seconds, &[("trace_id", id.hex(&mut [0; 32]))])
-                .is_err()
-            {
-                histogram.observe(seconds);
-            }
-        }
+        Some(id) => observe_with_id(histogram, seconds, id),
         None => histogram.observe(seconds),
+    }
+}
+
+/// Out of line: the plain observation is what most requests take, and stays small.
+#[inline(never)]
+fn observe_with_id(histogram: &Histogram, seconds: f64, id: &TraceId) {
+    // The id was validated as hex, so the exemplar is always accepted; were it ever
+    // refused, the observation must still count.
+    if histogram
+        .observe_with_exemplar(seconds, &[("trace_id", id.hex(&mut [0; 32]))])
+        .is_err()
+    {
+        histogram.observe(seconds);
     }
 }
 

@@ -6,7 +6,7 @@
 //! array slot, the request series are remembered per route and status.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::builder::{DurationEnd, HttpMetrics, Inner};
 use super::policy::{
@@ -19,7 +19,7 @@ use crate::app_labels::HeaderLookup;
 use crate::app_labels::{AppValues, ExtensionsRef, with_request_values};
 use crate::clock::Instant;
 use crate::family::Series;
-use crate::metric::Buckets;
+use crate::metric::{Buckets, Gauge};
 use crate::trace::{TraceId, observe_with_trace};
 use std::sync::atomic::Ordering;
 
@@ -59,32 +59,26 @@ impl HttpMetrics {
                 inner.routes.series(&[method, route]).ok()
             })
         });
+        // The rare paths (in-flight by route, first use of a method, derived and application
+        // labels) are out of line: the common path stays a few cache lines of code, which
+        // matters under a framework whose own per-request code fills the instruction cache.
         let (in_flight_route, in_flight_method) = if inner.in_flight_by_route {
-            let entry = route
-                .clone()
-                .or_else(|| inner.routes.series(&[method, UNMATCHED_ROUTE]).ok());
-            if let Some(e) = &entry {
-                e.gauge.inc();
-            }
-            (entry, false)
+            (raise_route_in_flight(inner, route.as_ref(), method), false)
         } else {
-            let raised = inner.methods.get(method_idx).is_some_and(|slot| {
-                if slot.in_flight.get().is_none()
-                    && let Ok(found) = inner.in_flight.series(&[method])
-                {
-                    // Another request may have filled the slot meanwhile: with the same series.
-                    let _ = slot.in_flight.set(found);
-                }
-                slot.in_flight.get().inspect(|gauge| gauge.inc()).is_some()
-            });
-            (None, raised)
+            let gauge = match inner.methods.get(method_idx) {
+                Some(slot) => match slot.in_flight.get() {
+                    Some(gauge) => Some(gauge),
+                    None => first_in_flight(inner, slot, method),
+                },
+                None => None,
+            };
+            (None, gauge.inspect(|g| g.inc()).is_some())
         };
-        let derived = self
-            .inner
-            .derived_labels
-            .iter()
-            .map(|(_, f)| f(info))
-            .collect();
+        let derived = if inner.derived_labels.is_empty() {
+            Box::default()
+        } else {
+            derive_labels(inner, info)
+        };
         RequestTracker {
             inner: Arc::clone(&self.inner),
             method: method_idx,
@@ -92,7 +86,11 @@ impl HttpMetrics {
             in_flight_method,
             route,
             derived,
-            app: inner.app.start(info.headers),
+            app: if inner.app.is_empty() {
+                AppValues::None
+            } else {
+                start_app_labels(inner, info.headers)
+            },
             trace_id: TraceId::for_exemplar(info.headers.header("traceparent")),
             start: Instant::now(),
             status: None,
@@ -112,6 +110,48 @@ impl HttpMetrics {
             excluded: inner.exclusions.route(info.route),
         }
     }
+}
+
+/// In-flight by route: raises the gauge of the request's route entry (of its method's
+/// unmatched entry while the route is unknown) and returns the entry to lower at the end.
+#[inline(never)]
+fn raise_route_in_flight(
+    inner: &Inner,
+    route: Option<&Series<RouteEntry>>,
+    method: &str,
+) -> Option<Series<RouteEntry>> {
+    let entry = route
+        .cloned()
+        .or_else(|| inner.routes.series(&[method, UNMATCHED_ROUTE]).ok());
+    if let Some(e) = &entry {
+        e.gauge.inc();
+    }
+    entry
+}
+
+/// The first request of a method: finds its in-flight gauge and remembers it in the slot.
+#[cold]
+#[inline(never)]
+fn first_in_flight<'a>(
+    inner: &Inner,
+    slot: &'a super::series::MethodSlot,
+    method: &str,
+) -> Option<&'a Series<Gauge>> {
+    if let Ok(found) = inner.in_flight.series(&[method]) {
+        // Another request may have filled the slot meanwhile: with the same series.
+        let _ = slot.in_flight.set(found);
+    }
+    slot.in_flight.get()
+}
+
+#[inline(never)]
+fn derive_labels(inner: &Inner, info: &RequestInfo<'_>) -> Box<[String]> {
+    inner.derived_labels.iter().map(|(_, f)| f(info)).collect()
+}
+
+#[inline(never)]
+fn start_app_labels(inner: &Inner, headers: &dyn HeaderLookup) -> AppValues {
+    inner.app.start(headers)
 }
 
 /// The request's `Content-Length`, or 0 when it has none (a chunked upload, or no body).
@@ -404,6 +444,50 @@ impl RequestTracker {
         }
     }
 
+    /// Records the request in `series`: its duration (or only its count) and sizes.
+    #[inline]
+    fn record(&self, series: &RequestSeries, entry: &Series<RouteEntry>, end: f64) {
+        match self.duration(entry, end) {
+            Some((seconds, buckets)) => {
+                let duration = series.duration_with(buckets);
+                observe_with_trace(duration, seconds, self.trace_id.as_ref());
+            }
+            None => {
+                series.unobserved.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if series.sizes.is_some() {
+            self.observe_sizes(series);
+        }
+    }
+
+    /// Records the request in a series its route entry does not remember: the first of its
+    /// status (remembered now, in `slot`), an uncommon status, or derived or application
+    /// labels.
+    #[inline(never)]
+    fn record_uncached(
+        &self,
+        entry: &Series<RouteEntry>,
+        code: u16,
+        slot: Option<&OnceLock<Series<RequestSeries>>>,
+        end: f64,
+    ) {
+        if let Some(slot) = slot {
+            if slot.get().is_none()
+                && let Ok(found) = self.with_values(entry, code, |v| self.inner.requests.series(v))
+            {
+                // Another request may have filled the slot meanwhile: with the same series.
+                let _ = slot.set(found);
+            }
+            if let Some(series) = slot.get() {
+                return self.record(series, entry, end);
+            }
+        }
+        if let Ok(series) = self.with_values(entry, code, |v| self.inner.requests.get(v)) {
+            self.record(&series, entry, end);
+        }
+    }
+
     /// The duration to record and its buckets (the route's policy, else the builder's), or
     /// `None` when the route's duration is not recorded; `end` is the time at drop.
     fn duration<'a>(&'a self, entry: &Series<RouteEntry>, end: f64) -> Option<(f64, &'a Buckets)> {
@@ -411,10 +495,7 @@ impl RequestTracker {
         let (when, buckets) = if inner.route_policies.is_empty() {
             (inner.duration_end, &inner.buckets)
         } else {
-            inner
-                .route_policies
-                .get(&entry.label_value(1))
-                .unwrap_or((inner.duration_end, &inner.buckets))
+            self.route_policy(entry)
         };
         match when {
             DurationEnd::Body => Some((end, buckets)),
@@ -424,6 +505,17 @@ impl RequestTracker {
         }
     }
 
+    /// The route's own duration policy, if it has one.
+    #[inline(never)]
+    fn route_policy(&self, entry: &Series<RouteEntry>) -> (DurationEnd, &Buckets) {
+        let inner = &*self.inner;
+        inner
+            .route_policies
+            .get(&entry.label_value(1))
+            .unwrap_or((inner.duration_end, &inner.buckets))
+    }
+
+    #[inline(never)]
     fn observe_sizes(&self, series: &RequestSeries) {
         if let Some((req, resp)) = &series.sizes {
             req.observe(self.request_bytes as f64);
@@ -432,6 +524,7 @@ impl RequestTracker {
     }
 
     /// The route entry of an unmatched request of this method, remembered per method.
+    #[inline(never)]
     fn unmatched_entry(&self) -> Option<Series<RouteEntry>> {
         let inner = &*self.inner;
         let slot = inner.methods.get(self.method)?;
@@ -476,36 +569,9 @@ impl Drop for RequestTracker {
         } else {
             None
         };
-        let cached = slot.and_then(|slot| {
-            if slot.get().is_none()
-                && let Ok(found) = self.with_values(&entry, code, |v| self.inner.requests.series(v))
-            {
-                // Another request may have filled the slot meanwhile: with the same series.
-                let _ = slot.set(found);
-            }
-            slot.get()
-        });
-        let looked_up;
-        let series = match cached {
-            Some(series) => Some(&**series),
-            None => {
-                looked_up = self
-                    .with_values(&entry, code, |v| self.inner.requests.get(v))
-                    .ok();
-                looked_up.as_deref()
-            }
-        };
-        if let Some(series) = series {
-            match self.duration(&entry, end) {
-                Some((seconds, buckets)) => {
-                    let duration = series.duration_with(buckets);
-                    observe_with_trace(duration, seconds, self.trace_id.as_ref());
-                }
-                None => {
-                    series.unobserved.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            self.observe_sizes(series);
+        match slot.and_then(OnceLock::get) {
+            Some(series) => self.record(series, &entry, end),
+            None => self.record_uncached(&entry, code, slot, end),
         }
     }
 }
