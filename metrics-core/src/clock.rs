@@ -11,8 +11,21 @@
 //!
 //! The calibration takes about a millisecond (at most 200 ms); the HTTP and gRPC metrics
 //! builders run it at build time, so that no request pays it.
+//!
+//! The clock is an instance of this crate's own, not quanta's global one: `quanta::with_clock`
+//! (the mock an application's tests may install on a thread) does not reach it, so a
+//! request started inside such a mock and ended outside it is still measured in real time.
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The measuring clock, calibrated on first use.
+static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+
+#[inline]
+fn clock() -> &'static quanta::Clock {
+    CLOCK.get_or_init(quanta::Clock::new)
+}
 
 /// A point in time of the measuring clock. An elapsed time is never negative: a reading
 /// earlier than its start (a counter read on another core) gives zero.
@@ -37,7 +50,7 @@ impl Instant {
     /// ```
     #[inline]
     pub fn now() -> Self {
-        Self(quanta::Instant::now())
+        Self(clock().now())
     }
 
     /// The time elapsed since `self` (zero, never a panic, if `self` is later than now).
@@ -48,7 +61,7 @@ impl Instant {
     /// ```
     #[inline]
     pub fn elapsed(&self) -> Duration {
-        self.0.elapsed()
+        Self::now().duration_since(*self)
     }
 
     /// [`elapsed`](Self::elapsed) in seconds, the unit Prometheus records durations in.
@@ -84,7 +97,7 @@ impl Instant {
 /// promenade_core::clock::calibrate();
 /// ```
 pub fn calibrate() {
-    let _ = quanta::Instant::now();
+    let _ = clock();
 }
 
 #[cfg(test)]

@@ -62,28 +62,18 @@ impl HttpMetrics {
         // The rare paths (in-flight by route, first use of a method, derived and application
         // labels) are out of line: the common path stays a few cache lines of code, which
         // matters under a framework whose own per-request code fills the instruction cache.
-        let (in_flight_route, in_flight_method) = if inner.in_flight_by_route {
-            (raise_route_in_flight(inner, route.as_ref(), method), false)
-        } else {
-            let gauge = match inner.methods.get(method_idx) {
-                Some(slot) => match slot.in_flight.get() {
-                    Some(gauge) => Some(gauge),
-                    None => first_in_flight(inner, slot, method),
-                },
-                None => None,
-            };
-            (None, gauge.inspect(|g| g.inc()).is_some())
-        };
         let derived = if inner.derived_labels.is_empty() {
             Box::default()
         } else {
             derive_labels(inner, info)
         };
-        RequestTracker {
+        // In-flight is raised last, once the tracker that lowers it exists: the application's
+        // code above (derived-label closures, its header lookup) may panic.
+        let mut tracker = RequestTracker {
             inner: Arc::clone(&self.inner),
             method: method_idx,
-            in_flight_route,
-            in_flight_method,
+            in_flight_route: None,
+            in_flight_method: false,
             route,
             derived,
             app: if inner.app.is_empty() {
@@ -108,7 +98,20 @@ impl HttpMetrics {
             // (a string comparison per rule, none without rules) so that a route given to
             // `start`, or an unmatched request never routed, needs no check at the end.
             excluded: inner.exclusions.route(info.route),
+        };
+        if inner.in_flight_by_route {
+            tracker.in_flight_route = raise_route_in_flight(inner, tracker.route.as_ref(), method);
+        } else {
+            let gauge = match inner.methods.get(method_idx) {
+                Some(slot) => match slot.in_flight.get() {
+                    Some(gauge) => Some(gauge),
+                    None => first_in_flight(inner, slot, method),
+                },
+                None => None,
+            };
+            tracker.in_flight_method = gauge.inspect(|g| g.inc()).is_some();
         }
+        tracker
     }
 }
 
