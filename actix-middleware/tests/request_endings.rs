@@ -33,6 +33,22 @@ fn in_flight(text: &str) -> Option<f64> {
     sample(text, "http_requests_in_flight", r#"method="GET""#)
 }
 
+/// Asserts `want` requests under `labels`; `case` names the case in a failure.
+fn assert_total(t: &str, labels: &str, want: f64, case: impl std::fmt::Display) {
+    assert_eq!(total(t, labels), Some(want), "{case}\n{t}");
+}
+
+/// Asserts one request in all, under `labels`, and in-flight back at 0.
+fn assert_only(t: &str, labels: &str, case: impl std::fmt::Display) {
+    assert_total(t, labels, 1.0, &case);
+    assert_eq!(all_requests(t), 1.0, "{case}\n{t}");
+    assert_eq!(in_flight(t), Some(0.0), "{case}\n{t}");
+}
+
+fn response_bytes(t: &str, labels: &str) -> Option<f64> {
+    sample(t, "http_response_size_bytes_sum", labels)
+}
+
 /// Every `http_requests_total` sample, summed: a request counted twice shows here.
 fn all_requests(text: &str) -> f64 {
     promenade_core::testutil::sample_values(text, "http_requests_total")
@@ -147,13 +163,11 @@ async fn pending_then_dropped_is_499_with_its_route() {
         assert_eq!(in_flight(&text(&registry)), Some(1.0));
         drop(fut);
         let t = text(&registry);
-        assert_eq!(
-            total(&t, r#"method="GET",route="/slow",status="499""#),
-            Some(1.0),
-            "catch_panics={catch}\n{t}"
+        assert_only(
+            &t,
+            r#"method="GET",route="/slow",status="499""#,
+            format_args!("catch_panics={catch}"),
         );
-        assert_eq!(all_requests(&t), 1.0, "catch_panics={catch}\n{t}");
-        assert_eq!(in_flight(&t), Some(0.0), "{t}");
     }
 }
 
@@ -165,10 +179,11 @@ async fn never_polled_then_dropped_is_499() {
         let app = app!(builder(&registry, catch).build().unwrap());
         drop(app.call(get!("/users/3")));
         let t = text(&registry);
-        assert_eq!(
-            total(&t, r#"method="GET",route="/users/{id}",status="499""#),
-            Some(1.0),
-            "catch_panics={catch}\n{t}"
+        assert_total(
+            &t,
+            r#"method="GET",route="/users/{id}",status="499""#,
+            1.0,
+            format_args!("catch_panics={catch}"),
         );
         assert_eq!(in_flight(&t), Some(0.0), "{t}");
     }
@@ -189,13 +204,11 @@ async fn panic_on_a_later_poll_then_a_late_drop_is_500() {
     assert_eq!(in_flight(&text(&registry)), Some(1.0));
     drop(fut);
     let t = text(&registry);
-    assert_eq!(
-        total(&t, r#"method="GET",route="/late-panic/{id}",status="500""#),
-        Some(1.0),
-        "{t}"
+    assert_only(
+        &t,
+        r#"method="GET",route="/late-panic/{id}",status="500""#,
+        "",
     );
-    assert_eq!(all_requests(&t), 1.0, "{t}");
-    assert_eq!(in_flight(&t), Some(0.0), "{t}");
 }
 
 /// The same with `catch_panics`: the second poll answers an error, recorded `500` once.
@@ -209,13 +222,11 @@ async fn caught_panic_on_a_later_poll_is_500_once() {
         .expect_err("a caught panic");
     assert_eq!(err.error_response().status(), 500);
     let t = text(&registry);
-    assert_eq!(
-        total(&t, r#"method="GET",route="/late-panic/{id}",status="500""#),
-        Some(1.0),
-        "{t}"
+    assert_only(
+        &t,
+        r#"method="GET",route="/late-panic/{id}",status="500""#,
+        "",
     );
-    assert_eq!(all_requests(&t), 1.0, "{t}");
-    assert_eq!(in_flight(&t), Some(0.0), "{t}");
 }
 
 /// A panic in an inner middleware's `call` with the route known before routing (in-flight
@@ -251,10 +262,11 @@ async fn panic_in_call_with_the_route_known_before_routing() {
             Err(_) => assert!(!catch, "catch_panics must catch a panic in call"),
         }
         let t = text(&registry);
-        assert_eq!(
-            total(&t, r#"method="GET",route="/users/{id}",status="500""#),
-            Some(1.0),
-            "catch_panics={catch}\n{t}"
+        assert_total(
+            &t,
+            r#"method="GET",route="/users/{id}",status="500""#,
+            1.0,
+            format_args!("catch_panics={catch}"),
         );
         assert_eq!(all_requests(&t), 1.0, "{t}");
         assert_eq!(
@@ -298,15 +310,17 @@ async fn errors_keep_their_status_in_both_modes() {
         assert_eq!(res.status(), 409);
         drop(test::read_body(res).await);
         let t = text(&registry);
-        assert_eq!(
-            total(&t, r#"method="GET",route="/",status="403""#),
-            Some(1.0),
-            "catch_panics={catch}\n{t}"
+        assert_total(
+            &t,
+            r#"method="GET",route="/",status="403""#,
+            1.0,
+            format_args!("catch_panics={catch}"),
         );
-        assert_eq!(
-            total(&t, r#"method="GET",route="/error",status="409""#),
-            Some(1.0),
-            "catch_panics={catch}\n{t}"
+        assert_total(
+            &t,
+            r#"method="GET",route="/error",status="409""#,
+            1.0,
+            format_args!("catch_panics={catch}"),
         );
         assert_eq!(all_requests(&t), 2.0, "{t}");
         assert_eq!(in_flight(&t), Some(0.0), "{t}");
@@ -334,14 +348,8 @@ async fn body_panic_is_recorded_once() {
         drop(body);
         let t = text(&registry);
         let labels = r#"method="GET",route="/body-panic",status="200""#;
-        assert_eq!(total(&t, labels), Some(1.0), "catch_panics={catch}\n{t}");
-        assert_eq!(all_requests(&t), 1.0, "{t}");
-        assert_eq!(
-            sample(&t, "http_response_size_bytes_sum", labels),
-            Some(11.0),
-            "{t}"
-        );
-        assert_eq!(in_flight(&t), Some(0.0), "{t}");
+        assert_only(&t, labels, format_args!("catch_panics={catch}"));
+        assert_eq!(response_bytes(&t, labels), Some(11.0), "{t}");
     }
 }
 
@@ -366,14 +374,8 @@ async fn body_dropped_mid_way_is_recorded_once_with_its_bytes() {
     drop(body);
     let t = text(&registry);
     let labels = r#"method="GET",route="/stall",status="200""#;
-    assert_eq!(total(&t, labels), Some(1.0), "{t}");
-    assert_eq!(all_requests(&t), 1.0, "{t}");
-    assert_eq!(
-        sample(&t, "http_response_size_bytes_sum", labels),
-        Some(5.0),
-        "{t}"
-    );
-    assert_eq!(in_flight(&t), Some(0.0), "{t}");
+    assert_only(&t, labels, "");
+    assert_eq!(response_bytes(&t, labels), Some(5.0), "{t}");
 }
 
 /// Excluded paths are never recorded, whatever happens to them: panics (caught or not),
@@ -522,11 +524,7 @@ async fn first_requests_of_methods_and_counted_scrapes() {
             "{t}"
         );
     }
-    assert_eq!(
-        total(&t, r#"method="GET",route="/metrics",status="200""#),
-        Some(1.0),
-        "{t}"
-    );
+    assert_total(&t, r#"method="GET",route="/metrics",status="200""#, 1.0, "");
 }
 
 /// A `traceparent` exemplar survives every end: a normal response, a cancellation (499),
@@ -594,9 +592,5 @@ async fn pending_request_dropped_by_an_unrelated_unwind_counts_as_500() {
     assert!(unwound.is_err());
     let t = text(&registry);
     assert_eq!(in_flight(&t), Some(0.0), "{t}");
-    assert_eq!(
-        total(&t, r#"method="GET",route="/slow",status="500""#),
-        Some(1.0),
-        "{t}"
-    );
+    assert_total(&t, r#"method="GET",route="/slow",status="500""#, 1.0, "");
 }

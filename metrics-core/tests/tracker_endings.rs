@@ -15,6 +15,34 @@ use promenade_core::{Buckets, Format, Histogram, Registry};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
+/// Asserts that the duration series of `GET route` with each of `statuses` carries the
+/// trace id as an exemplar.
+fn assert_exemplars(registry: &Registry, route: &str, statuses: &[&str]) {
+    let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
+    for status in statuses {
+        let prefix = format!(
+            r#"http_request_duration_seconds_bucket{{method="GET",route="{route}",status="{status}""#
+        );
+        assert!(
+            om.lines()
+                .filter(|l| l.starts_with(&prefix))
+                .any(|l| l.contains(TRACE)),
+            "{status}\n{om}"
+        );
+    }
+}
+
+/// Request headers with a sampled `traceparent` (trace id [`TRACE`]) and a `Content-Length`.
+fn traced_headers(content_length: u64) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        format!("00-{TRACE}-00f067aa0ba902b7-01").parse().unwrap(),
+    );
+    headers.insert("content-length", content_length.into());
+    headers
+}
+
 fn text(registry: &Registry) -> String {
     registry.encode_to_string(Format::Text).unwrap()
 }
@@ -155,12 +183,7 @@ fn uncached_series_keep_sizes_exemplars_and_counts() {
         )
         .build()
         .unwrap();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "traceparent",
-        format!("00-{TRACE}-00f067aa0ba902b7-01").parse().unwrap(),
-    );
-    headers.insert("content-length", "10".parse().unwrap());
+    let mut headers = traced_headers(10);
     headers.insert("x-client", "web".parse().unwrap());
     for status in [299u16, 299, 200, 599] {
         for route in ["/a", "/quiet"] {
@@ -203,18 +226,7 @@ fn uncached_series_keep_sizes_exemplars_and_counts() {
         );
     }
     assert_eq!(total_requests(&t), 8.0, "{t}");
-    let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
-    for status in ["299", "200", "599"] {
-        let prefix = format!(
-            r#"http_request_duration_seconds_bucket{{method="GET",route="/a",status="{status}""#
-        );
-        assert!(
-            om.lines()
-                .filter(|l| l.starts_with(&prefix))
-                .any(|l| l.contains(TRACE)),
-            "{status}\n{om}"
-        );
-    }
+    assert_exemplars(&registry, "/a", &["299", "200", "599"]);
 }
 
 /// The cached path (no derived or application labels) with sizes and exemplars, for a
@@ -226,12 +238,7 @@ fn cached_series_keep_sizes_and_exemplars() {
         .body_sizes(true)
         .build()
         .unwrap();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "traceparent",
-        format!("00-{TRACE}-00f067aa0ba902b7-01").parse().unwrap(),
-    );
-    headers.insert("content-length", "3".parse().unwrap());
+    let headers = traced_headers(3);
     for status in [200u16, 200, 200, 418, 418] {
         let mut t = start(&metrics, "GET", Some("/c"), &headers);
         t.response_head(status);
@@ -254,18 +261,7 @@ fn cached_series_keep_sizes_and_exemplars() {
             "{t}"
         );
     }
-    let om = registry.encode_to_string(Format::OpenMetrics).unwrap();
-    for status in ["200", "418", "499"] {
-        let prefix = format!(
-            r#"http_request_duration_seconds_bucket{{method="GET",route="/c",status="{status}""#
-        );
-        assert!(
-            om.lines()
-                .filter(|l| l.starts_with(&prefix))
-                .any(|l| l.contains(TRACE)),
-            "{status}\n{om}"
-        );
-    }
+    assert_exemplars(&registry, "/c", &["200", "418", "499"]);
 }
 
 /// A head-timed route policy: the duration ends at the head when there is one, at the drop
