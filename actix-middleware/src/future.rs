@@ -252,28 +252,20 @@ where
             StateProj::Tracked {
                 fut,
                 tracker,
-                catch_panics: false,
-            } if tracker.is_some() => {
-                let polled = match tracker.as_mut() {
-                    Some(t) => {
-                        // A panic leaves `in_poll` set (see `Routed`).
-                        t.in_poll = true;
-                        let polled = fut.poll(cx);
-                        t.in_poll = false;
-                        polled
-                    }
-                    None => fut.poll(cx),
-                };
-                Poll::Ready(match std::task::ready!(polled) {
-                    Ok(res) => Ok(respond(res, tracker.take())),
-                    Err(err) => Err(failed(err, tracker.take())),
-                })
-            }
-            StateProj::Tracked {
-                fut,
-                tracker,
                 catch_panics,
-            } => poll_other(fut, tracker, *catch_panics, cx),
+            } => match tracker.as_mut() {
+                Some(t) if !*catch_panics => {
+                    // A panic leaves `in_poll` set (see `Routed`).
+                    t.in_poll = true;
+                    let polled = fut.poll(cx);
+                    t.in_poll = false;
+                    Poll::Ready(match std::task::ready!(polled) {
+                        Ok(res) => Ok(respond(res, tracker.take())),
+                        Err(err) => Err(failed(err, tracker.take())),
+                    })
+                }
+                _ => poll_other(fut, tracker, *catch_panics, cx),
+            },
             StateProj::Scrape {
                 response,
                 request,
